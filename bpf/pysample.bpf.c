@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/* pyasynctrace: sample the Python stacks of traced CPython processes.
+ *
+ * on_cpu_sample   perf event (cpu-clock, every CPU, --hz): walk the running thread's frames.
+ * on_sched_switch (--clock wall only): record a thread's stack when it leaves the CPU and
+ *                 emit it, weighted by the time away, when it comes back.
+ * on_exec/on_exit process lifetime events so userspace can find new targets and drop old ones.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "pysample.h"
+#include "python_frames.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define PF_EXITING 0x00000004 /* include/linux/sched.h; macros are not in vmlinux.h */
+
+/* Set by userspace before load. */
+const volatile int report_exec = 0; /* emit EVENT_EXEC for every exec on the host */
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32); /* tgid */
+    __type(value, struct py_process);
+} processes SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Scratch samples: slot 0 for the perf-event program, slot 1 for sched_switch
+ * (a perf event may interrupt the tracepoint on the same CPU). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 2);
+    __type(key, __u32);
+    __type(value, struct py_sample);
+} scratch SEC(".maps");
+
+/* tid -> stack and time at which the thread left the CPU (wall clock). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, __u32);
+    __type(value, struct py_sample);
+} offcpu_start SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, COUNTER_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+    __u64 *c = bpf_map_lookup_elem(&counters, &index);
+    if (c)
+        (*c)++;
+}
+
+static __always_inline __u32 sample_size(const struct py_sample *s)
+{
+    __u32 n = s->hdr.nframes;
+    if (n > PYAT_MAX_FRAMES)
+        n = PYAT_MAX_FRAMES;
+    return sizeof(struct event_header) + n * sizeof(struct py_frame);
+}
+
+static __always_inline void emit(const struct py_sample *s)
+{
+    __u32 size = sample_size(s);
+    if (size > sizeof(struct py_sample))
+        size = sizeof(struct py_sample);
+    if (bpf_ringbuf_output(&events, (void *)s, size, 0))
+        count(COUNTER_LOST_SAMPLES);
+}
+
+/* Walk the current thread into scratch slot `slot`; NULL when the task is not traced. */
+static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32, tid = (__u32)id;
+    struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
+    if (!proc)
+        return NULL;
+    struct py_sample *s = bpf_map_lookup_elem(&scratch, &slot);
+    if (!s)
+        return NULL;
+    s->hdr.kind = kind;
+    s->hdr.pid = tgid;
+    s->hdr.tid = tid;
+    s->hdr.flags = 0;
+    s->hdr.nframes = 0;
+    s->hdr.ktime_ns = bpf_ktime_get_ns();
+    s->hdr.weight_ns = 0;
+    walk_python_stack(proc, tid, s);
+    return s;
+}
+
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+    struct py_sample *s = capture(0, EVENT_CPU_SAMPLE);
+    if (!s)
+        return 0;
+    count(COUNTER_SAMPLES);
+    emit(s);
+    return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+    /* prev is still current: its memory is readable, so record where it stops.
+     * A thread on its way out (PF_EXITING) never comes back: forget it instead. */
+    if (BPF_CORE_READ(prev, flags) & PF_EXITING) {
+        __u32 tid = BPF_CORE_READ(prev, pid);
+        bpf_map_delete_elem(&offcpu_start, &tid);
+    } else {
+        struct py_sample *s = capture(1, EVENT_OFFCPU);
+        if (s) {
+            __u32 tid = s->hdr.tid;
+            if (bpf_map_update_elem(&offcpu_start, &tid, s, BPF_ANY))
+                count(COUNTER_LOST_OFFCPU);
+        }
+    }
+
+    /* next comes back: charge the time away to the stack recorded when it left. */
+    __u32 next_tgid = BPF_CORE_READ(next, tgid);
+    if (!bpf_map_lookup_elem(&processes, &next_tgid))
+        return 0;
+    __u32 next_tid = BPF_CORE_READ(next, pid);
+    struct py_sample *away = bpf_map_lookup_elem(&offcpu_start, &next_tid);
+    if (!away)
+        return 0;
+    __u64 now = bpf_ktime_get_ns();
+    away->hdr.weight_ns = now > away->hdr.ktime_ns ? now - away->hdr.ktime_ns : 0;
+    away->hdr.ktime_ns = now;
+    emit(away);
+    bpf_map_delete_elem(&offcpu_start, &next_tid);
+    return 0;
+}
+
+static __always_inline void emit_process_event(__u32 kind, __u32 tgid)
+{
+    struct event_header *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+    if (!h) {
+        count(COUNTER_LOST_SAMPLES);
+        return;
+    }
+    __builtin_memset(h, 0, sizeof(*h));
+    h->kind = kind;
+    h->pid = tgid;
+    h->tid = tgid;
+    h->ktime_ns = bpf_ktime_get_ns();
+    bpf_ringbuf_submit(h, 0);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+    if (report_exec)
+        emit_process_event(EVENT_EXEC, bpf_get_current_pid_tgid() >> 32);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32;
+    if ((__u32)id != tgid) /* a thread, not the process */
+        return 0;
+    if (bpf_map_lookup_elem(&processes, &tgid))
+        emit_process_event(EVENT_EXIT, tgid);
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* Types shared by the BPF programs and the userspace loader.
+ * Kept C (no C++), fixed-width fields, no pointers: the same bytes on both sides. */
+#ifndef PYAT_PYSAMPLE_H
+#define PYAT_PYSAMPLE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Deepest Python stack recorded per sample; deeper stacks keep their innermost
+ * PYAT_MAX_FRAMES frames and are flagged SAMPLE_TRUNCATED. */
+#define PYAT_MAX_FRAMES 127
+/* Threads walked when looking for the current thread's PyThreadState. */
+#define PYAT_MAX_THREADS 256
+
+/* How the interpreter chains its frames. */
+enum py_frame_kind {
+    FRAMES_FRAME_OBJECT = 1,      /* 3.8-3.10: PyThreadState.frame -> PyFrameObject.f_back */
+    FRAMES_INTERPRETER_FRAME = 2, /* 3.11+: _PyInterpreterFrame.previous */
+};
+
+/* Where the thread's current frame hangs off its PyThreadState. */
+enum py_current_frame_kind {
+    CURRENT_FRAME_DIRECT = 1,  /* *(tstate + tstate_frame): 3.8-3.10 frame, 3.13+ current_frame */
+    CURRENT_FRAME_VIA_CFRAME = 2, /* *(*(tstate + tstate_cframe) + cframe_current_frame): 3.11, 3.12 */
+};
+
+/* Byte offsets the BPF frame walker needs; filled by userspace from probes/cpython. */
+struct py_layout {
+    __u16 frame_kind;              /* enum py_frame_kind */
+    __u16 current_frame_kind;      /* enum py_current_frame_kind */
+    __u16 runtime_interpreters_head;
+    __u16 interp_threads_head;
+    __u16 tstate_next;
+    __u16 tstate_native_thread_id; /* 0: not available; match thread_id with fs base instead */
+    __u16 tstate_thread_id;
+    __u16 tstate_frame;            /* direct current frame (see current_frame_kind) */
+    __u16 tstate_cframe;
+    __u16 cframe_current_frame;
+    __u16 frame_code;
+    __u16 frame_previous;
+    __u16 frame_instr;             /* f_lasti (int) or prev_instr / instr_ptr (pointer) */
+    __u16 frame_owner;             /* 0: no owner field */
+    __u16 code_filename;
+    __u16 code_name;
+    __u16 code_adaptive;           /* start of the bytecode inside the code object (3.11+) */
+    __u8 owner_skip_min;           /* skip frames whose owner >= this (C-stack shims); 0xff: none */
+    __u8 code_ptr_tag_mask;        /* low bits to clear in the code pointer (3.14 tagging) */
+    __u8 instr_is_pointer;         /* 1: frame_instr is a pointer into the bytecode */
+    __u8 lasti_scale;              /* f_lasti units to bytes: 1 (3.8/3.9) or 2 (3.10) */
+    __u8 pad[2];
+};
+
+/* One traced CPython process, keyed by tgid. */
+struct py_process {
+    __u64 runtime_addr;            /* &_PyRuntime in the target's address space */
+    struct py_layout layout;
+};
+
+/* One Python frame as recorded in the kernel. */
+struct py_frame {
+    __u64 code;     /* address of the PyCodeObject */
+    __s32 instr;    /* byte offset of the current instruction in the bytecode; <0: not started */
+    __u32 code_tag; /* fingerprint of (co_name, co_filename) pointers: guards against reused addresses */
+};
+
+enum event_kind {
+    EVENT_CPU_SAMPLE = 1,   /* perf-event sample of a running thread */
+    EVENT_OFFCPU = 2,       /* a thread was off-CPU for weight_ns at this stack */
+    EVENT_EXEC = 3,         /* a process called exec(): maybe a new CPython */
+    EVENT_EXIT = 4,         /* a traced process exited */
+};
+
+enum sample_flags {
+    SAMPLE_TRUNCATED = 1,     /* more frames than PYAT_MAX_FRAMES */
+    SAMPLE_NO_THREAD = 2,     /* the thread has no PyThreadState (not a Python thread) */
+    SAMPLE_READ_FAULT = 4,    /* reading the interpreter's memory failed mid-walk */
+};
+
+struct event_header {
+    __u32 kind;      /* enum event_kind */
+    __u32 pid;       /* tgid */
+    __u32 tid;
+    __u16 nframes;
+    __u16 flags;     /* enum sample_flags */
+    __u64 ktime_ns;  /* bpf_ktime_get_ns() when recorded */
+    __u64 weight_ns; /* EVENT_OFFCPU: how long the thread was off-CPU */
+};
+
+struct py_sample {
+    struct event_header hdr;
+    struct py_frame frames[PYAT_MAX_FRAMES]; /* innermost first */
+};
+
+/* Counters in the per-CPU "counters" array. */
+enum counter_index {
+    COUNTER_LOST_SAMPLES = 0,  /* ring buffer full */
+    COUNTER_LOST_OFFCPU = 1,   /* off-CPU interval table full */
+    COUNTER_SAMPLES = 2,       /* on-CPU samples taken of target threads */
+    COUNTER_MAX = 4,
+};
+
+#endif

@@ -1,0 +1,88 @@
+// Recognising real CPython processes from the outside (no BPF): _PyRuntime, version, threads.
+#include <gtest/gtest.h>
+
+#include "code_resolver.h"
+#include "elf_file.h"
+#include "error.h"
+#include "python_process.h"
+#include "python_stack_reader.h"
+#include "target_discovery.h"
+#include "test_support.h"
+
+using namespace pyat;
+using namespace pyat::test;
+
+namespace {
+
+// Resolved function names of the main thread's stack, outermost first.
+std::vector<std::string> main_thread_functions(const PythonProcess& p) {
+    auto stacks = read_thread_stacks(p);
+    auto it = stacks.find(uint32_t(p.pid));
+    if (it == stacks.end()) return {};
+    CodeResolver resolver(ProcessMemory(p.pid), *p.layout);
+    std::vector<std::string> names;
+    for (int i = int(it->second->hdr.nframes) - 1; i >= 0; i--)
+        names.push_back(*resolver.resolve(it->second->frames[i]).name);
+    return names;
+}
+
+}  // namespace
+
+TEST(PythonProcess, DebianStrippedPython311IsRecognisedFromItsDynamicSymbols) {
+    Workload w({debian_python, workload("sleep_split.py")});
+    PythonProcess p = inspect_python_process(w.pid());
+    EXPECT_EQ(p.version.rfind("3.11.", 0), 0u) << p.version;
+    EXPECT_EQ(p.program, "python3.11");
+    EXPECT_EQ(p.interpreter, "/usr/bin/python3.11");
+    auto symbol = ElfFile::open("/usr/bin/python3.11").find_symbol("_PyRuntime");
+    ASSERT_TRUE(symbol.has_value());
+    EXPECT_EQ(p.runtime_address, symbol->value);  // non-PIE: the symbol value itself
+    EXPECT_NE(p.command_line.find("sleep_split.py"), std::string::npos);
+    ASSERT_NE(p.layout, nullptr);
+    EXPECT_EQ(p.layout->minor, 11);
+
+    auto names = main_thread_functions(p);
+    ASSERT_GE(names.size(), 3u);
+    EXPECT_EQ(names[0], "<module>");
+    EXPECT_EQ(names[1], "main");
+    EXPECT_EQ(names[2], "rounds");
+}
+
+TEST(PythonProcess, SharedLibpythonBuildIsFoundThroughItsMappings) {
+    const std::string py = "/root/.pyenv/versions/3.11.7/bin/python3.11";
+    Workload w({py, workload("sleep_split.py")});
+    PythonProcess p = inspect_python_process(w.pid());
+    EXPECT_EQ(p.version, "3.11.7");
+    EXPECT_NE(p.interpreter.find("libpython3.11"), std::string::npos) << p.interpreter;
+    auto names = main_thread_functions(p);
+    ASSERT_GE(names.size(), 3u);
+    EXPECT_EQ(names[2], "rounds");
+}
+
+TEST(PythonProcess, RefusalsSayWhatWasFound) {
+    try {
+        inspect_python_process(getpid());
+        FAIL() << "the test binary is not CPython";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("is not a CPython process"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(read_executable(getpid())), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(try_inspect_python_process(4194304).has_value());
+    EXPECT_FALSE(process_exists(4194304));
+    EXPECT_TRUE(process_exists(getpid()));
+}
+
+TEST(TargetDiscovery, ParentChainDecidesWhatIsADescendant) {
+    Child child({"sleep", "30"});
+    EXPECT_EQ(parent_of(child.pid()), getpid());
+    EXPECT_EQ(parent_of(4194304), 0);
+}
+
+TEST(TargetDiscovery, FindsCPythonDescendantsOnly) {
+    Workload py({debian_python, workload("sleep_split.py")});
+    Child other({"sleep", "30"});
+    TargetDiscovery d(TargetDiscovery::Scope::descendants, getpid(), getpid());
+    auto found = d.poll([](pid_t) { return false; });
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].pid, py.pid());
+}

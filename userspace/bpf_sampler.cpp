@@ -1,0 +1,179 @@
+#include "bpf_sampler.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "error.h"
+#include "pysample.skel.h"
+#include "unique_fd.h"
+
+namespace pyat {
+
+namespace {
+
+std::vector<int> online_cpus() {
+    std::ifstream in("/sys/devices/system/cpu/online");
+    std::string text;
+    std::getline(in, text);
+    std::vector<int> cpus;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t comma = text.find(',', pos);
+        std::string part = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t dash = part.find('-');
+        int first = std::stoi(part.substr(0, dash));
+        int last = dash == std::string::npos ? first : std::stoi(part.substr(dash + 1));
+        for (int c = first; c <= last; c++) cpus.push_back(c);
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    if (cpus.empty()) cpus.push_back(0);
+    return cpus;
+}
+
+UniqueFd open_cpu_clock(int cpu, unsigned hz) {
+    perf_event_attr attr{};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.freq = 1;
+    attr.sample_freq = hz;
+    int fd = int(syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0)
+        throw Error(fmt::format("cannot open a cpu-clock perf event on CPU {}: {}", cpu, strerror(errno)));
+    return UniqueFd(fd);
+}
+
+// libbpf reports failures as negative errno values (and in errno).
+std::string libbpf_reason(long err) {
+    int e = err < 0 ? int(-err) : errno;
+    return strerror(e);
+}
+
+}  // namespace
+
+void BpfSampler::Deleters::operator()(pysample_bpf* p) const { pysample_bpf__destroy(p); }
+void BpfSampler::Deleters::operator()(bpf_link* p) const { bpf_link__destroy(p); }
+void BpfSampler::Deleters::operator()(ring_buffer* p) const { ring_buffer__free(p); }
+
+BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : handler_(std::move(handler)) {
+    libbpf_set_print(nullptr);  // errors are reported by us, in one line
+    skel_.reset(pysample_bpf__open());
+    if (!skel_) throw Error(fmt::format("cannot open the BPF programs: {}", libbpf_reason(-errno)));
+    skel_->rodata->report_exec = config.report_exec ? 1 : 0;
+    bpf_program__set_autoload(skel_->progs.on_sched_switch, config.off_cpu);
+    if (int err = pysample_bpf__load(skel_.get()))
+        throw Error(fmt::format("cannot load the BPF programs into the kernel: {} (needs a kernel with "
+                                "BTF, BPF ring buffers and bounded loops: Linux 5.8 or later)",
+                                libbpf_reason(err)));
+
+    auto attach = [&](bpf_program* prog, const char* what) {
+        bpf_link* link = bpf_program__attach(prog);
+        if (!link) throw Error(fmt::format("cannot attach the {} hook: {}", what, libbpf_reason(-errno)));
+        links_.emplace_back(link);
+    };
+    attach(skel_->progs.on_exec, "process exec");
+    attach(skel_->progs.on_exit, "process exit");
+    if (config.off_cpu) attach(skel_->progs.on_sched_switch, "sched_switch (off-CPU)");
+
+    for (int cpu : online_cpus()) {
+        UniqueFd perf = open_cpu_clock(cpu, config.hz);
+        bpf_link* link = bpf_program__attach_perf_event(skel_->progs.on_cpu_sample, perf.get());
+        if (!link)
+            throw Error(fmt::format("cannot attach the sampler to CPU {}: {}", cpu, libbpf_reason(-errno)));
+        perf.release();  // the perf link owns the perf event fd from here on
+        links_.emplace_back(link);
+    }
+
+    ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &BpfSampler::on_record, this, nullptr));
+    if (!ring_) throw Error(fmt::format("cannot set up the BPF ring buffer: {}", libbpf_reason(-errno)));
+}
+
+BpfSampler::~BpfSampler() {
+    links_.clear();  // detach first, then the buffer and the programs
+    ring_.reset();
+    skel_.reset();
+}
+
+int BpfSampler::on_record(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<BpfSampler*>(ctx);
+    if (size >= sizeof(event_header)) self->handler_(data, size);
+    return 0;
+}
+
+void BpfSampler::add_process(pid_t pid, const py_process& process) {
+    uint32_t key = uint32_t(pid);
+    if (bpf_map__update_elem(skel_->maps.processes, &key, sizeof(key), &process, sizeof(process), BPF_ANY))
+        throw Error(fmt::format("cannot register PID {} with the BPF sampler: {}", pid, strerror(errno)));
+}
+
+void BpfSampler::remove_process(pid_t pid) {
+    uint32_t key = uint32_t(pid);
+    bpf_map__delete_elem(skel_->maps.processes, &key, sizeof(key), 0);
+}
+
+int BpfSampler::epoll_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
+
+void BpfSampler::poll(int timeout_ms) {
+    if (timeout_ms <= 0)
+        ring_buffer__consume(ring_.get());
+    else
+        ring_buffer__poll(ring_.get(), timeout_ms);
+}
+
+void BpfSampler::detach() { links_.clear(); }
+
+void BpfSampler::flush_off_cpu(uint64_t now_ns) {
+    bpf_map* map = skel_->maps.offcpu_start;
+    uint32_t key = 0, next = 0;
+    uint32_t* prev = nullptr;
+    std::vector<uint32_t> keys;
+    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+        keys.push_back(next);
+        key = next;
+        prev = &key;
+    }
+    auto sample = std::make_unique<py_sample>();
+    for (uint32_t tid : keys) {
+        if (bpf_map__lookup_elem(map, &tid, sizeof(tid), sample.get(), sizeof(*sample), 0)) continue;
+        bpf_map__delete_elem(map, &tid, sizeof(tid), 0);
+        sample->hdr.weight_ns = now_ns > sample->hdr.ktime_ns ? now_ns - sample->hdr.ktime_ns : 0;
+        sample->hdr.ktime_ns = now_ns;
+        handler_(sample.get(), sizeof(event_header) + sample->hdr.nframes * sizeof(py_frame));
+    }
+}
+
+void BpfSampler::seed_off_cpu(const py_sample& sample, uint64_t since_ns) {
+    auto seeded = std::make_unique<py_sample>(sample);
+    seeded->hdr.kind = EVENT_OFFCPU;
+    seeded->hdr.ktime_ns = since_ns;
+    uint32_t tid = sample.hdr.tid;
+    bpf_map__update_elem(skel_->maps.offcpu_start, &tid, sizeof(tid), seeded.get(), sizeof(*seeded), BPF_NOEXIST);
+}
+
+uint64_t BpfSampler::counter(uint32_t index) const {
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return 0;
+    std::vector<uint64_t> values(size_t(ncpu), 0);
+    if (bpf_map__lookup_elem(skel_->maps.counters, &index, sizeof(index), values.data(),
+                             values.size() * sizeof(uint64_t), 0))
+        return 0;
+    uint64_t sum = 0;
+    for (uint64_t v : values) sum += v;
+    return sum;
+}
+
+uint64_t BpfSampler::lost_samples() const { return counter(COUNTER_LOST_SAMPLES); }
+uint64_t BpfSampler::lost_off_cpu() const { return counter(COUNTER_LOST_OFFCPU); }
+uint64_t BpfSampler::kernel_samples() const { return counter(COUNTER_SAMPLES); }
+
+}  // namespace pyat

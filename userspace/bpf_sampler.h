@@ -1,0 +1,75 @@
+// The kernel side, loaded and attached: the pysample BPF programs, a cpu-clock perf event per
+// CPU at --hz, the sched_switch hook for --clock wall, and the ring buffer they report through.
+// Every BPF object, link and fd is owned here and released by the destructor.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "pysample.h"
+
+struct pysample_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace pyat {
+
+struct SamplerConfig {
+    unsigned hz = 99;
+    bool off_cpu = false;       // --clock wall
+    bool report_exec = false;   // emit EVENT_EXEC for every exec on the host (discovery)
+};
+
+class BpfSampler {
+public:
+    // Called for every ring-buffer record: an event_header, followed by frames for samples.
+    using EventHandler = std::function<void(const void* data, size_t size)>;
+
+    BpfSampler(const SamplerConfig& config, EventHandler handler);  // throws pyat::Error
+    ~BpfSampler();
+    BpfSampler(const BpfSampler&) = delete;
+    BpfSampler& operator=(const BpfSampler&) = delete;
+
+    void add_process(pid_t pid, const py_process& process);
+    void remove_process(pid_t pid);
+
+    int epoll_fd() const;
+    // Hands pending records to the handler; waits up to timeout_ms (0: don't wait).
+    void poll(int timeout_ms);
+
+    // Stop sampling: detach every program (the ring buffer stays readable for a final poll).
+    void detach();
+
+    // Threads that are off-CPU right now (wall clock): their stack and since when.
+    // Records are handed to `handler` as EVENT_OFFCPU with weight_ns up to `now_ns`.
+    void flush_off_cpu(uint64_t now_ns);
+
+    // A thread already off-CPU when tracing began: charge it from `since_ns` at this stack when
+    // it comes back (unless the kernel has recorded a newer switch-out meanwhile).
+    void seed_off_cpu(const py_sample& sample, uint64_t since_ns);
+
+    uint64_t lost_samples() const;
+    uint64_t lost_off_cpu() const;
+    uint64_t kernel_samples() const;
+
+private:
+    uint64_t counter(uint32_t index) const;
+    static int on_record(void* ctx, void* data, size_t size);
+
+    struct Deleters {
+        void operator()(pysample_bpf* p) const;
+        void operator()(bpf_link* p) const;
+        void operator()(ring_buffer* p) const;
+    };
+
+    EventHandler handler_;
+    std::unique_ptr<pysample_bpf, Deleters> skel_;
+    std::vector<std::unique_ptr<bpf_link, Deleters>> links_;
+    std::unique_ptr<ring_buffer, Deleters> ring_;
+};
+
+}  // namespace pyat

@@ -1,0 +1,26 @@
+// The command line: flags, validation and help.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "options.h"
+
+namespace pyat {
+
+struct CliResult {
+    std::optional<Options> options;  // empty: print `message` and exit with `exit_code`
+    int exit_code = 0;               // 0 with --help/--version (message to stdout), 2 on errors
+    std::string message;             // on errors a single line "pyasynctrace: error: ..."
+};
+
+CliResult parse_command_line(int argc, const char* const* argv);
+
+// The format an output path's name implies, if any.
+std::optional<OutputFormat> format_from_name(const std::string& path);
+
+// Throws pyat::Error "cannot write PATH: reason" unless PATH can be created or overwritten.
+// Leaves nothing behind.
+void check_output_writable(const std::string& path);
+
+}  // namespace pyat

@@ -1,0 +1,110 @@
+#include "elf_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gelf.h>
+#include <libelf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "error.h"
+
+namespace pyat {
+
+ElfFile ElfFile::open(const std::string& path) {
+    if (elf_version(EV_CURRENT) == EV_NONE) throw Error("libelf is too old");
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(fmt::format("cannot open {}: {}", path, strerror(errno)));
+    Elf* elf = elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr);
+    if (!elf || elf_kind(elf) != ELF_K_ELF) {
+        if (elf) elf_end(elf);
+        throw Error(fmt::format("{} is not an ELF file", path));
+    }
+    return ElfFile(path, std::move(fd), elf);
+}
+
+ElfFile::ElfFile(ElfFile&& other) noexcept
+    : path_(std::move(other.path_)), fd_(std::move(other.fd_)), elf_(std::exchange(other.elf_, nullptr)) {}
+
+ElfFile& ElfFile::operator=(ElfFile&& other) noexcept {
+    if (this != &other) {
+        if (elf_) elf_end(elf_);
+        path_ = std::move(other.path_);
+        fd_ = std::move(other.fd_);
+        elf_ = std::exchange(other.elf_, nullptr);
+    }
+    return *this;
+}
+
+ElfFile::~ElfFile() {
+    if (elf_) elf_end(elf_);
+}
+
+std::optional<ElfSymbol> ElfFile::find_in(uint32_t section_type, std::string_view name) const {
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf_, scn))) {
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != section_type || shdr.sh_entsize == 0) continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (!data) continue;
+        size_t count = shdr.sh_size / shdr.sh_entsize;
+        for (size_t i = 0; i < count; i++) {
+            GElf_Sym sym;
+            if (!gelf_getsym(data, int(i), &sym) || sym.st_shndx == SHN_UNDEF) continue;
+            const char* sym_name = elf_strptr(elf_, shdr.sh_link, sym.st_name);
+            if (sym_name && name == sym_name) return ElfSymbol{sym.st_value, sym.st_size};
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
+    if (auto s = find_in(SHT_DYNSYM, name)) return s;
+    return find_in(SHT_SYMTAB, name);
+}
+
+std::optional<ElfSection> ElfFile::find_section(std::string_view name) const {
+    size_t shstrndx = 0;
+    if (elf_getshdrstrndx(elf_, &shstrndx) != 0) return std::nullopt;
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf_, scn))) {
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(scn, &shdr)) continue;
+        const char* n = elf_strptr(elf_, shstrndx, shdr.sh_name);
+        if (n && name == n) return ElfSection{shdr.sh_addr, shdr.sh_offset, shdr.sh_size};
+    }
+    return std::nullopt;
+}
+
+std::vector<LoadSegment> ElfFile::load_segments() const {
+    std::vector<LoadSegment> segments;
+    size_t count = 0;
+    if (elf_getphdrnum(elf_, &count) != 0) return segments;
+    for (size_t i = 0; i < count; i++) {
+        GElf_Phdr phdr;
+        if (gelf_getphdr(elf_, int(i), &phdr) && phdr.p_type == PT_LOAD)
+            segments.push_back({phdr.p_vaddr, phdr.p_offset, phdr.p_filesz, phdr.p_memsz, phdr.p_flags});
+    }
+    return segments;
+}
+
+bool ElfFile::is_shared_object() const {
+    GElf_Ehdr ehdr;
+    return gelf_getehdr(elf_, &ehdr) && ehdr.e_type == ET_DYN;
+}
+
+uint64_t load_bias(const ElfFile& elf, const std::vector<Mapping>& maps, const std::string& path_in_maps) {
+    if (!elf.is_shared_object()) return 0;
+    auto segments = elf.load_segments();
+    if (segments.empty()) return 0;
+    const uint64_t page = 4096;
+    const LoadSegment& first = segments.front();
+    uint64_t first_offset = first.offset & ~(page - 1);
+    for (const auto& m : maps)
+        if (m.path == path_in_maps && m.offset == first_offset) return m.start - (first.vaddr & ~(page - 1));
+    return 0;
+}
+
+}  // namespace pyat

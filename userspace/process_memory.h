@@ -1,0 +1,33 @@
+// Reading another process's memory (process_vm_readv).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace pyat {
+
+class ProcessMemory {
+public:
+    explicit ProcessMemory(pid_t pid) : pid_(pid) {}
+
+    pid_t pid() const { return pid_; }
+    // Reads exactly `size` bytes; false if any of them is unreadable (or the process is gone).
+    bool read(uint64_t address, void* out, size_t size) const;
+    std::optional<std::vector<uint8_t>> read_bytes(uint64_t address, size_t size) const;
+
+    template <typename T>
+    std::optional<T> read_value(uint64_t address) const {
+        T value;
+        if (!read(address, &value, sizeof(value))) return std::nullopt;
+        return value;
+    }
+
+private:
+    pid_t pid_;
+};
+
+}  // namespace pyat

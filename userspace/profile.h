@@ -1,0 +1,80 @@
+// The aggregated profile: what the correlator builds and every writer reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace pyat {
+
+// A function as the user sees it. Identity is (name, file, first_line).
+// Synthetic frames (a process root "python3.11 [4242]", "[no Python frame]")
+// have an empty file and first_line 0.
+struct Function {
+    std::string name;   // qualified name, e.g. "Server.handle"
+    std::string file;   // source path as the interpreter knows it; "" for synthetic frames
+    uint32_t first_line = 0;  // line of the def (co_firstlineno)
+
+    bool operator==(const Function&) const = default;
+};
+
+// One frame of a stack: which function, at which line of its file
+// (for the leaf: the line executing; for a caller: the line of the call).
+struct StackFrame {
+    uint32_t function = 0;  // index into ProcessProfile::functions
+    uint32_t line = 0;      // 0 when unknown
+
+    bool operator==(const StackFrame&) const = default;
+};
+
+using Stack = std::vector<StackFrame>;  // root first, leaf last
+
+struct StackHash {
+    size_t operator()(const Stack& s) const noexcept;
+};
+
+// Everything collected for one process.
+struct ProcessProfile {
+    int pid = 0;
+    std::string program;       // short program name, e.g. "python3.11"
+    std::string command_line;  // argv joined with spaces
+    std::string python_version;  // e.g. "3.11.2"
+    std::vector<Function> functions;
+    std::unordered_map<Stack, uint64_t, StackHash> stacks;  // stack -> weight in samples
+
+    // Index of the function, adding it on first use.
+    uint32_t intern(const Function& f);
+    void add(const Stack& stack, uint64_t weight);
+    uint64_t total() const;
+    std::string root_label() const;  // "python3.11 [4242]"
+
+private:
+    struct FunctionHash {
+        size_t operator()(const Function& f) const noexcept;
+    };
+    std::unordered_map<Function, uint32_t, FunctionHash> index_;
+};
+
+enum class Clock { cpu, wall };
+
+// What was traced, for titles and headers.
+struct RunInfo {
+    Clock clock = Clock::cpu;
+    unsigned hz = 99;
+    double duration_s = 0;        // how long the run lasted
+    int64_t start_unix_s = 0;     // wall-clock start (seconds since epoch)
+    std::string target_summary;   // e.g. "PID 4242 (python3.11 app.py)" or "all CPython processes"
+    uint64_t lost_samples = 0;
+};
+
+struct Profile {
+    RunInfo run;
+    std::vector<ProcessProfile> processes;
+
+    uint64_t total() const;
+};
+
+const char* clock_name(Clock c);
+
+}  // namespace pyat

@@ -1,0 +1,38 @@
+// Recognising a CPython process from the outside: where its interpreter state is and which
+// version (hence which memory layout) it runs. Needs no debug info: Debian's python3.11 is stripped.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "cpython_layout.h"
+
+namespace pyat {
+
+struct PythonProcess {
+    pid_t pid = 0;
+    std::string program;        // basename of the executable, e.g. "python3.11"
+    std::string executable;     // full path of the executable
+    std::string command_line;   // argv joined with spaces
+    std::string interpreter;    // the ELF file holding _PyRuntime (binary or libpython)
+    std::string version;        // "3.11.2"
+    uint64_t runtime_address = 0;  // &_PyRuntime in the process
+    const CpythonLayout* layout = nullptr;
+};
+
+// Inspects PID; throws pyat::Error with a user-facing message when there is no such process,
+// it is not CPython (saying what was found), or its version is not supported (saying which are).
+PythonProcess inspect_python_process(pid_t pid);
+
+// Same, for discovery: nullopt when PID is not (yet) a CPython process; `why` says why.
+std::optional<PythonProcess> try_inspect_python_process(pid_t pid, std::string* why = nullptr);
+
+// /proc helpers.
+std::string read_command_line(pid_t pid);  // "" if unreadable
+std::string read_executable(pid_t pid);    // readlink /proc/PID/exe, "" if unreadable
+bool process_exists(pid_t pid);            // alive and not a zombie
+
+}  // namespace pyat

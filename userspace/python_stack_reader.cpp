@@ -1,0 +1,82 @@
+#include "python_stack_reader.h"
+
+#include "code_resolver.h"
+#include "process_memory.h"
+
+namespace pyat {
+
+namespace {
+constexpr int max_threads = PYAT_MAX_THREADS;
+
+// Mirrors walk_python_stack() in bpf/python_frames.bpf.h.
+void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, py_sample& s) {
+    uint64_t frame = 0;
+    if (l.current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
+        uint64_t cframe = mem.read_value<uint64_t>(tstate + l.tstate_cframe).value_or(0);
+        frame = cframe ? mem.read_value<uint64_t>(cframe + l.cframe_current_frame).value_or(0) : 0;
+    } else {
+        frame = mem.read_value<uint64_t>(tstate + l.tstate_frame).value_or(0);
+    }
+    uint16_t n = 0;
+    for (int i = 0; i < 2 * PYAT_MAX_FRAMES && frame; i++) {
+        if (n >= PYAT_MAX_FRAMES) {
+            s.hdr.flags |= SAMPLE_TRUNCATED;
+            break;
+        }
+        auto code = mem.read_value<uint64_t>(frame + l.frame_code);
+        auto previous = mem.read_value<uint64_t>(frame + l.frame_previous);
+        if (!code || !previous) {
+            s.hdr.flags |= SAMPLE_READ_FAULT;
+            break;
+        }
+        uint64_t this_frame = frame;
+        frame = *previous;
+        uint64_t c = *code & ~uint64_t(l.code_ptr_tag_mask);
+        if (!c) continue;
+        if (l.frame_owner && l.owner_skip_min != 0xff) {
+            auto owner = mem.read_value<uint8_t>(this_frame + l.frame_owner);
+            if (owner && *owner >= l.owner_skip_min) continue;
+        }
+        auto filename = mem.read_value<uint64_t>(c + l.code_filename);
+        auto name = mem.read_value<uint64_t>(c + l.code_name);
+        if (!filename || !name) {
+            s.hdr.flags |= SAMPLE_READ_FAULT;
+            break;
+        }
+        int32_t instr = -1;
+        if (l.instr_is_pointer) {
+            if (auto ip = mem.read_value<uint64_t>(this_frame + l.frame_instr)) {
+                int64_t off = int64_t(*ip - (c + l.code_adaptive));
+                if (off >= -2 && off <= 0x7fffffff) instr = int32_t(off);
+            }
+        } else if (auto lasti = mem.read_value<int32_t>(this_frame + l.frame_instr); lasti && *lasti >= 0) {
+            instr = *lasti * l.lasti_scale;
+        }
+        s.frames[n++] = {c, instr, code_tag(*name, *filename)};
+    }
+    s.hdr.nframes = n;
+}
+}  // namespace
+
+std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process) {
+    std::map<uint32_t, std::unique_ptr<py_sample>> stacks;
+    const py_layout& l = process.layout->bpf;
+    if (!l.tstate_native_thread_id) return stacks;
+    ProcessMemory mem(process.pid);
+    uint64_t interp = mem.read_value<uint64_t>(process.runtime_address + l.runtime_interpreters_head).value_or(0);
+    uint64_t tstate = interp ? mem.read_value<uint64_t>(interp + l.interp_threads_head).value_or(0) : 0;
+    for (int i = 0; i < max_threads && tstate; i++) {
+        auto tid = mem.read_value<uint64_t>(tstate + l.tstate_native_thread_id);
+        if (!tid) break;
+        auto s = std::make_unique<py_sample>();
+        s->hdr.kind = EVENT_OFFCPU;
+        s->hdr.pid = uint32_t(process.pid);
+        s->hdr.tid = uint32_t(*tid);
+        walk_frames(mem, l, tstate, *s);
+        stacks[uint32_t(*tid)] = std::move(s);
+        tstate = mem.read_value<uint64_t>(tstate + l.tstate_next).value_or(0);
+    }
+    return stacks;
+}
+
+}  // namespace pyat

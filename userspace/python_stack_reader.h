@@ -1,0 +1,19 @@
+// Reading every Python thread's current stack from userspace (process_vm_readv), in the same
+// form the kernel records it. Used where the kernel cannot look: threads that were already
+// blocked when the run started (wall clock) have no switch-out to record their stack.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "pysample.h"
+#include "python_process.h"
+
+namespace pyat {
+
+// tid -> stack (innermost first, as in py_sample). Threads whose state cannot be read are left
+// out. Needs the layout's native_thread_id (3.11+); empty otherwise.
+std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process);
+
+}  // namespace pyat

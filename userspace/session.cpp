@@ -1,0 +1,303 @@
+#include "session.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "bpf_sampler.h"
+#include "cli.h"
+#include "error.h"
+#include "hot_functions.h"
+#include "launched_command.h"
+#include "privileges.h"
+#include "profile_outputs.h"
+#include "python_process.h"
+#include "python_stack_reader.h"
+#include "stack_aggregator.h"
+#include "target_discovery.h"
+#include "unique_fd.h"
+
+namespace pyat {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
+}
+
+// SIGINT and SIGTERM arrive through a signalfd while the run goes on; after the first one the
+// default action is restored, so a second Ctrl-C ends the tracer at once.
+class StopSignals {
+public:
+    StopSignals() {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &set_, &old_) != 0)
+            throw Error(fmt::format("cannot block signals: {}", strerror(errno)));
+        fd_.reset(signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
+        if (!fd_) throw Error(fmt::format("cannot create a signalfd: {}", strerror(errno)));
+    }
+    ~StopSignals() { sigprocmask(SIG_SETMASK, &old_, nullptr); }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+    int fd() const { return fd_.get(); }
+
+    // The signal received, if any; the next one will not be caught.
+    std::optional<int> take() {
+        signalfd_siginfo info{};
+        if (read(fd_.get(), &info, sizeof(info)) != sizeof(info)) return std::nullopt;
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        sigprocmask(SIG_UNBLOCK, &set_, nullptr);
+        return int(info.ssi_signo);
+    }
+
+private:
+    sigset_t set_{}, old_{};
+    UniqueFd fd_;
+};
+
+// Sleeping (S) or in uninterruptible wait (D), from /proc/PID/task/TID/stat.
+bool thread_is_blocked(pid_t pid, pid_t tid) {
+    std::ifstream in(fmt::format("/proc/{}/task/{}/stat", pid, tid));
+    std::string stat;
+    std::getline(in, stat);
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+    char state = stat[paren + 2];
+    return state == 'S' || state == 'D';
+}
+
+py_process to_bpf(const PythonProcess& p) {
+    py_process out{};
+    out.runtime_addr = p.runtime_address;
+    out.layout = p.layout->bpf;
+    return out;
+}
+
+std::string describe(const PythonProcess& p) {
+    return fmt::format("PID {} ({}, CPython {})", p.pid, p.command_line.empty() ? p.program : p.command_line,
+                       p.version);
+}
+
+class StatusLine {
+public:
+    explicit StatusLine(bool enabled) : enabled_(enabled) {}
+    ~StatusLine() { clear(); }
+    void show(const std::string& text) {
+        if (!enabled_) return;
+        fmt::print(stderr, "\r\033[K{}", text);
+        std::fflush(stderr);
+        shown_ = true;
+    }
+    void clear() {
+        if (shown_) fmt::print(stderr, "\r\033[K");
+        shown_ = false;
+    }
+    void note(const std::string& text) {  // a line of its own, above the status line
+        clear();
+        fmt::print(stderr, "{}\n", text);
+    }
+
+private:
+    bool enabled_;
+    bool shown_ = false;
+};
+
+}  // namespace
+
+int run_session(const Options& options) {
+    require_privileges();
+    for (const auto& out : options.outputs) check_output_writable(out.path);
+
+    // Resolve the target before touching the kernel: bad PIDs fail fast, with the reason.
+    std::optional<PythonProcess> attach_target;
+    if (options.mode == TargetMode::attach_pid) attach_target = inspect_python_process(options.pid);
+
+    StopSignals signals;  // before fork: the child restores its own mask
+    std::unique_ptr<LaunchedCommand> launched;
+    if (options.mode == TargetMode::launch) launched = std::make_unique<LaunchedCommand>(options.command);
+
+    const pid_t self = getpid();
+    const int naming_pid = attach_target ? attach_target->pid : launched ? launched->pid() : self;
+    std::vector<OutputSpec> outputs = options.outputs.empty() ? default_outputs(naming_pid) : options.outputs;
+    for (const auto& out : outputs) check_output_writable(out.path);
+
+    StackAggregator aggregator(options.clock, options.hz);
+    std::optional<TargetDiscovery> discovery;
+    if (options.mode == TargetMode::all_processes)
+        discovery.emplace(TargetDiscovery::Scope::all_processes, 0, self);
+    else if (launched)
+        discovery.emplace(TargetDiscovery::Scope::descendants, launched->pid(), self);
+
+    std::set<pid_t> live;  // traced and still running
+    std::vector<pid_t> exited_events;
+    BpfSampler sampler(
+        SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value()},
+        [&](const void* data, size_t size) {
+            const auto* hdr = static_cast<const event_header*>(data);
+            switch (hdr->kind) {
+                case EVENT_CPU_SAMPLE:
+                case EVENT_OFFCPU: {
+                    size_t frames = (size - sizeof(event_header)) / sizeof(py_frame);
+                    if (hdr->nframes > frames) return;  // malformed: never read past the record
+                    aggregator.add_sample(*static_cast<const py_sample*>(data));
+                    break;
+                }
+                case EVENT_EXEC:
+                    if (discovery) discovery->note_exec(pid_t(hdr->pid));
+                    break;
+                case EVENT_EXIT:
+                    exited_events.push_back(pid_t(hdr->pid));
+                    break;
+            }
+        });
+
+    StatusLine status(!options.quiet && isatty(STDERR_FILENO));
+    auto start_traced = [&](const PythonProcess& p) {
+        aggregator.add_process(p);
+        sampler.add_process(p.pid, to_bpf(p));
+        if (options.clock == Clock::wall) {
+            // Threads blocked since before we looked never switch out while we watch.
+            uint64_t now = monotonic_ns();
+            for (const auto& [tid, stack] : read_thread_stacks(p))
+                if (thread_is_blocked(p.pid, pid_t(tid))) sampler.seed_off_cpu(*stack, now);
+        }
+        live.insert(p.pid);
+        if (!options.quiet) status.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
+    };
+    if (attach_target) start_traced(*attach_target);
+
+    const auto start = SteadyClock::now();
+    const int64_t start_unix = int64_t(time(nullptr));
+    if (launched) launched->release();
+    auto traced = [&](pid_t pid) { return aggregator.has_process(pid); };
+
+    UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
+    for (int fd : {sampler.epoll_fd(), signals.fd()}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+            throw Error(fmt::format("epoll_ctl: {}", strerror(errno)));
+    }
+
+    std::string stop_reason;
+    const auto deadline = options.duration_s
+                              ? start + std::chrono::duration_cast<SteadyClock::duration>(
+                                            std::chrono::duration<double>(*options.duration_s))
+                              : SteadyClock::time_point::max();
+    auto next_status = start;
+    auto next_liveness = start;
+    while (stop_reason.empty()) {
+        epoll_event ev[2];
+        int n = epoll_wait(epoll.get(), ev, 2, 50);
+        if (n < 0 && errno != EINTR) throw Error(fmt::format("epoll_wait: {}", strerror(errno)));
+        sampler.poll(0);
+        if (auto sig = signals.take())
+            stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
+
+        auto now = SteadyClock::now();
+        if (discovery) {
+            for (auto& p : discovery->poll(traced)) start_traced(p);
+            for (const auto& note : discovery->take_notes())
+                if (!options.quiet) status.note("pyasynctrace: " + note);
+        }
+
+        if (!exited_events.empty() || now >= next_liveness) {
+            exited_events.clear();
+            for (auto it = live.begin(); it != live.end();) {
+                if (process_exists(*it)) {
+                    ++it;
+                    continue;
+                }
+                sampler.poll(0);  // what it sent before dying
+                sampler.remove_process(*it);
+                if (!options.quiet) status.note(fmt::format("pyasynctrace: PID {} exited", *it));
+                it = live.erase(it);
+            }
+            next_liveness = now + 100ms;
+        }
+        if (launched) launched->reap();
+
+        if (now >= deadline) stop_reason = "duration reached";
+        if (options.mode == TargetMode::attach_pid && live.empty()) stop_reason = "the target exited";
+        if (launched && launched->exited() && live.empty()) stop_reason = "the command exited";
+
+        if (now >= next_status) {
+            double elapsed = std::chrono::duration<double>(now - start).count();
+            status.show(fmt::format("pyasynctrace: {:.1f} s  targets {}  samples {}  lost {}", elapsed,
+                                    live.size(), aggregator.samples(),
+                                    sampler.lost_samples() + sampler.lost_off_cpu()));
+            next_status = now + 500ms;
+        }
+    }
+
+    // Stop: detach, take what is still in flight, and charge threads that are off-CPU now.
+    const double duration = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    sampler.detach();
+    sampler.poll(0);
+    if (options.clock == Clock::wall) sampler.flush_off_cpu(monotonic_ns());
+    status.clear();
+
+    Profile profile;
+    profile.run.clock = options.clock;
+    profile.run.hz = options.hz;
+    profile.run.duration_s = duration;
+    profile.run.start_unix_s = start_unix;
+    profile.run.lost_samples = sampler.lost_samples() + sampler.lost_off_cpu();
+    profile.processes = aggregator.take_profiles();
+    if (attach_target)
+        profile.run.target_summary = describe(*attach_target);
+    else if (launched)
+        profile.run.target_summary = fmt::format("'{}' (PID {})", fmt::join(options.command, " "), launched->pid());
+    else
+        profile.run.target_summary = fmt::format("every CPython process ({} traced)", profile.processes.size());
+
+    if (!options.quiet)
+        fmt::print(stderr, "pyasynctrace: {} after {:.1f} s; {} samples from {} process{} ({} clock, {} Hz)\n",
+                   stop_reason, duration, profile.total(), profile.processes.size(),
+                   profile.processes.size() == 1 ? "" : "es", clock_name(options.clock), options.hz);
+    if (profile.run.lost_samples)
+        fmt::print(stderr,
+                   "pyasynctrace: warning: {} samples were lost (ring buffer full); the profile "
+                   "under-counts by that much\n",
+                   profile.run.lost_samples);
+    if (profile.processes.empty())
+        fmt::print(stderr, "pyasynctrace: no CPython process was traced\n");
+
+    for (const auto& w : write_outputs(profile, outputs))
+        fmt::print(stderr, "pyasynctrace: wrote {} ({}, {}, {} samples)\n", w.path, format_name(w.format),
+                   w.what, w.samples);
+    if (!options.quiet && profile.total() > 0)
+        fmt::print(stderr, "\nHottest functions:\n{}", format_hot_table(hottest_functions(profile, 10)));
+
+    if (launched) {
+        if (!launched->reap() && !options.quiet)
+            fmt::print(stderr, "pyasynctrace: waiting for PID {} to exit\n", launched->pid());
+        while (!launched->reap()) usleep(10'000);
+        return launched->exit_code();
+    }
+    return 0;
+}
+
+}  // namespace pyat
