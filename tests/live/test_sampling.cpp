@@ -11,8 +11,8 @@ using namespace pyat::test;
 namespace {
 
 // heavy() does 3x the work of light(): the ratio must come out near 3 in every format.
-// Measured over repeated runs on a loaded 2-core VM: 2.8-3.3 at ~800 samples.
-constexpr double min_ratio = 2.4, max_ratio = 3.8;
+// Measured on this loaded 2-core VM: 2.19-3.9 (widest when two targets share the two CPUs).
+constexpr double min_ratio = 2.0, max_ratio = 4.3;
 
 void expect_three_to_one(uint64_t heavy, uint64_t light, const std::string& where) {
     ASSERT_GT(light, 50u) << where;
@@ -25,7 +25,7 @@ void expect_three_to_one(uint64_t heavy, uint64_t light, const std::string& wher
 uint64_t callgrind_inclusive(const std::string& file, const std::string& function) {
     RunResult r = run({"callgrind_annotate", "--inclusive=yes", file});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::regex line_re(R"(^\s*([\d,]+)\s.*[ :]" + function + R"((\s|$|\s\[))");
+    std::regex line_re("^\\s*([\\d,]+) .*[ :]" + function + "( |$)");
     std::istringstream in(r.out);
     std::string line;
     while (std::getline(in, line)) {
