@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,13 +16,21 @@
 namespace pyat {
 
 ElfFile ElfFile::open(const std::string& path) {
-    if (elf_version(EV_CURRENT) == EV_NONE) throw Error("libelf is too old");
+    if (elf_version(EV_CURRENT) == EV_NONE) throw Error(fmt::format("cannot read {}: libelf is too old", path));
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw Error(fmt::format("cannot open {}: {}", path, strerror(errno)));
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) throw Error(fmt::format("cannot open {}: {}", path, strerror(errno)));
+    if (!S_ISREG(st.st_mode)) throw Error(fmt::format("{} is not an ELF file: not a regular file", path));
     Elf* elf = elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr);
     if (!elf || elf_kind(elf) != ELF_K_ELF) {
         if (elf) elf_end(elf);
         throw Error(fmt::format("{} is not an ELF file", path));
+    }
+    GElf_Ehdr ehdr;
+    if (!gelf_getehdr(elf, &ehdr)) {
+        elf_end(elf);
+        throw Error(fmt::format("{} is not an ELF file: {}", path, elf_errmsg(-1)));
     }
     return ElfFile(path, std::move(fd), elf);
 }
@@ -39,7 +49,7 @@ ElfFile& ElfFile::operator=(ElfFile&& other) noexcept {
 }
 
 ElfFile::~ElfFile() {
-    if (elf_) elf_end(elf_);
+    if (elf_) elf_end(elf_);  // before fd_ closes
 }
 
 std::optional<ElfSymbol> ElfFile::find_in(uint32_t section_type, std::string_view name) const {
@@ -50,11 +60,12 @@ std::optional<ElfSymbol> ElfFile::find_in(uint32_t section_type, std::string_vie
         Elf_Data* data = elf_getdata(scn, nullptr);
         if (!data) continue;
         size_t count = shdr.sh_size / shdr.sh_entsize;
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; i < count && i <= size_t(INT32_MAX); i++) {
             GElf_Sym sym;
             if (!gelf_getsym(data, int(i), &sym) || sym.st_shndx == SHN_UNDEF) continue;
             const char* sym_name = elf_strptr(elf_, shdr.sh_link, sym.st_name);
-            if (sym_name && name == sym_name) return ElfSymbol{sym.st_value, sym.st_size};
+            if (sym_name && name == sym_name)
+                return ElfSymbol{sym.st_value, sym.st_size, GELF_ST_TYPE(sym.st_info) == STT_TLS};
         }
     }
     return std::nullopt;
@@ -82,7 +93,7 @@ std::vector<LoadSegment> ElfFile::load_segments() const {
     std::vector<LoadSegment> segments;
     size_t count = 0;
     if (elf_getphdrnum(elf_, &count) != 0) return segments;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < count && i <= size_t(INT32_MAX); i++) {
         GElf_Phdr phdr;
         if (gelf_getphdr(elf_, int(i), &phdr) && phdr.p_type == PT_LOAD)
             segments.push_back({phdr.p_vaddr, phdr.p_offset, phdr.p_filesz, phdr.p_memsz, phdr.p_flags});
@@ -95,16 +106,39 @@ bool ElfFile::is_shared_object() const {
     return gelf_getehdr(elf_, &ehdr) && ehdr.e_type == ET_DYN;
 }
 
+std::optional<std::string> ElfFile::read_bytes(uint64_t vaddr, size_t size) const {
+    for (const auto& seg : load_segments()) {
+        if (vaddr < seg.vaddr || vaddr - seg.vaddr > seg.memsz || size > seg.memsz - (vaddr - seg.vaddr)) continue;
+        uint64_t rel = vaddr - seg.vaddr;
+        std::string bytes(size, '\0');
+        // The part backed by the file; what lies past p_filesz stays zero (.bss).
+        size_t from_file = rel >= seg.filesz ? 0 : size_t(std::min<uint64_t>(size, seg.filesz - rel));
+        size_t done = 0;
+        while (done < from_file) {
+            ssize_t n = pread(fd_.get(), bytes.data() + done, from_file - done, off_t(seg.offset + rel + done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return std::nullopt;  // truncated file or I/O error
+            done += size_t(n);
+        }
+        return bytes;
+    }
+    return std::nullopt;
+}
+
 uint64_t load_bias(const ElfFile& elf, const std::vector<Mapping>& maps, const std::string& path_in_maps) {
-    if (!elf.is_shared_object()) return 0;
+    if (!elf.is_shared_object()) return 0;  // ET_EXEC: loaded at its link-time addresses
     auto segments = elf.load_segments();
-    if (segments.empty()) return 0;
-    const uint64_t page = 4096;
+    if (segments.empty()) throw Error(fmt::format("{} has no loadable segment", elf.path()));
+    // A mapping of the file at file offset O starting at address A puts file byte f at
+    // A + (f - O); the first PT_LOAD puts file byte p_offset at p_vaddr + bias. The loader maps
+    // that segment first and lowest, so the first mapping in address order that holds p_offset is
+    // it. p_offset and p_vaddr are congruent modulo the page size: no page size is assumed here.
     const LoadSegment& first = segments.front();
-    uint64_t first_offset = first.offset & ~(page - 1);
     for (const auto& m : maps)
-        if (m.path == path_in_maps && m.offset == first_offset) return m.start - (first.vaddr & ~(page - 1));
-    return 0;
+        if (m.path == path_in_maps && first.offset >= m.offset && first.offset - m.offset < m.end - m.start)
+            return m.start + (first.offset - m.offset) - first.vaddr;
+    throw Error(fmt::format("{} is not mapped in the process (no mapping holds its first loadable segment)",
+                            path_in_maps));
 }
 
 }  // namespace pyat

@@ -15,8 +15,9 @@ struct Elf;
 namespace pyat {
 
 struct ElfSymbol {
-    uint64_t value = 0;
+    uint64_t value = 0;  // a virtual address; for a TLS symbol, the offset in the module's TLS block
     uint64_t size = 0;
+    bool tls = false;    // STT_TLS: `value` is not an address
 };
 
 struct ElfSection {
@@ -25,12 +26,13 @@ struct ElfSection {
 
 struct LoadSegment {
     uint64_t vaddr = 0, offset = 0, filesz = 0, memsz = 0;
-    uint32_t flags = 0;
+    uint32_t flags = 0;  // PF_R / PF_W / PF_X
 };
 
 class ElfFile {
 public:
-    // Throws pyat::Error naming the path when it cannot be opened or is not ELF.
+    // Throws pyat::Error naming the path when it cannot be opened, is not a regular file or is
+    // not ELF.
     static ElfFile open(const std::string& path);
 
     ElfFile(ElfFile&& other) noexcept;
@@ -39,12 +41,17 @@ public:
     ElfFile& operator=(const ElfFile&) = delete;
     ~ElfFile();
 
-    // A defined symbol, from .dynsym first, then .symtab.
+    // A defined symbol, from .dynsym first, then .symtab (present only in unstripped files).
     std::optional<ElfSymbol> find_symbol(std::string_view name) const;
     std::optional<ElfSection> find_section(std::string_view name) const;
-    std::vector<LoadSegment> load_segments() const;
-    bool is_shared_object() const;  // ET_DYN: PIE executable or shared library
+    std::vector<LoadSegment> load_segments() const;  // the PT_LOAD program headers, in file order
+    bool is_shared_object() const;                   // ET_DYN: PIE executable or shared library
     const std::string& path() const { return path_; }
+
+    // `size` bytes of the file's image at virtual address `vaddr` (as the loader would map them:
+    // the zero-filled tail of a segment reads as zeros), or nullopt unless all of them lie in one
+    // PT_LOAD segment.
+    std::optional<std::string> read_bytes(uint64_t vaddr, size_t size) const;
 
 private:
     ElfFile(std::string path, UniqueFd fd, Elf* elf) : path_(std::move(path)), fd_(std::move(fd)), elf_(elf) {}
@@ -55,9 +62,11 @@ private:
     Elf* elf_ = nullptr;
 };
 
-// How far the file's virtual addresses are shifted in the process: 0 for a non-PIE executable;
-// otherwise the start of the mapping that holds the first PT_LOAD segment, minus that segment's
-// page-aligned vaddr. `path_in_maps` is the file's path as /proc/PID/maps shows it.
+// How far the file's virtual addresses are shifted in the process: 0 for a non-PIE executable
+// (ET_EXEC); otherwise computed from the process's mapping of the file that holds the first PT_LOAD
+// segment (runtime address of a symbol = bias + its value). `path_in_maps` is the file's path
+// exactly as /proc/PID/maps shows it. Throws pyat::Error when no mapping of that path holds a
+// loadable segment.
 uint64_t load_bias(const ElfFile& elf, const std::vector<Mapping>& maps, const std::string& path_in_maps);
 
 }  // namespace pyat
