@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <set>
+#include <memory>
+#include <sstream>
+#include <string_view>
 
 #include "error.h"
 
@@ -23,42 +27,144 @@ namespace {
 #endif
 
 constexpr unsigned max_hz = 10000;
+constexpr size_t name_column = 26;   // help: width of the option-name column
+constexpr size_t text_column = 52;   // help: width of the description column (80 columns in all)
 
-const char* const description =
-    "pyasynctrace samples the Python stacks of running CPython processes with BPF: no restart,\n"
-    "no code change. It writes callgrind profiles (kcachegrind, callgrind_annotate), folded\n"
-    "stacks (flamegraph.pl, speedscope) and an interactive SVG flame graph.\n\n"
-    "  pyasynctrace [OPTIONS] -p PID            attach to a running process\n"
-    "  pyasynctrace [OPTIONS] -- CMD [ARGS...]  launch CMD under the tracer; exit with CMD's exit code\n"
-    "  pyasynctrace [OPTIONS]                   every CPython process on the host, including ones\n"
-    "                                           that start during the run\n\n"
-    "Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE).";
+// Every option we know. The command line is split and normalised with this table before CLI11
+// sees it (see split_arguments), so that a value is never mistaken for an option ("-p -3",
+// "-o -x.svg") and a command's own flags are never parsed as ours.
+struct Flag {
+    char short_name;  // 0: long only
+    std::string_view long_name;
+    bool takes_value;
+};
+constexpr Flag flags[] = {
+    {'h', "--help", false},    {'V', "--version", false}, {'q', "--quiet", false},
+    {'p', "--pid", true},      {'d', "--duration", true}, {'o', "--output", true},
+    {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
+};
 
-const char* const footer =
-    "Outputs: without -o, pyasynctrace.<pid>.callgrind plus pyasynctrace.<pid>.svg beside it (the\n"
-    "PID of the target, of the launched command, or of the tracer itself when tracing every process).\n"
-    "Callgrind holds one process per file: when several processes were sampled, each gets its own\n"
-    "file with .<pid> appended (out.callgrind.4242). Folded stacks and the flame graph put each\n"
-    "process under a root frame such as 'python3.11 [4242]'.\n\n"
-    "The run ends after --duration, when every target has exited, or on Ctrl-C / SIGTERM, and then\n"
-    "writes everything collected; a second Ctrl-C quits at once without writing.\n\n"
-    "Examples:\n"
-    "  sudo pyasynctrace -p 4242 -d 30\n"
-    "      30 s of PID 4242 -> pyasynctrace.4242.callgrind and pyasynctrace.4242.svg\n"
-    "  sudo pyasynctrace -o app.svg -o app.folded -- python3 app.py --port 8080\n"
-    "      launch app.py under the tracer until it exits (or Ctrl-C)\n"
-    "  sudo pyasynctrace --clock wall -d 10 -o all.callgrind\n"
-    "      every CPython process for 10 s, counting time spent blocked too\n"
-    "  sudo pyasynctrace -p 4242 --hz 499 -d 5 -o hot.callgrind && callgrind_annotate hot.callgrind\n"
-    "      a short, denser profile, read in the terminal\n"
-    "  sudo pyasynctrace -p 4242 -o prof.txt --format folded\n"
-    "      a name the format can't be told from, with the format given";
+const Flag* find_long(std::string_view name) {
+    for (const auto& f : flags)
+        if (f.long_name == name) return &f;
+    return nullptr;
+}
 
-// Flags that take a value: the word after them is theirs, not the start of a command.
-const std::set<std::string> value_flags = {"-p", "--pid", "-d", "--duration", "-o", "--output",
-                                           "--format", "--hz", "--clock"};
+const Flag* find_short(char c) {
+    for (const auto& f : flags)
+        if (f.short_name && f.short_name == c) return &f;
+    return nullptr;
+}
+
+// "-p/--pid" or "--hz": how messages name an option.
+std::string display_name(const Flag& f) {
+    return f.short_name ? fmt::format("-{}/{}", f.short_name, f.long_name) : std::string(f.long_name);
+}
+
+struct SplitArguments {
+    std::vector<std::string> ours;     // normalised: "--name" or "--name=value", in order
+    std::vector<std::string> command;  // the command to launch, verbatim
+    bool separator = false;            // "--" was given
+    bool help = false, version = false;
+    std::optional<std::string> error;  // the first problem found
+};
+
+// Our options come first; the command starts after "--" or at the first word that is neither an
+// option nor an option's value.
+SplitArguments split_arguments(int argc, const char* const* argv) {
+    SplitArguments s;
+    auto fail = [&](std::string message) {
+        if (!s.error) s.error = std::move(message);
+    };
+    auto add = [&](const Flag& f, const std::optional<std::string>& value) {
+        if (f.long_name == "--help") s.help = true;
+        if (f.long_name == "--version") s.version = true;
+        if (!f.takes_value) {
+            s.ours.emplace_back(f.long_name);
+        } else if (!value) {
+            fail(fmt::format("{} needs a value", display_name(f)));
+        } else if (value->empty()) {
+            fail(fmt::format("{} needs a value, got an empty one", display_name(f)));
+        } else {
+            s.ours.push_back(fmt::format("{}={}", f.long_name, *value));
+        }
+    };
+    for (int i = 1; i < argc; i++) {
+        std::string_view arg = argv[i] ? argv[i] : "";
+        auto next_value = [&]() -> std::optional<std::string> {
+            if (i + 1 < argc && argv[i + 1]) return std::string(argv[++i]);
+            return std::nullopt;
+        };
+        if (arg == "--") {
+            s.separator = true;
+            for (int j = i + 1; j < argc; j++) s.command.emplace_back(argv[j] ? argv[j] : "");
+            break;
+        }
+        if (arg.size() < 2 || arg[0] != '-') {
+            if (arg.empty() || arg == "-") {
+                fail(fmt::format("unexpected argument '{}'", arg));
+                continue;
+            }
+            for (int j = i; j < argc; j++) s.command.emplace_back(argv[j] ? argv[j] : "");
+            break;
+        }
+        if (arg.starts_with("--")) {
+            size_t eq = arg.find('=');
+            std::string_view name = arg.substr(0, eq);
+            const Flag* f = find_long(name);
+            if (!f) {
+                fail(fmt::format("unknown option '{}'", name));
+            } else if (eq != std::string_view::npos) {
+                if (f->takes_value)
+                    add(*f, std::string(arg.substr(eq + 1)));
+                else
+                    fail(fmt::format("{} takes no value", f->long_name));
+            } else {
+                add(*f, f->takes_value ? next_value() : std::nullopt);
+            }
+            continue;
+        }
+        // A cluster of short options: "-q", "-qp 42", "-p42", "-qp42".
+        for (size_t k = 1; k < arg.size(); k++) {
+            const Flag* f = find_short(arg[k]);
+            if (!f) {
+                fail(fmt::format("unknown option '-{}'", arg[k]));
+                break;
+            }
+            if (!f->takes_value) {
+                add(*f, std::nullopt);
+                continue;
+            }
+            add(*f, k + 1 < arg.size() ? std::optional<std::string>(arg.substr(k + 1)) : next_value());
+            break;
+        }
+    }
+    return s;
+}
 
 CliResult error(const std::string& message) { return {std::nullopt, 2, "pyasynctrace: error: " + message}; }
+
+std::string one_line(std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+// Greedy word wrap for the help's description column (CLI11 2.1 does not wrap, but indents
+// after each '\n').
+std::string wrap(std::string_view text, size_t width) {
+    std::string out, line;
+    std::istringstream words{std::string(text)};
+    std::string word;
+    while (words >> word) {
+        if (!line.empty() && line.size() + 1 + word.size() > width) {
+            out += line + "\n";
+            line.clear();
+        }
+        line += (line.empty() ? "" : " ") + word;
+    }
+    return out + line;
+}
 
 std::optional<double> parse_seconds(std::string text) {
     if (!text.empty() && text.back() == 's') text.pop_back();
@@ -85,11 +191,113 @@ std::optional<OutputFormat> parse_format(const std::string& name) {
     return std::nullopt;
 }
 
-std::string one_line(std::string text) {
-    for (auto& c : text)
-        if (c == '\n') c = ' ';
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    return text;
+const char* const synopsis =
+    "Usage:\n"
+    "  pyasynctrace [OPTIONS] -p PID            attach to a running process\n"
+    "  pyasynctrace [OPTIONS] -- CMD [ARGS...]  launch CMD under the tracer; exit with CMD's exit\n"
+    "                                           code (\"--\" may be left out when CMD does not\n"
+    "                                           start with \"-\")\n"
+    "  pyasynctrace [OPTIONS]                   every CPython process on the host, including ones\n"
+    "                                           that start during the run\n";
+
+const char* const description =
+    "pyasynctrace samples the Python stacks of running CPython processes (3.8 to 3.13) with BPF:\n"
+    "no restart, no code change. It writes callgrind profiles (kcachegrind, callgrind_annotate),\n"
+    "folded stacks (flamegraph.pl, speedscope) and an interactive SVG flame graph.\n"
+    "Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE).\n\n";
+
+const char* const footer =
+    "Outputs: without -o, pyasynctrace.<pid>.callgrind plus pyasynctrace.<pid>.svg beside it, in the\n"
+    "current directory (<pid>: the target, the launched command, or the tracer itself when tracing\n"
+    "every process). A callgrind file holds one process: when several processes were sampled, each\n"
+    "gets its own file, the name with .<pid> appended (all.callgrind.4242). Folded stacks and the\n"
+    "flame graph hold every process, each under a root frame such as 'python3.11 [4242]'.\n"
+    "\n"
+    "Stopping: the run ends after --duration, when every target has exited, or on Ctrl-C (or\n"
+    "SIGTERM), and then writes what was collected; a second Ctrl-C quits at once without writing.\n"
+    "\n"
+    "Examples:\n"
+    "  sudo pyasynctrace -p 4242 -d 30\n"
+    "      30 s of PID 4242 -> pyasynctrace.4242.callgrind and pyasynctrace.4242.svg\n"
+    "  sudo pyasynctrace -o prof.svg -o prof.folded -- python3 app.py\n"
+    "      launch app.py under the tracer, until it exits or Ctrl-C\n"
+    "  sudo pyasynctrace --clock wall -d 10 -o all.callgrind\n"
+    "      every CPython process for 10 s, time spent blocked included; one file per process\n"
+    "  sudo pyasynctrace -p 4242 --hz 499 -d 5 -o hot.callgrind && callgrind_annotate hot.callgrind\n"
+    "      a short, denser profile, read in the terminal\n"
+    "  sudo pyasynctrace -q -p 4242 -o prof.txt --format folded\n"
+    "      a name the format cannot be told from, with the format given; nothing printed";
+
+class HelpFormatter : public CLI::Formatter {
+public:
+    std::string make_description(const CLI::App*) const override { return description; }
+    std::string make_usage(const CLI::App*, std::string) const override { return synopsis; }
+    // "-p,--pid PID"; only -o, which repeats, gets CLI11's "..." (the others are collected as
+    // lists too, to report repeats ourselves).
+    std::string make_option_opts(const CLI::Option* opt) const override {
+        if (opt->get_type_size() == 0) return "";
+        return " " + opt->get_type_name() + (opt->check_lname("output") ? " ..." : "");
+    }
+};
+
+struct Parsed {
+    std::vector<std::string> pid, duration, output, format, hz, clock;
+    bool quiet = false;
+};
+
+void define_options(CLI::App& app, Parsed& p) {
+    app.formatter(std::make_shared<HelpFormatter>());
+    app.get_formatter()->column_width(name_column);
+    app.footer(footer);
+    app.set_help_flag("-h,--help", "print this help and exit");
+    app.set_version_flag("-V,--version", std::string("pyasynctrace ") + PYAT_VERSION, "print the version and exit");
+    // Each description ends with an example on a line of its own.
+    auto describe = [](const char* text, const char* example) {
+        return wrap(text, text_column) + "\n" + wrap(std::string("e.g. ") + example, text_column);
+    };
+    auto option = [&](const char* names, std::vector<std::string>& into, const char* type, const char* text,
+                      const char* example) {
+        // Values are collected as lists: -o repeats, the others are checked for repeats below.
+        app.add_option(names, into, describe(text, example))
+            ->type_name(type)
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    };
+    option("-p,--pid", p.pid, "PID",
+           "attach to this running CPython process (all its threads); not together with a command.",
+           "-p 4242");
+    option("-d,--duration", p.duration, "SECONDS",
+           "stop after this long: a positive number of seconds, fractions allowed, an 's' suffix "
+           "accepted. Default: until Ctrl-C, or until every target has exited.",
+           "-d 30, -d 2.5s");
+    option("-o,--output", p.output, "PATH",
+           "write a profile to PATH; repeat for several. The format follows the name: *.callgrind "
+           "or callgrind.out* -> callgrind (kcachegrind, callgrind_annotate); *.folded -> folded "
+           "stacks (flamegraph.pl, speedscope); *.svg -> interactive flame graph. Default: see "
+           "Outputs below.",
+           "-o prof.svg -o prof.callgrind");
+    option("--format", p.format, "FORMAT",
+           "callgrind, folded or svg: the format of every -o, whatever its name.",
+           "-o prof.txt --format folded");
+    option("--hz", p.hz, "N",
+           "samples per second for each thread, 1 to 10000 (default 99). 99 rather than 100 keeps "
+           "the samples out of lock-step with 100 Hz timers, still gives about 1000 samples per "
+           "busy thread in 10 s, and costs the target a fraction of a percent.",
+           "--hz 499 for a short, dense profile");
+    option("--clock", p.clock, "cpu|wall",
+           "cpu (default): on-CPU time only, where the program computes. wall: also off-CPU time "
+           "(blocked, sleeping, waiting on I/O), sampled the same way and charged to the stack "
+           "that waits.",
+           "--clock wall for a program that mostly waits");
+    app.add_flag("-q,--quiet", p.quiet,
+                 describe("no live status line and no summary table at the end (errors still show).",
+                          "-q -o prof.folded"));
+}
+
+std::string help_text() {
+    CLI::App app{"", "pyasynctrace"};
+    Parsed unused;
+    define_options(app, unused);
+    return app.help();
 }
 
 }  // namespace
@@ -97,86 +305,69 @@ std::string one_line(std::string text) {
 std::optional<OutputFormat> format_from_name(const std::string& path) {
     auto slash = path.rfind('/');
     std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    auto ends_with = [&](const char* suffix) { return base.size() > strlen(suffix) && base.ends_with(suffix); };
-    if (ends_with(".callgrind") || base.rfind("callgrind.out", 0) == 0) return OutputFormat::callgrind;
+    std::string lower = base;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    auto ends_with = [&](std::string_view suffix) { return lower.size() > suffix.size() && lower.ends_with(suffix); };
+    if (ends_with(".callgrind") || lower.starts_with("callgrind.out")) return OutputFormat::callgrind;
     if (ends_with(".folded")) return OutputFormat::folded;
     if (ends_with(".svg")) return OutputFormat::svg;
     return std::nullopt;
 }
 
 void check_output_writable(const std::string& path) {
+    auto fail = [&](const std::string& reason) { throw Error(fmt::format("cannot write {}: {}", path, reason)); };
+    if (path.empty()) fail("empty path");
     struct stat st {};
-    if (stat(path.c_str(), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) throw Error(fmt::format("cannot write {}: it is a directory", path));
-        if (access(path.c_str(), W_OK) != 0)
-            throw Error(fmt::format("cannot write {}: {}", path, strerror(errno)));
-        return;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (stat(path.c_str(), &st) == 0) {
+            // It exists: it must be a file we may open for writing. Opening without O_TRUNC
+            // changes nothing; O_NONBLOCK keeps a FIFO without reader from blocking us.
+            if (S_ISDIR(st.st_mode)) fail("it is a directory");
+            if (S_ISFIFO(st.st_mode)) {
+                if (access(path.c_str(), W_OK) != 0) fail(strerror(errno));
+                return;
+            }
+            int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+            if (fd < 0) fail(strerror(errno));
+            ::close(fd);
+            return;
+        }
+        if (errno != ENOENT) fail(strerror(errno));  // e.g. a path component is not a directory
+
+        auto slash = path.rfind('/');
+        std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+        if (stat(dir.c_str(), &st) != 0) {
+            if (errno == ENOENT) fail(fmt::format("directory {} does not exist", dir));
+            fail(strerror(errno));
+        }
+        if (!S_ISDIR(st.st_mode)) fail(fmt::format("{} is not a directory", dir));
+        // Creating the file is the one test that sees everything (permissions, ACLs, read-only
+        // file systems, quotas on inodes); it is removed at once.
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            ::close(fd);
+            ::unlink(path.c_str());
+            return;
+        }
+        if (errno == ENOENT) fail(fmt::format("files cannot be created in {}", dir));  // e.g. /proc
+        if (errno != EEXIST) fail(strerror(errno));
+        // Created meanwhile by someone else, or a dangling symbolic link: look again.
+        if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && stat(path.c_str(), &st) != 0)
+            return;  // writing will create the link's target; nothing to probe without leaving it behind
     }
-    auto slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    if (stat(dir.c_str(), &st) != 0) throw Error(fmt::format("cannot write {}: {}", path, strerror(errno)));
-    if (!S_ISDIR(st.st_mode)) throw Error(fmt::format("cannot write {}: {} is not a directory", path, dir));
-    if (access(dir.c_str(), W_OK | X_OK) != 0)
-        throw Error(fmt::format("cannot write {}: {}", path, strerror(errno)));
+    fail("it keeps changing");
 }
 
 CliResult parse_command_line(int argc, const char* const* argv) {
-    // Split our options from the command to launch: everything after "--", or from the first
-    // word that is neither an option nor an option's value.
-    std::vector<std::string> ours = {argc > 0 ? argv[0] : "pyasynctrace"};
-    std::vector<std::string> command;
-    bool explicit_separator = false;
-    for (int i = 1; i < argc; i++) {
-        std::string arg = argv[i];
-        if (arg == "--") {
-            explicit_separator = true;
-            command.assign(argv + i + 1, argv + argc);
-            break;
-        }
-        if (arg.empty() || arg[0] != '-') {
-            command.assign(argv + i, argv + argc);
-            break;
-        }
-        ours.push_back(arg);
-        if (value_flags.count(arg) && i + 1 < argc) ours.push_back(argv[++i]);
-    }
+    SplitArguments split = split_arguments(argc, argv);
+    if (split.help) return {std::nullopt, 0, help_text()};
+    if (split.error) return error(*split.error + " (see --help)");
 
-    CLI::App app{description, "pyasynctrace"};
-    app.footer(footer);
-    app.get_formatter()->column_width(30);
-    app.set_version_flag("-V,--version", std::string("pyasynctrace ") + PYAT_VERSION);
-
-    std::string pid_text, duration_text, format_text, hz_text, clock_text = "cpu";
-    std::vector<std::string> output_paths;
-    bool quiet = false;
-    app.add_option("-p,--pid", pid_text, "attach to this running CPython process, e.g. -p 4242")
-        ->type_name("PID");
-    app.add_option("-d,--duration", duration_text,
-                   "stop after this long, e.g. -d 30 or -d 2.5s (default: until Ctrl-C, or until every "
-                   "target exited)")
-        ->type_name("SECONDS");
-    app.add_option("-o,--output", output_paths,
-                   "write a profile here; repeatable; the format comes from the name: *.callgrind or "
-                   "callgrind.out* -> callgrind, *.folded -> folded stacks, *.svg -> flame graph, "
-                   "e.g. -o prof.svg -o prof.callgrind")
-        ->type_name("PATH");
-    app.add_option("--format", format_text,
-                   "force the format of every -o: callgrind, folded or svg, e.g. -o prof.txt --format folded")
-        ->type_name("FORMAT");
-    app.add_option("--hz", hz_text,
-                   "samples per second per thread, 1 to 10000 (default 99: off the beat of 100 Hz "
-                   "timers, ~1000 samples per busy thread in 10 s, and a fraction of a percent of the "
-                   "target's time), e.g. --hz 499")
-        ->type_name("N");
-    app.add_option("--clock", clock_text,
-                   "cpu (default): on-CPU time only; wall: also time spent off-CPU (blocked, sleeping, "
-                   "waiting on I/O), sampled the same way and charged to the stack that waits, "
-                   "e.g. --clock wall")
-        ->type_name("cpu|wall");
-    app.add_flag("-q,--quiet", quiet, "no live status line and no summary table (errors still show)");
-
+    CLI::App app{"", "pyasynctrace"};
+    Parsed p;
+    define_options(app, p);
     try {
-        std::vector<std::string> reversed(ours.rbegin(), ours.rend() - 1);
+        std::vector<std::string> reversed(split.ours.rbegin(), split.ours.rend());  // CLI11 wants it reversed
         app.parse(reversed);
     } catch (const CLI::CallForHelp&) {
         return {std::nullopt, 0, app.help()};
@@ -186,54 +377,69 @@ CliResult parse_command_line(int argc, const char* const* argv) {
         return error(one_line(e.what()) + " (see --help)");
     }
 
+    using Single = std::pair<const std::vector<std::string>*, const char*>;
+    for (const auto& [values, flag] : {Single{&p.pid, "-p/--pid"}, Single{&p.duration, "-d/--duration"},
+                                       Single{&p.format, "--format"}, Single{&p.hz, "--hz"}, Single{&p.clock, "--clock"}})
+        if (values->size() > 1) return error(fmt::format("{} is given more than once", flag));
+
     Options options;
-    if (!pid_text.empty()) {
-        auto pid = parse_integer<int>(pid_text);
-        if (!pid || *pid <= 0) return error(fmt::format("-p/--pid takes a process ID (a positive integer), got '{}'", pid_text));
-        if (!command.empty() || explicit_separator)
-            return error("give either -p PID or a command to launch after --, not both");
+    if (!p.pid.empty()) {
+        const std::string& text = p.pid.front();
+        auto pid = parse_integer<int>(text);
+        if (!pid || *pid <= 0)
+            return error(fmt::format("-p/--pid takes a process ID (a positive integer), got '{}'", text));
+        if (split.separator || !split.command.empty())
+            return error(fmt::format("give either -p PID or a command to launch, not both (PID {} and '{}')", text,
+                                     split.command.empty() ? "--" : split.command.front()));
         options.mode = TargetMode::attach_pid;
         options.pid = *pid;
-    } else if (!command.empty()) {
+    } else if (!split.command.empty()) {
         options.mode = TargetMode::launch;
-        options.command = command;
-    } else if (explicit_separator) {
+        options.command = split.command;
+    } else if (split.separator) {
         return error("no command after --");
     }
 
-    if (!duration_text.empty()) {
-        auto seconds = parse_seconds(duration_text);
-        if (!seconds) return error(fmt::format("--duration must be a positive number of seconds, got '{}'", duration_text));
+    if (!p.duration.empty()) {
+        auto seconds = parse_seconds(p.duration.front());
+        if (!seconds)
+            return error(fmt::format("--duration must be a positive number of seconds, got '{}'", p.duration.front()));
         options.duration_s = *seconds;
     }
-    if (!hz_text.empty()) {
-        auto hz = parse_integer<unsigned>(hz_text);
+    if (!p.hz.empty()) {
+        auto hz = parse_integer<unsigned>(p.hz.front());
         if (!hz || *hz < 1 || *hz > max_hz)
-            return error(fmt::format("--hz must be a whole number from 1 to {}, got '{}'", max_hz, hz_text));
+            return error(fmt::format("--hz must be a whole number from 1 to {}, got '{}'", max_hz, p.hz.front()));
         options.hz = *hz;
     }
-    if (clock_text == "cpu")
-        options.clock = Clock::cpu;
-    else if (clock_text == "wall")
-        options.clock = Clock::wall;
-    else
-        return error(fmt::format("--clock must be cpu or wall, got '{}'", clock_text));
+    if (!p.clock.empty()) {
+        if (p.clock.front() == "cpu")
+            options.clock = Clock::cpu;
+        else if (p.clock.front() == "wall")
+            options.clock = Clock::wall;
+        else
+            return error(fmt::format("--clock must be cpu or wall, got '{}'", p.clock.front()));
+    }
 
     std::optional<OutputFormat> forced;
-    if (!format_text.empty()) {
-        forced = parse_format(format_text);
-        if (!forced) return error(fmt::format("unknown --format '{}': use callgrind, folded or svg", format_text));
-        if (output_paths.empty()) return error("--format applies to -o PATH, and no -o was given");
+    if (!p.format.empty()) {
+        forced = parse_format(p.format.front());
+        if (!forced)
+            return error(fmt::format("unknown --format '{}': use callgrind, folded or svg", p.format.front()));
+        if (p.output.empty()) return error("--format sets the format of -o PATH, and no -o was given");
     }
-    for (const auto& path : output_paths) {
+    for (size_t i = 0; i < p.output.size(); i++) {
+        const std::string& path = p.output[i];
+        if (std::find(p.output.begin(), p.output.begin() + long(i), path) != p.output.begin() + long(i))
+            return error(fmt::format("-o {} is given twice", path));
         auto format = forced ? forced : format_from_name(path);
         if (!format)
             return error(fmt::format("cannot tell the format of '{}' from its name: name it *.callgrind, "
-                                     "callgrind.out*, *.folded or *.svg, or add --format",
+                                     "callgrind.out*, *.folded or *.svg, or add --format callgrind|folded|svg",
                                      path));
         options.outputs.push_back({path, *format});
     }
-    options.quiet = quiet;
+    options.quiet = p.quiet;
     return {options, 0, ""};
 }
 

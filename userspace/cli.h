@@ -14,13 +14,15 @@ struct CliResult {
     std::string message;             // on errors a single line "pyasynctrace: error: ..."
 };
 
+// argv[0] is the program name. Never throws on bad input: errors come back in the result.
 CliResult parse_command_line(int argc, const char* const* argv);
 
-// The format an output path's name implies, if any.
+// The format an output path's name implies, if any: *.callgrind or a base name starting with
+// "callgrind.out" -> callgrind, *.folded -> folded, *.svg -> svg (suffixes in any case).
 std::optional<OutputFormat> format_from_name(const std::string& path);
 
 // Throws pyat::Error "cannot write PATH: reason" unless PATH can be created or overwritten.
-// Leaves nothing behind.
+// Leaves nothing behind (a probe file it creates is removed; an existing file is not modified).
 void check_output_writable(const std::string& path);
 
 }  // namespace pyat

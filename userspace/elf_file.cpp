@@ -63,15 +63,18 @@ std::optional<ElfSymbol> ElfFile::find_in(uint32_t section_type, std::string_vie
         for (size_t i = 0; i < count && i <= size_t(INT32_MAX); i++) {
             GElf_Sym sym;
             if (!gelf_getsym(data, int(i), &sym) || sym.st_shndx == SHN_UNDEF) continue;
+            int type = GELF_ST_TYPE(sym.st_info);
+            if (type == STT_SECTION || type == STT_FILE) continue;
             const char* sym_name = elf_strptr(elf_, shdr.sh_link, sym.st_name);
             if (sym_name && name == sym_name)
-                return ElfSymbol{sym.st_value, sym.st_size, GELF_ST_TYPE(sym.st_info) == STT_TLS};
+                return ElfSymbol{sym.st_value, sym.st_size, type == STT_TLS};
         }
     }
     return std::nullopt;
 }
 
 std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
+    if (name.empty()) return std::nullopt;
     if (auto s = find_in(SHT_DYNSYM, name)) return s;
     return find_in(SHT_SYMTAB, name);
 }

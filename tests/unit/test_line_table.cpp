@@ -126,7 +126,7 @@ INSTANTIATE_TEST_SUITE_P(CPython, LineTableFixture, testing::Values("3.8", "3.9"
                          });
 
 // The fixtures must cover the awkward encodings, or a passing test proves little.
-TEST(LineTable, FixturesCoverTheRareEncodings) {
+TEST(LineTableDecoder, FixturesCoverTheRareEncodings) {
     // 3.8: a line gap split into (0, 127) pairs, an address gap split into (255, 0) pairs, and a
     // negative line increment.
     bool split_line = false, split_addr = false, negative = false;
@@ -155,7 +155,7 @@ TEST(LineTable, FixturesCoverTheRareEncodings) {
     }
 }
 
-TEST(LineTable, EmptyTableOrOffsetOutsideGivesFirstLine) {
+TEST(LineTableDecoder, EmptyTableOrOffsetOutsideGivesFirstLine) {
     for (auto format : {LineTableFormat::lnotab, LineTableFormat::linetable310, LineTableFormat::location_table}) {
         EXPECT_EQ(line_for_offset(format, {}, 42, 0), 42);
         EXPECT_EQ(line_for_offset(format, {}, 42, 1000), 42);
@@ -171,7 +171,7 @@ TEST(LineTable, EmptyTableOrOffsetOutsideGivesFirstLine) {
     EXPECT_EQ(line_for_offset(LineTableFormat::location_table, t311, 10, 4), 10);
 }
 
-TEST(LineTable, HandBuiltTablesFollowTheDocumentedRules) {
+TEST(LineTableDecoder, HandBuiltTablesFollowTheDocumentedRules) {
     // lnotab: (6, 1) (250, 0) (255, 0) (0, 127) (0, 127) (2, -3): line changes apply from the
     // address reached.
     const uint8_t lnotab[] = {6, 1, 250, 0, 255, 0, 0, 127, 0, 127, 2, 0xfd};
@@ -201,7 +201,7 @@ TEST(LineTable, HandBuiltTablesFollowTheDocumentedRules) {
 
 // Truncated copies of real tables, and random bytes: never a read outside the span (each input is
 // a vector of exactly its size, so ASan would flag one), and every answer is a line.
-TEST(LineTable, TruncatedAndRandomTablesAreSafe) {
+TEST(LineTableDecoder, TruncatedAndRandomTablesAreSafe) {
     std::mt19937 rng(12345);
     for (const char* v : {"3.8", "3.10", "3.11", "3.13"}) {
         Fixture f = load_fixture(v);

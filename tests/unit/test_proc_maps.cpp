@@ -29,7 +29,7 @@ const char* const sample =
     "7ffd5db73000-7ffd5db75000 r-xp 00000000 00:00 0                          [vdso]\n"
     "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";  // no final newline
 
-TEST(ProcMaps, ParsesEveryKindOfLine) {
+TEST(MapsParser, ParsesEveryKindOfLine) {
     auto maps = parse_maps(sample);
     ASSERT_EQ(maps.size(), 13u);
 
@@ -66,7 +66,7 @@ TEST(ProcMaps, ParsesEveryKindOfLine) {
     EXPECT_TRUE(maps[12].executable());
 }
 
-TEST(ProcMaps, SkipsMalformedLines) {
+TEST(MapsParser, SkipsMalformedLines) {
     auto maps = parse_maps(
         "\n"
         "garbage\n"
@@ -85,7 +85,7 @@ TEST(ProcMaps, SkipsMalformedLines) {
     EXPECT_TRUE(parse_maps("").empty());
 }
 
-TEST(ProcMaps, ReadsALiveProcess) {
+TEST(MapsParser, ReadsALiveProcess) {
     auto maps = read_maps(getpid());
     ASSERT_FALSE(maps.empty());
     std::string exe = std::filesystem::read_symlink("/proc/self/exe");
@@ -99,7 +99,7 @@ TEST(ProcMaps, ReadsALiveProcess) {
     EXPECT_TRUE(std::is_sorted(maps.begin(), maps.end(), [](const Mapping& a, const Mapping& b) { return a.start < b.start; }));
 }
 
-TEST(ProcMaps, MissingProcessIsAUserError) {
+TEST(MapsParser, MissingProcessIsAUserError) {
     // PIDs are below pid_max, which is at most 2^22: 4194304 never exists.
     for (int pid : {4194304, 0, -5}) {
         try {

@@ -1,0 +1,340 @@
+// The command line: every flag, every rule, one-line errors, help, and check_output_writable.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "error.h"
+#include "test_support.h"
+
+using namespace pyat;
+using namespace pyat::test;
+
+namespace {
+
+CliResult parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "pyasynctrace");
+    return parse_command_line(int(args.size()), args.data());
+}
+
+Options ok(std::vector<const char*> args) {
+    CliResult r = parse(args);
+    if (!r.options) ADD_FAILURE() << "rejected: " << r.message;
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.message, "");
+    return r.options.value_or(Options{});
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A rejected command line: exit code 2 and one line "pyasynctrace: error: ...". Returns the line.
+std::string bad(std::vector<const char*> args) {
+    CliResult r = parse(args);
+    std::string joined;
+    for (auto a : args) joined += std::string(" ") + a;
+    EXPECT_FALSE(r.options.has_value()) << joined;
+    EXPECT_EQ(r.exit_code, 2) << joined;
+    EXPECT_EQ(r.message.rfind("pyasynctrace: error: ", 0), 0u) << r.message;
+    EXPECT_EQ(r.message.find('\n'), std::string::npos) << r.message;
+    EXPECT_GT(r.message.size(), 30u) << r.message;
+    return r.message;
+}
+
+TEST(CommandLine, NoArgumentsMeansEveryProcessWithDefaults) {
+    Options o = ok({});
+    EXPECT_EQ(o.mode, TargetMode::all_processes);
+    EXPECT_EQ(o.pid, 0);
+    EXPECT_TRUE(o.command.empty());
+    EXPECT_FALSE(o.duration_s.has_value());
+    EXPECT_TRUE(o.outputs.empty());
+    EXPECT_EQ(o.hz, 99u);
+    EXPECT_EQ(o.clock, Clock::cpu);
+    EXPECT_FALSE(o.quiet);
+    // An empty argv (no program name) is no crash either.
+    EXPECT_TRUE(parse_command_line(0, nullptr).options.has_value());
+}
+
+TEST(CommandLine, Pid) {
+    for (auto args : std::vector<std::vector<const char*>>{
+             {"-p", "4242"}, {"--pid", "4242"}, {"--pid=4242"}, {"-p4242"}, {"-qp", "4242"}, {"-qp4242"}}) {
+        Options o = ok(args);
+        EXPECT_EQ(o.mode, TargetMode::attach_pid);
+        EXPECT_EQ(o.pid, 4242);
+    }
+    EXPECT_TRUE(ok({"-qp", "1"}).quiet);
+    for (const char* v : {"abc", "0", "-3", "12x", "1.5", "99999999999", " 7"}) {
+        std::string e = bad({"-p", v});
+        EXPECT_TRUE(contains(e, "-p/--pid takes a process ID (a positive integer), got '" + std::string(v) + "'")) << e;
+    }
+    EXPECT_TRUE(contains(bad({"-p"}), "-p/--pid needs a value"));
+    EXPECT_TRUE(contains(bad({"--pid="}), "-p/--pid needs a value"));
+    EXPECT_TRUE(contains(bad({"-p", "1", "-p", "2"}), "-p/--pid is given more than once"));
+}
+
+TEST(CommandLine, PidAndCommandTogetherIsAnError) {
+    EXPECT_TRUE(contains(bad({"-p", "42", "--", "python3", "app.py"}), "not both"));
+    EXPECT_TRUE(contains(bad({"-p", "42", "python3", "app.py"}), "not both"));
+    EXPECT_TRUE(contains(bad({"-p", "42", "--"}), "not both"));
+}
+
+TEST(CommandLine, CommandIsTakenVerbatim) {
+    Options o = ok({"-d", "5", "--", "python3", "-c", "import sys; print(sys.argv)", "-p", "3", "--", "-h", "--hz=7"});
+    EXPECT_EQ(o.mode, TargetMode::launch);
+    EXPECT_EQ(o.command, (std::vector<std::string>{"python3", "-c", "import sys; print(sys.argv)", "-p", "3", "--",
+                                                   "-h", "--hz=7"}));
+    EXPECT_EQ(*o.duration_s, 5.0);
+    EXPECT_EQ(o.hz, 99u);
+
+    // Without "--" when the command starts with a word that is not an option.
+    o = ok({"--clock", "wall", "-o", "x.svg", "python3", "-m", "http.server", "-d", "/tmp", "--help"});
+    EXPECT_EQ(o.mode, TargetMode::launch);
+    EXPECT_EQ(o.command, (std::vector<std::string>{"python3", "-m", "http.server", "-d", "/tmp", "--help"}));
+    EXPECT_EQ(o.clock, Clock::wall);
+    ASSERT_EQ(o.outputs.size(), 1u);
+    EXPECT_EQ(o.outputs[0].path, "x.svg");
+
+    // Even a command that starts with "-", after "--".
+    EXPECT_EQ(ok({"--", "-weird"}).command, std::vector<std::string>{"-weird"});
+    EXPECT_TRUE(contains(bad({"--"}), "no command after --"));
+    EXPECT_TRUE(contains(bad({"-q", "--"}), "no command after --"));
+}
+
+TEST(CommandLine, Duration) {
+    struct Case {
+        const char* text;
+        double seconds;
+    };
+    for (auto c : {Case{"30", 30}, Case{"2.5", 2.5}, Case{"2.5s", 2.5}, Case{"0.1", 0.1}, Case{".5", 0.5},
+                   Case{"1e2", 100}, Case{"10s", 10}}) {
+        Options o = ok({"-d", c.text});
+        ASSERT_TRUE(o.duration_s.has_value()) << c.text;
+        EXPECT_DOUBLE_EQ(*o.duration_s, c.seconds) << c.text;
+    }
+    EXPECT_DOUBLE_EQ(*ok({"--duration=7"}).duration_s, 7);
+    EXPECT_DOUBLE_EQ(*ok({"--duration", "7s"}).duration_s, 7);
+    EXPECT_DOUBLE_EQ(*ok({"-d3"}).duration_s, 3);
+    for (const char* v : {"0", "-1", "x", "inf", "nan", "1e999", "5ss", "s", "5 s", "5m", "1,5", "0x10", "-0"}) {
+        std::string e = bad({"-d", v});
+        EXPECT_TRUE(contains(e, "--duration must be a positive number of seconds, got '" + std::string(v) + "'")) << e;
+    }
+    EXPECT_TRUE(contains(bad({"-d"}), "-d/--duration needs a value"));
+    EXPECT_TRUE(contains(bad({"-d", "1", "-d", "2"}), "more than once"));
+}
+
+TEST(CommandLine, OutputsTakeTheirFormatFromTheName) {
+    Options o = ok({"-o", "prof.callgrind", "-o", "callgrind.out", "-o", "dir/callgrind.out.1234", "--output",
+                    "a.folded", "--output=b.svg", "-o", "/tmp/with space.svg", "-o", "-dash.svg", "-oc.FOLDED"});
+    ASSERT_EQ(o.outputs.size(), 8u);
+    std::vector<std::pair<std::string, OutputFormat>> want = {
+        {"prof.callgrind", OutputFormat::callgrind}, {"callgrind.out", OutputFormat::callgrind},
+        {"dir/callgrind.out.1234", OutputFormat::callgrind}, {"a.folded", OutputFormat::folded},
+        {"b.svg", OutputFormat::svg}, {"/tmp/with space.svg", OutputFormat::svg},
+        {"-dash.svg", OutputFormat::svg}, {"c.FOLDED", OutputFormat::folded}};
+    for (size_t i = 0; i < want.size(); i++) {
+        EXPECT_EQ(o.outputs[i].path, want[i].first);
+        EXPECT_EQ(o.outputs[i].format, want[i].second) << want[i].first;
+    }
+    EXPECT_EQ(format_from_name("x.callgrind.svg"), OutputFormat::svg);
+    EXPECT_EQ(format_from_name("callgrind.out.svg"), OutputFormat::callgrind);  // the base name rule wins
+    EXPECT_EQ(format_from_name("mycallgrind.out"), std::nullopt);
+    EXPECT_EQ(format_from_name(".svg"), std::nullopt);
+    EXPECT_EQ(format_from_name("svg/"), std::nullopt);
+    EXPECT_EQ(format_from_name("dir.svg/prof"), std::nullopt);
+
+    for (const char* name : {"prof.txt", "prof", "prof.svgz", "dir.svg/", "callgrind", "x.pdf"}) {
+        std::string e = bad({"-o", name});
+        EXPECT_TRUE(contains(e, std::string("'") + name + "'")) << e;
+        for (const char* hint : {"*.callgrind", "callgrind.out", "*.folded", "*.svg", "--format"})
+            EXPECT_TRUE(contains(e, hint)) << e;
+    }
+    EXPECT_TRUE(contains(bad({"-o"}), "-o/--output needs a value"));
+    EXPECT_TRUE(contains(bad({"-o", ""}), "-o/--output needs a value"));
+    EXPECT_TRUE(contains(bad({"-o", "a.svg", "-o", "a.svg"}), "given twice"));
+}
+
+TEST(CommandLine, FormatForcesEveryOutput) {
+    Options o = ok({"-o", "a.txt", "-o", "b.svg", "--format", "folded"});
+    ASSERT_EQ(o.outputs.size(), 2u);
+    EXPECT_EQ(o.outputs[0].format, OutputFormat::folded);
+    EXPECT_EQ(o.outputs[1].format, OutputFormat::folded);
+    EXPECT_EQ(ok({"--format=callgrind", "-o", "x"}).outputs.at(0).format, OutputFormat::callgrind);
+    EXPECT_EQ(ok({"--format", "svg", "-o", "/dev/stdout"}).outputs.at(0).format, OutputFormat::svg);
+
+    std::string e = bad({"-o", "a.txt", "--format", "pdf"});
+    for (const char* part : {"'pdf'", "callgrind", "folded", "svg"}) EXPECT_TRUE(contains(e, part)) << e;
+    EXPECT_TRUE(contains(bad({"--format", "svg"}), "no -o was given"));
+    EXPECT_TRUE(contains(bad({"--format"}), "--format needs a value"));
+    EXPECT_TRUE(contains(bad({"-o", "a", "--format", "svg", "--format", "folded"}), "more than once"));
+}
+
+TEST(CommandLine, Hz) {
+    EXPECT_EQ(ok({"--hz", "1"}).hz, 1u);
+    EXPECT_EQ(ok({"--hz", "10000"}).hz, 10000u);
+    EXPECT_EQ(ok({"--hz=499"}).hz, 499u);
+    for (const char* v : {"0", "10001", "-5", "99.5", "abc", "1e3", "4294967296", "+5"}) {
+        std::string e = bad({"--hz", v});
+        EXPECT_TRUE(contains(e, "--hz must be a whole number from 1 to 10000, got '" + std::string(v) + "'")) << e;
+    }
+    EXPECT_TRUE(contains(bad({"--hz"}), "--hz needs a value"));
+}
+
+TEST(CommandLine, Clock) {
+    EXPECT_EQ(ok({"--clock", "cpu"}).clock, Clock::cpu);
+    EXPECT_EQ(ok({"--clock", "wall"}).clock, Clock::wall);
+    EXPECT_EQ(ok({"--clock=wall"}).clock, Clock::wall);
+    for (const char* v : {"WALL", "real", "off-cpu"}) {
+        std::string e = bad({"--clock", v});
+        EXPECT_TRUE(contains(e, "--clock must be cpu or wall, got '" + std::string(v) + "'")) << e;
+    }
+}
+
+TEST(CommandLine, Quiet) {
+    EXPECT_TRUE(ok({"-q"}).quiet);
+    EXPECT_TRUE(ok({"--quiet"}).quiet);
+    EXPECT_TRUE(ok({"-q", "-q"}).quiet);
+    EXPECT_TRUE(contains(bad({"--quiet=yes"}), "--quiet takes no value"));
+}
+
+TEST(CommandLine, UnknownOptionsAreOneLineErrors) {
+    EXPECT_TRUE(contains(bad({"--bogus"}), "unknown option '--bogus'"));
+    EXPECT_TRUE(contains(bad({"--bogus=3"}), "unknown option '--bogus'"));
+    EXPECT_TRUE(contains(bad({"-x"}), "unknown option '-x'"));
+    EXPECT_TRUE(contains(bad({"-qx"}), "unknown option '-x'"));
+    EXPECT_TRUE(contains(bad({"-3"}), "unknown option '-3'"));
+    EXPECT_TRUE(contains(bad({"--pi", "3"}), "unknown option '--pi'"));  // no abbreviations
+    EXPECT_TRUE(contains(bad({"-"}), "unexpected argument '-'"));
+    EXPECT_TRUE(contains(bad({""}), "unexpected argument ''"));
+    EXPECT_TRUE(contains(bad({"--bogus"}), "(see --help)"));
+}
+
+TEST(CommandLine, Version) {
+    for (const char* flag : {"-V", "--version"}) {
+        CliResult r = parse({flag});
+        EXPECT_FALSE(r.options);
+        EXPECT_EQ(r.exit_code, 0);
+        EXPECT_EQ(r.message, std::string("pyasynctrace ") + PYAT_VERSION);
+    }
+}
+
+TEST(CommandLine, HelpTeachesEveryOption) {
+    CliResult r = parse({"--help"});
+    ASSERT_FALSE(r.options);
+    EXPECT_EQ(r.exit_code, 0);
+    const std::string& help = r.message;
+    // Phrases may be wrapped: compare with runs of white space made one space.
+    std::string flat;
+    for (char c : help) {
+        if (!std::isspace(static_cast<unsigned char>(c)))
+            flat += c;
+        else if (!flat.empty() && flat.back() != ' ')
+            flat += ' ';
+    }
+    for (const char* part :
+         {"-p,--pid PID", "-d,--duration SECONDS", "-o,--output PATH", "--format FORMAT", "--hz N", "--clock cpu|wall",
+          "-q,--quiet", "-V,--version", "-h,--help",
+          // the three ways to run it
+          "-p PID", "-- CMD [ARGS...]", "every CPython process on the host", "including ones that start during the run",
+          "exit with CMD's exit code",
+          // formats
+          "*.callgrind", "callgrind.out", "*.folded", "*.svg", "callgrind, folded or svg",
+          // why 99 Hz
+          "default 99", "lock-step with 100 Hz timers", "1000 samples per busy thread in 10 s", "fraction of a percent",
+          // clocks
+          "on-CPU time only", "off-CPU time", "blocked, sleeping, waiting on I/O", "sampled the same way",
+          // default outputs and stopping
+          "pyasynctrace.<pid>.callgrind", "pyasynctrace.<pid>.svg", ".<pid> appended", "Ctrl-C", "second Ctrl-C",
+          "quits at once", "Examples:", "sudo pyasynctrace -p 4242 -d 30",
+          "sudo pyasynctrace -o prof.svg -o prof.folded -- python3 app.py",
+          "sudo pyasynctrace --clock wall -d 10 -o all.callgrind"})
+        EXPECT_TRUE(contains(flat, part)) << "help lacks '" << part << "':\n" << help;
+    // Every option's description shows an example ("e.g. ...").
+    size_t examples = 0;
+    for (size_t at = help.find("e.g."); at != std::string::npos; at = help.find("e.g.", at + 1)) examples++;
+    EXPECT_GE(examples, 7u) << help;
+    // Fits a terminal.
+    std::istringstream lines(help);
+    std::string line;
+    while (std::getline(lines, line)) EXPECT_LE(line.size(), 100u) << line;
+
+    // -h anywhere among our options, even next to a mistake, is help; after the command it is the
+    // command's.
+    for (auto args : std::vector<std::vector<const char*>>{{"-h"}, {"-p", "abc", "-h"}, {"--bogus", "--help"}, {"-qh"}}) {
+        CliResult h = parse(args);
+        EXPECT_EQ(h.exit_code, 0);
+        EXPECT_EQ(h.message, help);
+    }
+    EXPECT_EQ(ok({"--", "python3", "-h"}).command, (std::vector<std::string>{"python3", "-h"}));
+}
+
+// check_output_writable: one-line reasons naming the path; nothing left behind.
+std::string unwritable(const std::string& path) {
+    try {
+        check_output_writable(path);
+    } catch (const Error& e) {
+        std::string m = e.what();
+        EXPECT_EQ(m.rfind("cannot write " + path + ": ", 0), 0u) << m;
+        EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+        return m;
+    }
+    ADD_FAILURE() << path << " was reported writable";
+    return "";
+}
+
+TEST(CommandLine, CheckOutputWritable) {
+    TempDir dir;
+    namespace fs = std::filesystem;
+
+    // A new file in an existing directory: fine, and not created.
+    EXPECT_NO_THROW(check_output_writable(dir / "new.svg"));
+    EXPECT_FALSE(fs::exists(dir / "new.svg"));
+    EXPECT_TRUE(fs::is_empty(dir.path()));
+
+    // An existing file: fine, and not modified.
+    std::ofstream(dir / "old.folded") << "a;b 1\n";
+    auto before = fs::last_write_time(dir / "old.folded");
+    EXPECT_NO_THROW(check_output_writable(dir / "old.folded"));
+    EXPECT_EQ(read_file(dir / "old.folded"), "a;b 1\n");
+    EXPECT_EQ(fs::last_write_time(dir / "old.folded"), before);
+
+    // Relative names are checked against the current directory.
+    std::string cwd = fs::current_path();
+    fs::current_path(dir.path());
+    EXPECT_NO_THROW(check_output_writable("relative.svg"));
+    EXPECT_FALSE(fs::exists("relative.svg"));
+    fs::current_path(cwd);
+
+    EXPECT_TRUE(contains(unwritable(dir / "missing/x.svg"), "directory " + (dir / "missing") + " does not exist"));
+    EXPECT_TRUE(contains(unwritable(dir.path().string()), "is a directory"));
+    EXPECT_TRUE(contains(unwritable(dir / "old.folded/x.svg"), "Not a directory"));
+    // Not writable even by root: a read-only sysfs file, and a directory where files cannot be made.
+    EXPECT_TRUE(contains(unwritable("/sys/devices/system/cpu/online"), "Permission denied"));
+    EXPECT_TRUE(contains(unwritable("/proc/no-such-file.svg"), "files cannot be created in /proc"));
+
+    // Permissions matter when not root (root passes DAC checks, so only checked as a normal user).
+    if (geteuid() != 0) {
+        fs::create_directory(dir / "ro");
+        chmod((dir / "ro").c_str(), 0555);
+        EXPECT_TRUE(contains(unwritable(dir / "ro/x.svg"), "Permission denied"));
+        std::ofstream(dir / "ro.svg") << "x";
+        chmod((dir / "ro.svg").c_str(), 0444);
+        EXPECT_TRUE(contains(unwritable(dir / "ro.svg"), "Permission denied"));
+    }
+    EXPECT_TRUE(contains(unwritable(""), "empty path"));
+    // Nothing was left behind by any of these checks.
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(dir.path())) left.push_back(entry.path().filename());
+    std::sort(left.begin(), left.end());
+    std::vector<std::string> expected = {"old.folded"};
+    if (geteuid() != 0) expected = {"old.folded", "ro", "ro.svg"};
+    EXPECT_EQ(left, expected);
+}
+
+}  // namespace
