@@ -74,7 +74,12 @@ std::optional<Interpreter> find_interpreter_in(pid_t pid, const std::string& pat
     auto runtime = elf->find_symbol("_PyRuntime");
     if (!runtime) return std::nullopt;
 
-    uint64_t bias = load_bias(*elf, maps, path);
+    uint64_t bias = 0;
+    try {
+        bias = load_bias(*elf, maps, path);
+    } catch (const Error&) {
+        return std::nullopt;  // not mapped the way we can locate (e.g. replaced on disk)
+    }
     Interpreter interp{path, bias + runtime->value, {}, false};
     if (auto py_version = elf->find_symbol("Py_Version")) {
         ProcessMemory memory(pid);
