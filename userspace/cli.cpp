@@ -201,7 +201,7 @@ const char* const synopsis =
     "                                           that start during the run\n";
 
 const char* const description =
-    "pyasynctrace samples the Python stacks of running CPython processes (3.8 to 3.13) with BPF:\n"
+    "pyasynctrace samples the Python stacks of running CPython 3.11 processes with BPF:\n"
     "no restart, no code change. It writes callgrind profiles (kcachegrind, callgrind_annotate),\n"
     "folded stacks (flamegraph.pl, speedscope) and an interactive SVG flame graph.\n"
     "Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE).\n\n";
