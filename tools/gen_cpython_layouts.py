@@ -12,7 +12,8 @@ import sys
 
 KEY = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 VALUE = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+|[A-Za-z_][A-Za-z0-9_]*)$")
-ENUM_MEMBERS = {"line_table": "LineTableFormat::"}
+ENUM_MEMBERS = {"line_table": "LineTableFormat::", "dict_layout": "DictLayout::",
+                "instance_dict": "InstanceDict::"}
 
 
 def parse(path):
@@ -30,6 +31,7 @@ def parse(path):
                     sys.exit(f"{path}:{number}: version must read MAJOR.MINOR")
                 version = tuple(int(x) for x in value.split("."))
                 continue
+            value = value.split("#", 1)[0].strip()
             if not VALUE.match(value):
                 sys.exit(f"{path}:{number}: bad value {value!r}")
             entries.append((key, ENUM_MEMBERS.get(key, "") + value))

@@ -42,6 +42,7 @@ constexpr Flag flags[] = {
     {'h', "--help", false},    {'V', "--version", false}, {'q', "--quiet", false},
     {'p', "--pid", true},      {'d', "--duration", true}, {'o', "--output", true},
     {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
+    {0, "--group-by", true},
 };
 
 const Flag* find_long(std::string_view name) {
@@ -241,7 +242,7 @@ public:
 };
 
 struct Parsed {
-    std::vector<std::string> pid, duration, output, format, hz, clock;
+    std::vector<std::string> pid, duration, output, format, hz, clock, group_by;
     bool quiet = false;
 };
 
@@ -288,6 +289,11 @@ void define_options(CLI::App& app, Parsed& p) {
            "(blocked, sleeping, waiting on I/O), sampled the same way and charged to the stack "
            "that waits.",
            "--clock wall for a program that mostly waits");
+    option("--group-by", p.group_by, "code|thread",
+           "code (default): stacks of the same code merge, whichever thread ran them. thread: "
+           "each stack starts at a frame naming its thread, thread \"worker-1\" [4243] (the "
+           "Python name from threading, else just the TID).",
+           "--group-by thread --clock wall to see what every thread waits on");
     app.add_flag("-q,--quiet", p.quiet,
                  describe("no live status line and no summary table at the end (errors still show).",
                           "-q -o prof.folded"));
@@ -379,7 +385,8 @@ CliResult parse_command_line(int argc, const char* const* argv) {
 
     using Single = std::pair<const std::vector<std::string>*, const char*>;
     for (const auto& [values, flag] : {Single{&p.pid, "-p/--pid"}, Single{&p.duration, "-d/--duration"},
-                                       Single{&p.format, "--format"}, Single{&p.hz, "--hz"}, Single{&p.clock, "--clock"}})
+                                       Single{&p.format, "--format"}, Single{&p.hz, "--hz"}, Single{&p.clock, "--clock"},
+                                       Single{&p.group_by, "--group-by"}})
         if (values->size() > 1) return error(fmt::format("{} is given more than once", flag));
 
     Options options;
@@ -419,6 +426,15 @@ CliResult parse_command_line(int argc, const char* const* argv) {
             options.clock = Clock::wall;
         else
             return error(fmt::format("--clock must be cpu or wall, got '{}'", p.clock.front()));
+    }
+
+    if (!p.group_by.empty()) {
+        if (p.group_by.front() == "code")
+            options.group_by = GroupBy::code;
+        else if (p.group_by.front() == "thread")
+            options.group_by = GroupBy::thread;
+        else
+            return error(fmt::format("--group-by must be code or thread, got '{}'", p.group_by.front()));
     }
 
     std::optional<OutputFormat> forced;

@@ -11,6 +11,7 @@
 #include "cpython_layout.h"
 #include "process_memory.h"
 #include "pysample.h"
+#include "python_objects.h"
 
 namespace pyat {
 
@@ -50,10 +51,10 @@ private:
     };
 
     CodeInfo load(const Key& key) const;
-    std::string read_unicode(uint64_t address) const;
 
     ProcessMemory memory_;
     const CpythonLayout& layout_;
+    PythonObjects objects_;
     std::unordered_map<Key, CodeInfo, KeyHash> code_;
 };
 

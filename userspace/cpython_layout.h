@@ -11,12 +11,28 @@
 
 namespace pyat {
 
+// How a dict's keys object gives its size and index width.
+enum class DictLayout : uint8_t {
+    sized = 1,  // 3.8-3.10: dk_size (Py_ssize_t); index width follows from the size
+    log2 = 2,   // 3.11+: dk_log2_size, dk_log2_index_bytes, dk_kind (u8 each)
+};
+
+// Where a plain Python object keeps its attributes.
+enum class InstanceDict : uint8_t {
+    dictoffset = 1,         // 3.8-3.10: a dict pointer at obj + type->tp_dictoffset
+    managed_311 = 2,        // 3.11: dict pointer at obj-24, else values at obj-32 (keys: ht_cached_keys)
+    managed_312 = 3,        // 3.12: one tagged word at obj-24: dict, or values when bit 0 is set
+    inline_values_313 = 4,  // 3.13+: dict pointer at obj-24, else values inline at obj+tp_basicsize
+};
+
 struct CpythonLayout {
     int major = 0;
     int minor = 0;
     const char* source = "";  // the probes/ file it came from
 
     py_layout bpf{};  // what the kernel frame walker needs
+
+    uint16_t tstate_interp = 0;  // PyThreadState.interp: checks the thread list at attach time
 
     // Userspace symbolization of code objects.
     uint16_t code_firstlineno = 0;
@@ -29,6 +45,45 @@ struct CpythonLayout {
     uint16_t unicode_state = 0;
     uint16_t unicode_ascii_data = 0;    // characters of a compact ASCII string
     uint16_t unicode_compact_data = 0;  // characters of a compact non-ASCII string
+
+    // Objects, for thread names (sys.modules['threading']._active[ident]._name).
+    uint16_t interp_modules = 0;  // PyInterpreterState -> sys.modules dict
+    uint16_t object_type = 0;
+    uint16_t type_basicsize = 0;
+    uint16_t type_flags = 0;
+    uint16_t type_dictoffset = 0;
+    uint16_t heaptype_cached_keys = 0;
+    uint16_t module_dict = 0;
+    uint16_t dict_keys = 0;
+    uint16_t dict_values = 0;
+    DictLayout dict_layout = DictLayout::log2;
+    uint16_t dictkeys_size = 0;         // dk_size or dk_log2_size
+    uint16_t dictkeys_index_bytes = 0;  // dk_log2_index_bytes (log2 layout)
+    uint16_t dictkeys_kind = 0;         // dk_kind (log2 layout): 0 general, else unicode entries
+    uint16_t dictkeys_nentries = 0;
+    uint16_t dictkeys_indices = 0;
+    uint16_t dict_entry_size = 0;          // {hash, key, value}
+    uint16_t dict_unicode_entry_size = 0;  // {key, value}; 0 before 3.11
+    uint16_t dictvalues_values = 0;
+    InstanceDict instance_dict = InstanceDict::dictoffset;
+    uint16_t long_size = 0;    // ob_size (signed digit count) or lv_tag (3.12+)
+    uint16_t long_digits = 0;
+    uint8_t long_tagged = 0;   // 1: lv_tag = ndigits << 3 | sign bits
+
+    // Offsets within _PyRuntime of _Py_DebugOffsets fields (3.13+; 0 = the version has none),
+    // checked at attach time against the values above.
+    uint16_t debug_runtime_interpreters_head = 0;
+    uint16_t debug_interp_threads_head = 0;
+    uint16_t debug_tstate_next = 0;
+    uint16_t debug_tstate_current_frame = 0;
+    uint16_t debug_tstate_native_thread_id = 0;
+    uint16_t debug_frame_previous = 0;
+    uint16_t debug_frame_executable = 0;
+    uint16_t debug_frame_instr_ptr = 0;
+    uint16_t debug_frame_owner = 0;
+    uint16_t debug_code_filename = 0;
+    uint16_t debug_code_name = 0;
+    uint16_t debug_code_adaptive = 0;
 
     std::string version() const;
 };

@@ -26,6 +26,7 @@ struct Options {
     std::vector<OutputSpec> outputs;      // empty: defaults are chosen once the PID is known
     unsigned hz = 99;
     Clock clock = Clock::cpu;
+    GroupBy group_by = GroupBy::code;
     bool quiet = false;                   // no live status line, no summary table
 };
 

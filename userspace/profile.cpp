@@ -29,6 +29,14 @@ uint32_t ProcessProfile::intern(const Function& f) {
     return it->second;
 }
 
+void ProcessProfile::rename(uint32_t index, const std::string& name) {
+    Function& f = functions.at(index);
+    if (f.name == name) return;
+    index_.erase(f);
+    f.name = name;
+    index_.try_emplace(f, index);
+}
+
 void ProcessProfile::add(const Stack& stack, uint64_t weight) {
     if (weight) stacks[stack] += weight;
 }
@@ -50,5 +58,6 @@ uint64_t Profile::total() const {
 }
 
 const char* clock_name(Clock c) { return c == Clock::cpu ? "cpu" : "wall"; }
+const char* group_by_name(GroupBy g) { return g == GroupBy::code ? "code" : "thread"; }
 
 }  // namespace pyat

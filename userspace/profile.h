@@ -45,6 +45,8 @@ struct ProcessProfile {
 
     // Index of the function, adding it on first use.
     uint32_t intern(const Function& f);
+    // Gives function `index` a new name (e.g. a thread frame once the thread's name is known).
+    void rename(uint32_t index, const std::string& name);
     void add(const Stack& stack, uint64_t weight);
     uint64_t total() const;
     std::string root_label() const;  // "python3.11 [4242]"
@@ -58,9 +60,14 @@ private:
 
 enum class Clock { cpu, wall };
 
+// What the root of each stack (below the process) is: nothing extra (stacks of the same code
+// merge across threads), or a frame naming the thread.
+enum class GroupBy { code, thread };
+
 // What was traced, for titles and headers.
 struct RunInfo {
     Clock clock = Clock::cpu;
+    GroupBy group_by = GroupBy::code;
     unsigned hz = 99;
     double duration_s = 0;        // how long the run lasted
     int64_t start_unix_s = 0;     // wall-clock start (seconds since epoch)
@@ -76,5 +83,6 @@ struct Profile {
 };
 
 const char* clock_name(Clock c);
+const char* group_by_name(GroupBy g);
 
 }  // namespace pyat

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "elf_file.h"
+#include "layout_check.h"
 #include "error.h"
 #include "process_memory.h"
 #include "proc_maps.h"
@@ -52,6 +53,43 @@ std::optional<Version> version_from_name(const std::string& path) {
     return Version{std::stoi(m[1]), std::stoi(m[2]), -1};
 }
 
+}  // namespace
+
+std::optional<std::pair<int, int>> version_from_rodata(const ElfFile& elf) {
+    // PY_VERSION ("3.9.18") is in .rodata, often merged into the tail of a longer string such as
+    // the install prefix "/usr/lib/python/3.9.18"; other version-like strings (Unicode data
+    // "3.2.0") are older than any CPython that could hold them.
+    auto rodata = elf.find_section(".rodata");
+    if (!rodata || rodata->size == 0 || rodata->size > (64u << 20)) return std::nullopt;
+    std::ifstream in(elf.path(), std::ios::binary);
+    std::string bytes(rodata->size, '\0');
+    if (!in.seekg(std::streamoff(rodata->offset)) || !in.read(bytes.data(), std::streamsize(bytes.size())))
+        return std::nullopt;
+    static const std::regex re(R"((?:^|[^0-9A-Za-z.])3\.(\d{1,2})\.\d{1,3}(?:(?:a|b|rc)\d+)?\+?$)");
+    std::optional<std::pair<int, int>> found;
+    size_t start = 0;
+    while (start < bytes.size()) {
+        size_t end = bytes.find('\0', start);
+        if (end == std::string::npos) end = bytes.size();
+        size_t len = end - start;
+        if (len >= 5 && len < 512) {
+            std::string_view tail(bytes.data() + start + (len > 24 ? len - 24 : 0), len > 24 ? 24 : len);
+            std::cmatch m;
+            if (tail.back() >= '0' && std::regex_search(tail.begin(), tail.end(), m, re)) {
+                int minor = std::stoi(m[1].str());
+                if (minor >= 6) {
+                    if (found && found->second != minor) return std::nullopt;  // ambiguous
+                    found = std::pair{3, minor};
+                }
+            }
+        }
+        start = end + 1;
+    }
+    return found;
+}
+
+namespace {
+
 struct Interpreter {
     std::string path;
     uint64_t runtime_address = 0;
@@ -71,8 +109,14 @@ std::optional<Interpreter> find_interpreter_in(pid_t pid, const std::string& pat
         }
     }
     if (!elf) return std::nullopt;
-    auto runtime = elf->find_symbol("_PyRuntime");
-    if (!runtime) return std::nullopt;
+    // _PyRuntime is exported by libpython and by python binaries that embed it; 3.10+ also put
+    // it in a section of its own, which survives even a strip of .dynsym.
+    std::optional<uint64_t> runtime_vaddr;
+    if (auto sym = elf->find_symbol("_PyRuntime"))
+        runtime_vaddr = sym->value;
+    else if (auto section = elf->find_section(".PyRuntime"))
+        runtime_vaddr = section->addr;
+    if (!runtime_vaddr) return std::nullopt;
 
     uint64_t bias = 0;
     try {
@@ -80,7 +124,7 @@ std::optional<Interpreter> find_interpreter_in(pid_t pid, const std::string& pat
     } catch (const Error&) {
         return std::nullopt;  // not mapped the way we can locate (e.g. replaced on disk)
     }
-    Interpreter interp{path, bias + runtime->value, {}, false};
+    Interpreter interp{path, bias + *runtime_vaddr, {}, false};
     if (auto py_version = elf->find_symbol("Py_Version")) {
         ProcessMemory memory(pid);
         if (auto hex = memory.read_value<uint32_t>(bias + py_version->value); hex && *hex) {
@@ -91,6 +135,9 @@ std::optional<Interpreter> find_interpreter_in(pid_t pid, const std::string& pat
     if (!interp.version_known) {
         if (auto v = version_from_name(path)) {
             interp.version = *v;
+            interp.version_known = true;
+        } else if (auto r = version_from_rodata(*elf)) {
+            interp.version = {r->first, r->second, -1};
             interp.version_known = true;
         }
     }
@@ -129,18 +176,28 @@ Inspection inspect(pid_t pid) {
         if (m.path == exe) add(m.path);
     for (const auto& m : maps)
         if (is_libpython(m.path)) add(m.path);
+    if (files.empty() && !exe.empty()) files.push_back(exe);
 
     std::optional<Interpreter> interp;
     for (const auto& f : files)
         if ((interp = find_interpreter_in(pid, f, maps))) break;
+    if (!interp) {
+        // Python 2 and 3.6 and older have no _PyRuntime; say what they are all the same.
+        for (const auto& f : files)
+            if (auto v = version_from_name(f); v && basename_of(f).find("python") != std::string::npos)
+                return {std::nullopt,
+                        fmt::format("PID {} runs CPython {} ({}), which pyasynctrace does not support "
+                                    "(supported: {})",
+                                    pid, v->text(), f, supported_cpython_versions())};
+    }
     if (!interp)
         return {std::nullopt,
-                fmt::format("PID {} is not a CPython process: found {}, which does not export "
-                            "_PyRuntime, and no libpython is loaded",
+                fmt::format("PID {} is not a CPython process: found {}, which has no _PyRuntime "
+                            "(symbol or .PyRuntime section), and no libpython is loaded",
                             pid, described)};
     if (!interp->version_known)
         return {std::nullopt, fmt::format("PID {} runs CPython ({}), but its version could not be "
-                                          "told from Py_Version or the file name",
+                                          "told from Py_Version, the file name or its version string",
                                           pid, interp->path)};
 
     const CpythonLayout* layout = find_cpython_layout(interp->version.major, interp->version.minor);
@@ -149,6 +206,16 @@ Inspection inspect(pid_t pid) {
                 fmt::format("PID {} runs CPython {} ({}), which pyasynctrace does not support yet "
                             "(supported: {})",
                             pid, interp->version.text(), interp->path, supported_cpython_versions())};
+
+    LayoutCheck check = check_layout(ProcessMemory(pid), interp->runtime_address, *layout);
+    if (check.verdict == LayoutVerdict::not_initialized)
+        return {std::nullopt, fmt::format("PID {} runs CPython {}, but {}; try again in a moment", pid,
+                                          interp->version.text(), check.problem)};
+    if (check.verdict == LayoutVerdict::mismatch)
+        return {std::nullopt,
+                fmt::format("PID {} runs CPython {} ({}), but its memory is not laid out as {} says ({}): "
+                            "pyasynctrace does not support this build",
+                            pid, interp->version.text(), interp->path, layout->source, check.problem)};
 
     PythonProcess p;
     p.pid = pid;

@@ -7,10 +7,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "cpython_layout.h"
 
 namespace pyat {
+
+class ElfFile;
 
 struct PythonProcess {
     pid_t pid = 0;
@@ -29,6 +32,10 @@ PythonProcess inspect_python_process(pid_t pid);
 
 // Same, for discovery: nullopt when PID is not (yet) a CPython process; `why` says why.
 std::optional<PythonProcess> try_inspect_python_process(pid_t pid, std::string* why = nullptr);
+
+// (3, minor) from the PY_VERSION string in the file's .rodata, for stripped builds without
+// Py_Version (before 3.11) and without the version in their name; nullopt if absent or ambiguous.
+std::optional<std::pair<int, int>> version_from_rodata(const ElfFile& elf);
 
 // /proc helpers.
 std::string read_command_line(pid_t pid);  // "" if unreadable

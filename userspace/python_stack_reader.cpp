@@ -1,7 +1,12 @@
 #include "python_stack_reader.h"
 
+#include <fmt/format.h>
+
+#include <filesystem>
+
 #include "code_resolver.h"
 #include "process_memory.h"
+#include "thread_names.h"
 
 namespace pyat {
 
@@ -56,24 +61,45 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
     }
     s.hdr.nframes = n;
 }
+
+// glibc's struct pthread keeps the kernel TID at this offset (x86_64, glibc 2.26 to 2.40);
+// only used before 3.11 for threads threading does not know, and checked against /proc.
+constexpr uint64_t glibc_pthread_tid_offset = 0x2d0;
+
+// The kernel TID of a thread state: native_thread_id (3.11+), else through its pthread id.
+uint32_t tid_of(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, pid_t pid,
+                const ThreadNames& names) {
+    if (l.tstate_native_thread_id)
+        return uint32_t(mem.read_value<uint64_t>(tstate + l.tstate_native_thread_id).value_or(0));
+    uint64_t pthread = mem.read_value<uint64_t>(tstate + l.tstate_thread_id).value_or(0);
+    if (!pthread) return 0;
+    if (uint32_t tid = names.tid_of_ident(pthread)) return tid;
+    auto tid = mem.read_value<int32_t>(pthread + glibc_pthread_tid_offset);
+    if (!tid || *tid <= 0 || !std::filesystem::exists(fmt::format("/proc/{}/task/{}", pid, *tid))) return 0;
+    return uint32_t(*tid);
+}
 }  // namespace
 
 std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process) {
     std::map<uint32_t, std::unique_ptr<py_sample>> stacks;
     const py_layout& l = process.layout->bpf;
-    if (!l.tstate_native_thread_id) return stacks;
     ProcessMemory mem(process.pid);
+    ThreadNames names(mem, *process.layout, process.runtime_address);
+    if (!l.tstate_native_thread_id) names.refresh();
     uint64_t interp = mem.read_value<uint64_t>(process.runtime_address + l.runtime_interpreters_head).value_or(0);
     uint64_t tstate = interp ? mem.read_value<uint64_t>(interp + l.interp_threads_head).value_or(0) : 0;
     for (int i = 0; i < max_threads && tstate; i++) {
-        auto tid = mem.read_value<uint64_t>(tstate + l.tstate_native_thread_id);
-        if (!tid) break;
+        uint32_t tid = tid_of(mem, l, tstate, process.pid, names);
+        if (!tid) {
+            tstate = mem.read_value<uint64_t>(tstate + l.tstate_next).value_or(0);
+            continue;
+        }
         auto s = std::make_unique<py_sample>();
         s->hdr.kind = EVENT_OFFCPU;
         s->hdr.pid = uint32_t(process.pid);
-        s->hdr.tid = uint32_t(*tid);
+        s->hdr.tid = tid;
         walk_frames(mem, l, tstate, *s);
-        stacks[uint32_t(*tid)] = std::move(s);
+        stacks[tid] = std::move(s);
         tstate = mem.read_value<uint64_t>(tstate + l.tstate_next).value_or(0);
     }
     return stacks;

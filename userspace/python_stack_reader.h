@@ -13,7 +13,7 @@
 namespace pyat {
 
 // tid -> stack (innermost first, as in py_sample). Threads whose state cannot be read are left
-// out. Needs the layout's native_thread_id (3.11+); empty otherwise.
+// out. Before 3.11 the TID comes from threading's Thread objects (or glibc's pthread struct).
 std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process);
 
 }  // namespace pyat

@@ -142,7 +142,7 @@ int run_session(const Options& options) {
     std::vector<OutputSpec> outputs = options.outputs.empty() ? default_outputs(naming_pid) : options.outputs;
     for (const auto& out : outputs) check_output_writable(out.path);
 
-    StackAggregator aggregator(options.clock, options.hz);
+    StackAggregator aggregator(options.clock, options.hz, options.group_by);
     std::optional<TargetDiscovery> discovery;
     if (options.mode == TargetMode::all_processes)
         discovery.emplace(TargetDiscovery::Scope::all_processes, 0, self);
@@ -238,6 +238,7 @@ int run_session(const Options& options) {
             next_liveness = now + 100ms;
         }
         if (launched) launched->reap();
+        aggregator.poll();
 
         if (now >= deadline) stop_reason = "duration reached";
         if (options.mode == TargetMode::attach_pid && live.empty()) stop_reason = "the target exited";
@@ -262,6 +263,7 @@ int run_session(const Options& options) {
     Profile profile;
     profile.run.clock = options.clock;
     profile.run.hz = options.hz;
+    profile.run.group_by = options.group_by;
     profile.run.duration_s = duration;
     profile.run.start_unix_s = start_unix;
     profile.run.lost_samples = sampler.lost_samples() + sampler.lost_off_cpu();

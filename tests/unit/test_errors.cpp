@@ -28,12 +28,15 @@ TEST(Errors, PidThatIsNotCPythonSaysWhatWasFound) {
 }
 
 TEST(Errors, UnsupportedCPythonVersionNamesItAndTheSupportedOnes) {
-    const std::string py310 = "/root/.pyenv/versions/3.10.13/bin/python3.10";
-    ASSERT_TRUE(std::filesystem::exists(py310)) << "the pyenv 3.10 build is part of this machine";
-    Workload old({py310, workload("cost_split.py")});
-    RunResult r = run({binary, "-p", std::to_string(old.pid())});
-    expect_error(r, 1, "CPython 3.10");
-    EXPECT_NE(r.err.find("supported: 3.11"), std::string::npos) << r.err;
+    for (std::string old_python : {"/root/.pyenv/versions/3.7.16/bin/python3.7",
+                                          "/root/.pyenv/versions/2.7.18/bin/python2.7"}) {
+        ASSERT_TRUE(std::filesystem::exists(old_python)) << "the pyenv 2.7 and 3.7 builds are part of this machine";
+        Child old({old_python, "-c", "import time; print('ready'); import sys; sys.stdout.flush(); time.sleep(60)"});
+        ASSERT_TRUE(old.wait_for_output("ready", 30));
+        RunResult r = run({binary, "-p", std::to_string(old.pid())});
+        expect_error(r, 1, old_python.find("3.7") != std::string::npos ? "CPython 3.7" : "CPython 2.7");
+        EXPECT_NE(r.err.find("supported: 3.8, 3.9, 3.10, 3.11, 3.12, 3.13"), std::string::npos) << r.err;
+    }
 }
 
 TEST(Errors, NotRootNamesTheMissingCapabilities) {

@@ -1,0 +1,35 @@
+#include "thread_names.h"
+
+namespace pyat {
+
+void ThreadNames::refresh() {
+    uint64_t modules = objects_.sys_modules(runtime_address_);
+    uint64_t threading = objects_.dict_get(modules, "threading");
+    if (!threading) return;  // not imported (yet): only the main thread, unnamed
+    uint64_t active = objects_.module_attribute(threading, "_active");
+    for (const auto& entry : objects_.dict_items(active)) {  // ident -> Thread
+        uint64_t thread = entry.second;
+        auto ident = objects_.read_long(entry.first);
+        uint64_t native = objects_.instance_attribute(thread, "_native_id");
+        uint64_t name = objects_.instance_attribute(thread, "_name");
+        if (!native || !name) continue;
+        auto tid = objects_.read_long(native);
+        std::string text = objects_.read_unicode(name);
+        if (!tid || *tid <= 0 || *tid > INT32_MAX) continue;
+        if (ident) tids_[uint64_t(*ident)] = uint32_t(*tid);
+        if (!text.empty()) names_[uint32_t(*tid)] = std::move(text);
+    }
+}
+
+uint32_t ThreadNames::tid_of_ident(uint64_t ident) const {
+    auto it = tids_.find(ident);
+    return it == tids_.end() ? 0 : it->second;
+}
+
+const std::string& ThreadNames::name(uint32_t tid) const {
+    static const std::string none;
+    auto it = names_.find(tid);
+    return it == names_.end() ? none : it->second;
+}
+
+}  // namespace pyat

@@ -1,0 +1,37 @@
+// Python thread names of a traced process, read from its memory:
+// sys.modules['threading']._active maps each thread's ident to its Thread object, whose `_name`
+// and `_native_id` (the kernel TID) we read. Threads not started through `threading` have none.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "python_objects.h"
+
+namespace pyat {
+
+class ThreadNames {
+public:
+    ThreadNames(ProcessMemory memory, const CpythonLayout& layout, uint64_t runtime_address)
+        : objects_(memory, layout), runtime_address_(runtime_address) {}
+
+    // Re-reads threading._active; names of threads that ended stay known.
+    void refresh();
+    // The Python name of thread `tid`, or "" when it has none (yet).
+    const std::string& name(uint32_t tid) const;
+    size_t known() const { return names_.size(); }
+    // The TID of the thread whose threading ident (pthread_self(), PyThreadState.thread_id) is
+    // `ident`, as of the last refresh; 0 if unknown.
+    uint32_t tid_of_ident(uint64_t ident) const;
+
+private:
+    PythonObjects objects_;
+    uint64_t runtime_address_;
+    std::unordered_map<uint32_t, std::string> names_;  // tid -> name
+    std::unordered_map<uint64_t, uint32_t> tids_;      // ident -> tid
+};
+
+}  // namespace pyat
