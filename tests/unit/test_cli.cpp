@@ -196,6 +196,17 @@ TEST(CommandLine, Clock) {
     }
 }
 
+TEST(CommandLine, GroupBy) {
+    EXPECT_EQ(ok({}).group_by, GroupBy::code);
+    EXPECT_EQ(ok({"--group-by", "thread"}).group_by, GroupBy::thread);
+    EXPECT_EQ(ok({"--group-by=code"}).group_by, GroupBy::code);
+    for (const char* v : {"threads", "greenlet-ish", "Thread"}) {
+        std::string e = bad({"--group-by", v});
+        EXPECT_TRUE(contains(e, "--group-by must be code or thread, got '" + std::string(v) + "'")) << e;
+    }
+    EXPECT_TRUE(contains(bad({"--group-by", "thread", "--group-by", "code"}), "--group-by is given more than once"));
+}
+
 TEST(CommandLine, Quiet) {
     EXPECT_TRUE(ok({"-q"}).quiet);
     EXPECT_TRUE(ok({"--quiet"}).quiet);
