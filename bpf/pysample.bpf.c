@@ -4,6 +4,9 @@
  * on_cpu_sample   perf event (cpu-clock, every CPU, --hz): walk the running thread's frames.
  * on_sched_switch (--clock wall only): record a thread's stack when it leaves the CPU and
  *                 emit it, weighted by the time away, when it comes back.
+ * on_greenlet_switch uprobe on greenlet's Greenlet::g_switchstack (--clock wall, greenlet
+ *                 grouping or blocking reports only: a uprobe costs the target ~5 us a switch):
+ *                 the parking greenlet's stack, and who runs next.
  * on_exec/on_exit process lifetime events so userspace can find new targets and drop old ones.
  */
 #include "vmlinux.h"
@@ -33,11 +36,18 @@ struct {
     __uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
-/* Scratch samples: slot 0 for the perf-event program, slot 1 for sched_switch
- * (a perf event may interrupt the tracepoint on the same CPU). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32); /* tgid */
+    __type(value, struct greenlet_process);
+} greenlet_processes SEC(".maps");
+
+/* Scratch samples: slot 0 for the perf-event program, slot 1 for sched_switch, slot 2 for the
+ * greenlet uprobe (a perf event may interrupt either on the same CPU). */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 2);
+    __uint(max_entries, 3);
     __type(key, __u32);
     __type(value, struct py_sample);
 } scratch SEC(".maps");
@@ -100,6 +110,8 @@ static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
     s->hdr.nframes = 0;
     s->hdr.ktime_ns = bpf_ktime_get_ns();
     s->hdr.weight_ns = 0;
+    s->hdr.origin = 0;
+    s->hdr.target = 0;
     walk_python_stack(proc, tid, s);
     return s;
 }
@@ -145,6 +157,39 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct tas
     away->hdr.ktime_ns = now;
     emit(away);
     bpf_map_delete_elem(&offcpu_start, &next_tid);
+    return 0;
+}
+
+/* Greenlet::g_switchstack(this = the target's impl, in rsi after the hidden return slot in rdi).
+ * It runs before the stack switch: the thread state still shows the origin's frames. */
+SEC("uprobe")
+int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    struct greenlet_process *g = bpf_map_lookup_elem(&greenlet_processes, &tgid);
+    if (!g)
+        return 0;
+    const struct greenlet_layout *l = &g->layout;
+    __u64 impl = (__u64)target_impl;
+    int fault = 0;
+    __u64 target = read_u64(impl + l->impl_self, &fault);
+    __u64 stack_stop = read_u64(impl + l->impl_stack_stop, &fault);
+    /* The running greenlet, from the per-thread state that the target's main greenlet owns. */
+    __u64 main_impl = impl;
+    if (stack_stop != (__u64)-1) {
+        __u64 main = read_u64(impl + l->impl_main_greenlet, &fault);
+        main_impl = main ? read_u64(main + l->pygreenlet_pimpl, &fault) : 0;
+    }
+    __u64 thread_state = main_impl ? read_u64(main_impl + l->main_thread_state, &fault) : 0;
+    __u64 origin = thread_state ? read_u64(thread_state + l->thread_state_current, &fault) : 0;
+
+    struct py_sample *s = capture(2, EVENT_GREENLET_SWITCH);
+    if (!s)
+        return 0;
+    count(COUNTER_GREENLET_SWITCHES);
+    s->hdr.origin = fault ? 0 : origin;
+    s->hdr.target = fault ? 0 : target;
+    emit(s);
     return 0;
 }
 

@@ -64,11 +64,28 @@ struct py_frame {
     __u32 code_tag; /* fingerprint of (co_name, co_filename) pointers: guards against reused addresses */
 };
 
+/* Where greenlet keeps what the switch hook reads (probes/greenlet); filled by userspace. */
+struct greenlet_layout {
+    __u16 impl_self;            /* Greenlet impl -> its PyGreenlet* */
+    __u16 impl_main_greenlet;   /* UserGreenlet impl -> PyGreenlet* of its thread's main greenlet */
+    __u16 impl_stack_stop;      /* StackState._stack_stop; (char*)-1 marks a main greenlet */
+    __u16 pygreenlet_pimpl;     /* PyGreenlet -> its impl */
+    __u16 main_thread_state;    /* MainGreenlet impl -> greenlet's per-thread ThreadState */
+    __u16 thread_state_current; /* ThreadState -> PyGreenlet* of the running greenlet */
+    __u16 pad[2];
+};
+
+/* One traced process's greenlet extension, keyed by tgid. */
+struct greenlet_process {
+    struct greenlet_layout layout;
+};
+
 enum event_kind {
     EVENT_CPU_SAMPLE = 1,   /* perf-event sample of a running thread */
     EVENT_OFFCPU = 2,       /* a thread was off-CPU for weight_ns at this stack */
     EVENT_EXEC = 3,         /* a process called exec(): maybe a new CPython */
     EVENT_EXIT = 4,         /* a traced process exited */
+    EVENT_GREENLET_SWITCH = 5, /* greenlet `origin` parks at this stack, `target` runs next */
 };
 
 enum sample_flags {
@@ -85,6 +102,11 @@ struct event_header {
     __u16 flags;     /* enum sample_flags */
     __u64 ktime_ns;  /* bpf_ktime_get_ns() when recorded */
     __u64 weight_ns; /* EVENT_OFFCPU: how long the thread was off-CPU */
+    __u64 origin;    /* EVENT_GREENLET_SWITCH: PyGreenlet* switched away from (0: unknown) */
+    __u64 target;    /* EVENT_GREENLET_SWITCH: PyGreenlet* switched to */
+    __u64 base_frame; /* address of the outermost frame when the walk reached the end of the chain,
+                       * else 0: a greenlet's chain ends at its own first frame, so this names
+                       * the greenlet a stack belongs to */
 };
 
 struct py_sample {
@@ -97,6 +119,7 @@ enum counter_index {
     COUNTER_LOST_SAMPLES = 0,  /* ring buffer full */
     COUNTER_LOST_OFFCPU = 1,   /* off-CPU interval table full */
     COUNTER_SAMPLES = 2,       /* on-CPU samples taken of target threads */
+    COUNTER_GREENLET_SWITCHES = 3, /* greenlet switch hook hits */
     COUNTER_MAX = 4,
 };
 

@@ -97,6 +97,7 @@ struct frame_walk {
     const struct py_layout *layout;
     struct py_sample *sample;
     __u64 frame;
+    __u64 last;  /* the last frame visited */
     __u32 n;
     int fault;
 };
@@ -122,6 +123,7 @@ static long frame_walk_step(__u32 index, void *ctx)
         return 1;
     }
     w->frame = previous;
+    w->last = frame;
     code &= ~(__u64)l->code_ptr_tag_mask;
     if (!code)
         return 0;
@@ -169,6 +171,7 @@ static __always_inline void walk_python_stack(const struct py_process *proc, __u
     int fault = 0;
 
     s->hdr.nframes = 0;
+    s->hdr.base_frame = 0;
     __u64 tstate = find_thread_state(proc, tid);
     if (!tstate) {
         s->hdr.flags |= SAMPLE_NO_THREAD;
@@ -193,6 +196,7 @@ static __always_inline void walk_python_stack(const struct py_process *proc, __u
     if (walk.fault)
         s->hdr.flags |= SAMPLE_READ_FAULT;
     s->hdr.nframes = walk.n;
+    s->hdr.base_frame = (!walk.fault && !walk.frame) ? walk.last : 0;
 }
 
 #endif

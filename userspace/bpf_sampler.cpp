@@ -99,7 +99,8 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
 }
 
 BpfSampler::~BpfSampler() {
-    links_.clear();  // detach first, then the buffer and the programs
+    greenlet_links_.clear();  // detach first, then the buffer and the programs
+    links_.clear();
     ring_.reset();
     skel_.reset();
 }
@@ -119,7 +120,27 @@ void BpfSampler::add_process(pid_t pid, const py_process& process) {
 void BpfSampler::remove_process(pid_t pid) {
     uint32_t key = uint32_t(pid);
     bpf_map__delete_elem(skel_->maps.processes, &key, sizeof(key), 0);
+    bpf_map__delete_elem(skel_->maps.greenlet_processes, &key, sizeof(key), 0);
+    greenlet_links_.erase(pid);
 }
+
+void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char* symbol,
+                                 const greenlet_layout& layout) {
+    uint32_t key = uint32_t(pid);
+    greenlet_process value{layout};
+    if (bpf_map__update_elem(skel_->maps.greenlet_processes, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
+        throw Error(fmt::format("cannot register PID {}'s greenlet with the BPF sampler: {}", pid, strerror(errno)));
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol);
+    // The path as the process sees it (it may live in another mount namespace).
+    std::string file = fmt::format("/proc/{}/root{}", pid, path);
+    bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.on_greenlet_switch, pid, file.c_str(), 0, &opts);
+    if (!link)
+        throw Error(fmt::format("cannot hook greenlet's switch ({} in {}) for PID {}: {}", symbol, path, pid,
+                                libbpf_reason(-errno)));
+    greenlet_links_[pid].reset(link);
+}
+
+uint64_t BpfSampler::greenlet_switches() const { return counter(COUNTER_GREENLET_SWITCHES); }
 
 int BpfSampler::epoll_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
 
@@ -130,7 +151,10 @@ void BpfSampler::poll(int timeout_ms) {
         ring_buffer__poll(ring_.get(), timeout_ms);
 }
 
-void BpfSampler::detach() { links_.clear(); }
+void BpfSampler::detach() {
+    greenlet_links_.clear();
+    links_.clear();
+}
 
 void BpfSampler::flush_off_cpu(uint64_t now_ns) {
     bpf_map* map = skel_->maps.offcpu_start;

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "pysample.h"
@@ -36,6 +38,11 @@ public:
 
     void add_process(pid_t pid, const py_process& process);
     void remove_process(pid_t pid);
+
+    // Hooks greenlet's switch function `symbol` in the extension at `path` (as mapped by PID) for
+    // that process; its switches arrive as EVENT_GREENLET_SWITCH. Throws pyat::Error.
+    void attach_greenlet(pid_t pid, const std::string& path, const char* symbol, const greenlet_layout& layout);
+    uint64_t greenlet_switches() const;
 
     int epoll_fd() const;
     // Hands pending records to the handler; waits up to timeout_ms (0: don't wait).
@@ -70,6 +77,7 @@ private:
     std::unique_ptr<pysample_bpf, Deleters> skel_;
     std::vector<std::unique_ptr<bpf_link, Deleters>> links_;
     std::unique_ptr<ring_buffer, Deleters> ring_;
+    std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> greenlet_links_;
 };
 
 }  // namespace pyat

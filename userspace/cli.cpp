@@ -42,7 +42,7 @@ constexpr Flag flags[] = {
     {'h', "--help", false},    {'V', "--version", false}, {'q', "--quiet", false},
     {'p', "--pid", true},      {'d', "--duration", true}, {'o', "--output", true},
     {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
-    {0, "--group-by", true},
+    {0, "--group-by", true},   {0, "--block-threshold", true},
 };
 
 const Flag* find_long(std::string_view name) {
@@ -189,6 +189,7 @@ std::optional<OutputFormat> parse_format(const std::string& name) {
     if (name == "callgrind") return OutputFormat::callgrind;
     if (name == "folded") return OutputFormat::folded;
     if (name == "svg") return OutputFormat::svg;
+    if (name == "jsonl") return OutputFormat::jsonl;
     return std::nullopt;
 }
 
@@ -202,7 +203,7 @@ const char* const synopsis =
     "                                           that start during the run\n";
 
 const char* const description =
-    "pyasynctrace samples the Python stacks of running CPython 3.11 processes with BPF:\n"
+    "pyasynctrace samples the Python stacks of running CPython 3.8-3.14 processes with BPF:\n"
     "no restart, no code change. It writes callgrind profiles (kcachegrind, callgrind_annotate),\n"
     "folded stacks (flamegraph.pl, speedscope) and an interactive SVG flame graph.\n"
     "Needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE).\n\n";
@@ -242,7 +243,7 @@ public:
 };
 
 struct Parsed {
-    std::vector<std::string> pid, duration, output, format, hz, clock, group_by;
+    std::vector<std::string> pid, duration, output, format, hz, clock, group_by, block_threshold;
     bool quiet = false;
 };
 
@@ -273,11 +274,11 @@ void define_options(CLI::App& app, Parsed& p) {
     option("-o,--output", p.output, "PATH",
            "write a profile to PATH; repeat for several. The format follows the name: *.callgrind "
            "or callgrind.out* -> callgrind (kcachegrind, callgrind_annotate); *.folded -> folded "
-           "stacks (flamegraph.pl, speedscope); *.svg -> interactive flame graph. Default: see "
-           "Outputs below.",
+           "stacks (flamegraph.pl, speedscope); *.svg -> interactive flame graph; *.jsonl -> "
+           "event log, one JSON object per line (blocking greenlets). Default: see Outputs below.",
            "-o prof.svg -o prof.callgrind");
     option("--format", p.format, "FORMAT",
-           "callgrind, folded or svg: the format of every -o, whatever its name.",
+           "callgrind, folded, svg or jsonl: the format of every -o, whatever its name.",
            "-o prof.txt --format folded");
     option("--hz", p.hz, "N",
            "samples per second for each thread, 1 to 10000 (default 99). 99 rather than 100 keeps "
@@ -289,11 +290,20 @@ void define_options(CLI::App& app, Parsed& p) {
            "(blocked, sleeping, waiting on I/O), sampled the same way and charged to the stack "
            "that waits.",
            "--clock wall for a program that mostly waits");
-    option("--group-by", p.group_by, "code|thread",
-           "code (default): stacks of the same code merge, whichever thread ran them. thread: "
-           "each stack starts at a frame naming its thread, thread \"worker-1\" [4243] (the "
-           "Python name from threading, else just the TID).",
+    option("--group-by", p.group_by, "code|thread|greenlet",
+           "code (default): stacks of the same code merge, whichever thread or greenlet ran them. "
+           "thread: each stack starts at a frame naming its thread, thread \"worker-1\" [4243] (the "
+           "Python name from threading, else just the TID). greenlet: at a frame naming its "
+           "greenlet, greenlet 7 (handle_client): its number in order of appearance and the "
+           "function it runs (hooks greenlet's switch, like --clock wall).",
            "--group-by thread --clock wall to see what every thread waits on");
+    option("--block-threshold", p.block_threshold, "MS",
+           "report every greenlet that runs longer than MS milliseconds without switching, i.e. "
+           "blocks gevent's hub and every other greenlet of its thread (default 100, as gevent's "
+           "monitor): with its stack, at the end, as it happens on a terminal, and in -o *.jsonl. "
+           "On whenever greenlet switches are hooked (--clock wall, --group-by greenlet); giving "
+           "it hooks them in --clock cpu too. A hooked switch costs the target about 5 us.",
+           "--block-threshold 50 -o blocks.jsonl");
     app.add_flag("-q,--quiet", p.quiet,
                  describe("no live status line and no summary table at the end (errors still show).",
                           "-q -o prof.folded"));
@@ -317,6 +327,7 @@ std::optional<OutputFormat> format_from_name(const std::string& path) {
     if (ends_with(".callgrind") || lower.starts_with("callgrind.out")) return OutputFormat::callgrind;
     if (ends_with(".folded")) return OutputFormat::folded;
     if (ends_with(".svg")) return OutputFormat::svg;
+    if (ends_with(".jsonl")) return OutputFormat::jsonl;
     return std::nullopt;
 }
 
@@ -386,7 +397,8 @@ CliResult parse_command_line(int argc, const char* const* argv) {
     using Single = std::pair<const std::vector<std::string>*, const char*>;
     for (const auto& [values, flag] : {Single{&p.pid, "-p/--pid"}, Single{&p.duration, "-d/--duration"},
                                        Single{&p.format, "--format"}, Single{&p.hz, "--hz"}, Single{&p.clock, "--clock"},
-                                       Single{&p.group_by, "--group-by"}})
+                                       Single{&p.group_by, "--group-by"},
+                                       Single{&p.block_threshold, "--block-threshold"}})
         if (values->size() > 1) return error(fmt::format("{} is given more than once", flag));
 
     Options options;
@@ -433,15 +445,25 @@ CliResult parse_command_line(int argc, const char* const* argv) {
             options.group_by = GroupBy::code;
         else if (p.group_by.front() == "thread")
             options.group_by = GroupBy::thread;
+        else if (p.group_by.front() == "greenlet")
+            options.group_by = GroupBy::greenlet;
         else
-            return error(fmt::format("--group-by must be code or thread, got '{}'", p.group_by.front()));
+            return error(fmt::format("--group-by must be code, thread or greenlet, got '{}'", p.group_by.front()));
+    }
+    if (!p.block_threshold.empty()) {
+        auto ms = parse_integer<unsigned>(p.block_threshold.front());
+        if (!ms || *ms < 1 || *ms > 3'600'000)
+            return error(fmt::format("--block-threshold must be a whole number of milliseconds from 1 to 3600000, "
+                                     "got '{}'",
+                                     p.block_threshold.front()));
+        options.block_threshold_ms = *ms;
     }
 
     std::optional<OutputFormat> forced;
     if (!p.format.empty()) {
         forced = parse_format(p.format.front());
         if (!forced)
-            return error(fmt::format("unknown --format '{}': use callgrind, folded or svg", p.format.front()));
+            return error(fmt::format("unknown --format '{}': use callgrind, folded, svg or jsonl", p.format.front()));
         if (p.output.empty()) return error("--format sets the format of -o PATH, and no -o was given");
     }
     for (size_t i = 0; i < p.output.size(); i++) {
@@ -451,7 +473,8 @@ CliResult parse_command_line(int argc, const char* const* argv) {
         auto format = forced ? forced : format_from_name(path);
         if (!format)
             return error(fmt::format("cannot tell the format of '{}' from its name: name it *.callgrind, "
-                                     "callgrind.out*, *.folded or *.svg, or add --format callgrind|folded|svg",
+                                     "callgrind.out*, *.folded, *.svg or *.jsonl, or add --format "
+                                     "callgrind|folded|svg|jsonl",
                                      path));
         options.outputs.push_back({path, *format});
     }

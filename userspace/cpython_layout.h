@@ -1,4 +1,10 @@
 // Per-version knowledge of CPython's memory layout, loaded from probes/cpython/*.conf.
+//
+// 3.13+ describe themselves in _Py_DebugOffsets at the start of _PyRuntime; we still carry the
+// offsets as data (the debug struct says nothing of CFrame, tag bits, the owner enum or the line
+// table) and use the struct to check them (layout_check.h). CPython 3.15 fits the same way: a
+// 3.15.conf with its debug_* positions; its owner enum keeps every non-Python frame >= 3, and its
+// default frame pointers could later let the walker add native frames.
 #pragma once
 
 #include <cstdint>

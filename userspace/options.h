@@ -9,7 +9,7 @@
 
 namespace pyat {
 
-enum class OutputFormat { callgrind, folded, svg };
+enum class OutputFormat { callgrind, folded, svg, jsonl };
 
 struct OutputSpec {
     std::string path;
@@ -17,6 +17,8 @@ struct OutputSpec {
 };
 
 enum class TargetMode { attach_pid, launch, all_processes };
+
+constexpr unsigned default_block_threshold_ms = 100;  // gevent's own monitor uses 100 ms
 
 struct Options {
     TargetMode mode = TargetMode::all_processes;
@@ -27,6 +29,9 @@ struct Options {
     unsigned hz = 99;
     Clock clock = Clock::cpu;
     GroupBy group_by = GroupBy::code;
+    // --block-threshold: report greenlets running longer than this without switching. Given or
+    // not, the report is on whenever greenlet switches are hooked (--clock wall, --group-by greenlet).
+    std::optional<unsigned> block_threshold_ms;
     bool quiet = false;                   // no live status line, no summary table
 };
 

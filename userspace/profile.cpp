@@ -58,6 +58,13 @@ uint64_t Profile::total() const {
 }
 
 const char* clock_name(Clock c) { return c == Clock::cpu ? "cpu" : "wall"; }
-const char* group_by_name(GroupBy g) { return g == GroupBy::code ? "code" : "thread"; }
+const char* group_by_name(GroupBy g) {
+    switch (g) {
+        case GroupBy::code: return "code";
+        case GroupBy::thread: return "thread";
+        case GroupBy::greenlet: return "greenlet";
+    }
+    return "code";
+}
 
 }  // namespace pyat

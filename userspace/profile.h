@@ -1,6 +1,7 @@
 // The aggregated profile: what the correlator builds and every writer reads.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -26,6 +27,7 @@ struct StackFrame {
     uint32_t line = 0;      // 0 when unknown
 
     bool operator==(const StackFrame&) const = default;
+    auto operator<=>(const StackFrame&) const = default;
 };
 
 using Stack = std::vector<StackFrame>;  // root first, leaf last
@@ -62,7 +64,22 @@ enum class Clock { cpu, wall };
 
 // What the root of each stack (below the process) is: nothing extra (stacks of the same code
 // merge across threads), or a frame naming the thread.
-enum class GroupBy { code, thread };
+enum class GroupBy { code, thread, greenlet };
+
+// A greenlet that ran longer than --block-threshold without switching: nothing else on its
+// thread (gevent's hub included) could run meanwhile.
+struct BlockingSlice {
+    int pid = 0;
+    uint32_t tid = 0;
+    std::string who;             // "greenlet 3 (busy_loop)"
+    uint64_t start_ns = 0;       // CLOCK_MONOTONIC
+    uint64_t duration_ns = 0;
+    bool ongoing = false;        // still running when the run ended
+    uint64_t samples = 0;        // CPU samples taken during the slice
+    // The stacks sampled during the slice (root first, as frame labels) with their counts,
+    // most frequent first.
+    std::vector<std::pair<std::vector<std::string>, uint64_t>> stacks;
+};
 
 // What was traced, for titles and headers.
 struct RunInfo {
@@ -73,11 +90,14 @@ struct RunInfo {
     int64_t start_unix_s = 0;     // wall-clock start (seconds since epoch)
     std::string target_summary;   // e.g. "PID 4242 (python3.11 app.py)" or "all CPython processes"
     uint64_t lost_samples = 0;
+    uint64_t block_threshold_ms = 0;  // 0: no blocking report
+    int64_t monotonic_to_unix_ns = 0;  // add to a CLOCK_MONOTONIC time to get Unix time
 };
 
 struct Profile {
     RunInfo run;
     std::vector<ProcessProfile> processes;
+    std::vector<BlockingSlice> blocking;
 
     uint64_t total() const;
 };

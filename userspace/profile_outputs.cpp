@@ -9,6 +9,7 @@
 
 #include "callgrind_writer.h"
 #include "error.h"
+#include "event_log_writer.h"
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
 
@@ -31,6 +32,7 @@ const char* format_name(OutputFormat f) {
         case OutputFormat::callgrind: return "callgrind";
         case OutputFormat::folded: return "folded stacks";
         case OutputFormat::svg: return "flame graph";
+        case OutputFormat::jsonl: return "event log";
     }
     return "?";
 }
@@ -47,7 +49,10 @@ std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector
 
     std::vector<WrittenFile> written;
     for (const auto& spec : outputs) {
-        if (spec.format != OutputFormat::callgrind) {
+        if (spec.format == OutputFormat::jsonl) {
+            write_file(spec.path, [&](std::ostream& out) { write_event_log(profile, out); });
+            written.push_back({spec.path, spec.format, profile.blocking.size(), "events"});
+        } else if (spec.format != OutputFormat::callgrind) {
             write_file(spec.path, [&](std::ostream& out) {
                 if (spec.format == OutputFormat::folded)
                     write_folded(profile, out);

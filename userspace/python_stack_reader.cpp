@@ -23,6 +23,9 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
         frame = mem.read_value<uint64_t>(tstate + l.tstate_frame).value_or(0);
     }
     uint16_t n = 0;
+    uint64_t last = 0;
+    bool fault = false;
+    s.hdr.base_frame = 0;
     for (int i = 0; i < 2 * PYAT_MAX_FRAMES && frame; i++) {
         if (n >= PYAT_MAX_FRAMES) {
             s.hdr.flags |= SAMPLE_TRUNCATED;
@@ -32,10 +35,12 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
         auto previous = mem.read_value<uint64_t>(frame + l.frame_previous);
         if (!code || !previous) {
             s.hdr.flags |= SAMPLE_READ_FAULT;
+            fault = true;
             break;
         }
         uint64_t this_frame = frame;
         frame = *previous;
+        last = this_frame;
         uint64_t c = *code & ~uint64_t(l.code_ptr_tag_mask);
         if (!c) continue;
         if (l.frame_owner && l.owner_skip_min != 0xff) {
@@ -46,6 +51,7 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
         auto name = mem.read_value<uint64_t>(c + l.code_name);
         if (!filename || !name) {
             s.hdr.flags |= SAMPLE_READ_FAULT;
+            fault = true;
             break;
         }
         int32_t instr = -1;
@@ -60,6 +66,7 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
         s.frames[n++] = {c, instr, code_tag(*name, *filename)};
     }
     s.hdr.nframes = n;
+    if (!fault && !frame) s.hdr.base_frame = last;
 }
 
 // glibc's struct pthread keeps the kernel TID at this offset (x86_64, glibc 2.26 to 2.40);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -19,9 +20,12 @@
 #include "bpf_sampler.h"
 #include "cli.h"
 #include "error.h"
+#include "event_log_writer.h"
+#include "greenlet_layout.h"
 #include "hot_functions.h"
 #include "launched_command.h"
 #include "privileges.h"
+#include "proc_maps.h"
 #include "profile_outputs.h"
 #include "python_process.h"
 #include "python_stack_reader.h"
@@ -142,7 +146,13 @@ int run_session(const Options& options) {
     std::vector<OutputSpec> outputs = options.outputs.empty() ? default_outputs(naming_pid) : options.outputs;
     for (const auto& out : outputs) check_output_writable(out.path);
 
-    StackAggregator aggregator(options.clock, options.hz, options.group_by);
+    // Greenlet switches are hooked only when asked for: a uprobe costs the target ~5 us a switch.
+    const bool hook_greenlets = options.clock == Clock::wall || options.group_by == GroupBy::greenlet ||
+                                options.block_threshold_ms.has_value();
+    const unsigned block_threshold_ms =
+        hook_greenlets ? options.block_threshold_ms.value_or(default_block_threshold_ms) : 0;
+    StackAggregator aggregator(AggregatorConfig{options.clock, options.hz, options.group_by,
+                                                uint64_t(block_threshold_ms) * 1'000'000ULL});
     std::optional<TargetDiscovery> discovery;
     if (options.mode == TargetMode::all_processes)
         discovery.emplace(TargetDiscovery::Scope::all_processes, 0, self);
@@ -157,7 +167,8 @@ int run_session(const Options& options) {
             const auto* hdr = static_cast<const event_header*>(data);
             switch (hdr->kind) {
                 case EVENT_CPU_SAMPLE:
-                case EVENT_OFFCPU: {
+                case EVENT_OFFCPU:
+                case EVENT_GREENLET_SWITCH: {
                     size_t frames = (size - sizeof(event_header)) / sizeof(py_frame);
                     if (hdr->nframes > frames) return;  // malformed: never read past the record
                     aggregator.add_sample(*static_cast<const py_sample*>(data));
@@ -173,6 +184,35 @@ int run_session(const Options& options) {
         });
 
     StatusLine status(!options.quiet && isatty(STDERR_FILENO));
+    // greenlet may be imported long after we attached: look again now and then.
+    std::map<pid_t, PythonProcess> greenlet_pending;  // traced, greenlet not hooked yet
+    auto hook_greenlet = [&](const PythonProcess& p) -> bool {  // true: done with this process
+        std::vector<Mapping> maps;
+        try {
+            maps = read_maps(p.pid);
+        } catch (const Error&) {
+            return true;
+        }
+        auto module = find_greenlet_module(p.pid, maps, p.layout->major, p.layout->minor);
+        if (!module) return false;
+        if (!module->layout) {
+            if (!options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {} uses greenlet {} ({}), whose internals for CPython {} "
+                                        "are not described under probes/greenlet: its greenlets are sampled, "
+                                        "but switches are not followed",
+                                        p.pid, module->version.empty() ? "(unknown version)" : module->version,
+                                        module->path, p.layout->version()));
+            return true;
+        }
+        try {
+            sampler.attach_greenlet(p.pid, module->path, module->layout->switch_symbol, module->layout->bpf);
+            if (!options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {}: following greenlet {} switches", p.pid, module->version));
+        } catch (const Error& e) {
+            if (!options.quiet) status.note(fmt::format("pyasynctrace: {}", e.what()));
+        }
+        return true;
+    };
     auto start_traced = [&](const PythonProcess& p) {
         aggregator.add_process(p);
         sampler.add_process(p.pid, to_bpf(p));
@@ -184,10 +224,19 @@ int run_session(const Options& options) {
         }
         live.insert(p.pid);
         if (!options.quiet) status.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
+        if (hook_greenlets && !hook_greenlet(p)) greenlet_pending.emplace(p.pid, p);
     };
     if (attach_target) start_traced(*attach_target);
 
     const auto start = SteadyClock::now();
+    RunInfo clock_offsets;  // to show CLOCK_MONOTONIC times of events as wall-clock times
+    {
+        timespec real{}, mono{};
+        clock_gettime(CLOCK_REALTIME, &real);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        clock_offsets.monotonic_to_unix_ns = (int64_t(real.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000LL +
+                                             (int64_t(real.tv_nsec) - int64_t(mono.tv_nsec));
+    }
     const int64_t start_unix = int64_t(time(nullptr));
     if (launched) launched->release();
     auto traced = [&](pid_t pid) { return aggregator.has_process(pid); };
@@ -208,6 +257,7 @@ int run_session(const Options& options) {
                               : SteadyClock::time_point::max();
     auto next_status = start;
     auto next_liveness = start;
+    auto next_greenlet_look = start + 1s;
     while (stop_reason.empty()) {
         epoll_event ev[2];
         int n = epoll_wait(epoll.get(), ev, 2, 50);
@@ -239,6 +289,15 @@ int run_session(const Options& options) {
         }
         if (launched) launched->reap();
         aggregator.poll();
+        if (!greenlet_pending.empty() && now >= next_greenlet_look) {
+            for (auto it = greenlet_pending.begin(); it != greenlet_pending.end();)
+                it = (!live.count(it->first) || hook_greenlet(it->second)) ? greenlet_pending.erase(it) : std::next(it);
+            next_greenlet_look = now + 1s;
+        }
+        for (const auto& b : aggregator.take_new_blocking())
+            if (!options.quiet && isatty(STDERR_FILENO))
+                status.note(fmt::format("pyasynctrace: blocked for longer than {} ms:\n{}", block_threshold_ms,
+                                        format_blocking(b, clock_offsets)));
 
         if (now >= deadline) stop_reason = "duration reached";
         if (options.mode == TargetMode::attach_pid && live.empty()) stop_reason = "the target exited";
@@ -257,17 +316,22 @@ int run_session(const Options& options) {
     const double duration = std::chrono::duration<double>(SteadyClock::now() - start).count();
     sampler.detach();
     sampler.poll(0);
-    if (options.clock == Clock::wall) sampler.flush_off_cpu(monotonic_ns());
+    const uint64_t end_ns = monotonic_ns();
+    if (options.clock == Clock::wall) sampler.flush_off_cpu(end_ns);
+    aggregator.finish(end_ns);
     status.clear();
 
     Profile profile;
     profile.run.clock = options.clock;
     profile.run.hz = options.hz;
     profile.run.group_by = options.group_by;
+    profile.run.block_threshold_ms = block_threshold_ms;
+    profile.run.monotonic_to_unix_ns = clock_offsets.monotonic_to_unix_ns;
     profile.run.duration_s = duration;
     profile.run.start_unix_s = start_unix;
     profile.run.lost_samples = sampler.lost_samples() + sampler.lost_off_cpu();
     profile.processes = aggregator.take_profiles();
+    profile.blocking = aggregator.take_blocking();
     if (attach_target)
         profile.run.target_summary = describe(*attach_target);
     else if (launched)
@@ -287,9 +351,22 @@ int run_session(const Options& options) {
     if (profile.processes.empty())
         fmt::print(stderr, "pyasynctrace: no CPython process was traced\n");
 
-    for (const auto& w : write_outputs(profile, outputs))
-        fmt::print(stderr, "pyasynctrace: wrote {} ({}, {}, {} samples)\n", w.path, format_name(w.format),
-                   w.what, w.samples);
+    if (!options.quiet && block_threshold_ms) {
+        if (profile.blocking.empty())
+            fmt::print(stderr, "pyasynctrace: no greenlet ran longer than {} ms without switching\n",
+                       block_threshold_ms);
+        else
+            fmt::print(stderr, "\nBlocking: {} slice{} longer than {} ms without a greenlet switch:\n",
+                       profile.blocking.size(), profile.blocking.size() == 1 ? "" : "s", block_threshold_ms);
+        for (const auto& b : profile.blocking) fmt::print(stderr, "{}", format_blocking(b, profile.run));
+    }
+    for (const auto& w : write_outputs(profile, outputs)) {
+        if (w.format == OutputFormat::jsonl)
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {} events)\n", w.path, format_name(w.format), w.samples);
+        else
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {}, {} samples)\n", w.path, format_name(w.format),
+                       w.what, w.samples);
+    }
     if (!options.quiet && profile.total() > 0)
         fmt::print(stderr, "\nHottest functions:\n{}", format_hot_table(hottest_functions(profile, 10)));
 

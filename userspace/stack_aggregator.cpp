@@ -4,15 +4,24 @@
 
 #include <algorithm>
 
+#include "frame_label.h"
+
 namespace pyat {
 
 namespace {
 constexpr uint64_t ns_per_s = 1'000'000'000ULL;
 // How often thread names are re-read from the target while grouping by thread.
 constexpr auto thread_names_interval = std::chrono::milliseconds(250);
+// Stacks kept per thread for the blocking report: the current slice's, newest last.
+constexpr size_t max_slice_samples = 8192;
+constexpr size_t max_reported_stacks = 5;
 
 std::string thread_label(uint32_t tid, const std::string& name) {
     return name.empty() ? fmt::format("thread [{}]", tid) : fmt::format("thread \"{}\" [{}]", name, tid);
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 }  // namespace
 
@@ -21,7 +30,7 @@ void StackAggregator::add_process(const PythonProcess& process) {
     ProcessMemory memory(process.pid);
     auto t = std::make_unique<Traced>(Traced{process, CodeResolver(memory, *process.layout), ProcessProfile{}, {},
                                              ThreadNames(memory, *process.layout, process.runtime_address),
-                                             {}, {}});
+                                             {}, {}, {}});
     t->profile.pid = process.pid;
     t->profile.program = process.program;
     t->profile.command_line = process.command_line;
@@ -30,12 +39,10 @@ void StackAggregator::add_process(const PythonProcess& process) {
     order_.push_back(process.pid);
 }
 
-uint64_t StackAggregator::weight_of(Traced& t, const py_sample& sample) {
-    if (sample.hdr.kind == EVENT_CPU_SAMPLE) return 1;
-    // Off-CPU: the number of --hz ticks that fell into the interval, carrying the
-    // fraction over to the thread's next interval so nothing is lost to rounding.
-    uint64_t& remainder = t.offcpu_remainder[sample.hdr.tid];
-    unsigned __int128 scaled = (unsigned __int128)sample.hdr.weight_ns * hz_ + remainder;
+// The number of --hz ticks in `ns`, carrying the fraction over in `remainder` so nothing is lost
+// to rounding.
+uint64_t StackAggregator::ticks(uint64_t ns, uint64_t& remainder) const {
+    unsigned __int128 scaled = (unsigned __int128)ns * config_.hz + remainder;
     remainder = uint64_t(scaled % ns_per_s);
     return uint64_t(scaled / ns_per_s);
 }
@@ -57,26 +64,70 @@ uint32_t StackAggregator::thread_frame(Traced& t, uint32_t tid) {
     return index;
 }
 
-void StackAggregator::poll() {
-    if (group_by_ != GroupBy::thread) return;
-    auto now = std::chrono::steady_clock::now();
-    for (auto& [pid, t] : processes_)
-        if (now - t->names_read >= thread_names_interval) refresh_thread_names(*t);
+uint32_t StackAggregator::greenlet_serial(Traced& t, uint64_t greenlet) {
+    auto [it, added] = t.greenlets.serial.try_emplace(greenlet, t.greenlets.next_serial);
+    if (added) t.greenlets.next_serial++;
+    return it->second;
 }
 
-void StackAggregator::add_sample(const py_sample& sample) {
-    auto it = processes_.find(pid_t(sample.hdr.pid));
-    if (it == processes_.end()) return;
-    Traced& t = *it->second;
-    if (sample.hdr.kind == EVENT_OFFCPU && clock_ != Clock::wall) return;
-    uint64_t weight = weight_of(t, sample);
-    if (weight == 0) return;
+std::string StackAggregator::greenlet_label(Traced& t, uint32_t serial) const {
+    auto name = t.greenlets.run_name.find(serial);
+    return name == t.greenlets.run_name.end() || name->second.empty()
+               ? fmt::format("greenlet {}", serial)
+               : fmt::format("greenlet {} ({})", serial, name->second);
+}
 
+uint32_t StackAggregator::greenlet_frame(Traced& t, uint64_t greenlet) {
+    uint32_t serial = greenlet_serial(t, greenlet);
+    auto it = t.greenlets.frames.find(serial);
+    if (it != t.greenlets.frames.end()) return it->second;
+    uint32_t index = t.profile.intern({greenlet_label(t, serial), "", 0});
+    t.greenlets.frames.emplace(serial, index);
+    return index;
+}
+
+// Remembers the function a greenlet runs: the outermost frame of its stack, past gevent's own
+// Greenlet.run when gevent runs uncompiled.
+void StackAggregator::note_run_function(Traced& t, uint64_t greenlet, const Stack& frames) {
+    uint32_t serial = greenlet_serial(t, greenlet);
+    if (t.greenlets.run_name.count(serial)) return;
+    for (const auto& f : frames) {
+        const Function& fn = t.profile.functions[f.function];
+        if (fn.file.empty()) continue;  // a marker such as [truncated ...]
+        if (ends_with(fn.file, "gevent/greenlet.py")) continue;
+        t.greenlets.run_name[serial] = fn.name;
+        return;
+    }
+}
+
+uint64_t StackAggregator::greenlet_of(Traced& t, const py_sample& sample) const {
+    const auto& g = t.greenlets;
+    if (sample.hdr.base_frame) {
+        auto known = g.by_base.find(sample.hdr.base_frame);
+        if (known != g.by_base.end()) return known->second;
+    }
+    auto current = g.current.find(sample.hdr.tid);
+    return current == g.current.end() ? 0 : current->second;
+}
+
+std::optional<uint32_t> StackAggregator::root_for(Traced& t, const py_sample& sample) {
+    switch (config_.group_by) {
+        case GroupBy::code: return std::nullopt;
+        case GroupBy::thread: return thread_frame(t, sample.hdr.tid);
+        case GroupBy::greenlet: {
+            uint64_t greenlet = greenlet_of(t, sample);
+            if (!greenlet) return thread_frame(t, sample.hdr.tid);  // no switch seen (yet)
+            return greenlet_frame(t, greenlet);
+        }
+    }
+    return std::nullopt;
+}
+
+Stack StackAggregator::frames_of(Traced& t, const py_sample& sample) {
     ProcessProfile& profile = t.profile;
     Stack stack;
     size_t n = std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES);
-    stack.reserve(n + 2);
-    if (group_by_ == GroupBy::thread) stack.push_back({thread_frame(t, sample.hdr.tid), 0});
+    stack.reserve(n + 1);
     if (sample.hdr.flags & SAMPLE_TRUNCATED)
         stack.push_back({profile.intern({"[truncated: deeper frames not recorded]", "", 0}), 0});
     else if (n && (sample.hdr.flags & SAMPLE_READ_FAULT))
@@ -85,13 +136,191 @@ void StackAggregator::add_sample(const py_sample& sample) {
         ResolvedFrame f = t.resolver.resolve(sample.frames[i]);
         stack.push_back({profile.intern({*f.name, *f.file, f.first_line}), f.line});
     }
-    if (stack.size() == (group_by_ == GroupBy::thread ? 1u : 0u)) {
-        const char* what = (sample.hdr.flags & SAMPLE_NO_THREAD) ? "[non-Python thread]"
-                                                                  : "[no Python frame]";
+    if (stack.empty()) {
+        const char* what = (sample.hdr.flags & SAMPLE_NO_THREAD) ? "[non-Python thread]" : "[no Python frame]";
         stack.push_back({profile.intern({what, "", 0}), 0});
     }
-    profile.add(stack, weight);
+    return stack;
+}
+
+void StackAggregator::add(Traced& t, std::optional<uint32_t> root, const Stack& frames, uint64_t weight) {
+    if (!weight) return;
+    if (root) {
+        Stack rooted;
+        rooted.reserve(frames.size() + 1);
+        rooted.push_back({*root, 0});
+        rooted.insert(rooted.end(), frames.begin(), frames.end());
+        t.profile.add(rooted, weight);
+    } else {
+        t.profile.add(frames, weight);
+    }
     samples_ += weight;
+}
+
+void StackAggregator::add_sample(const py_sample& sample) {
+    auto it = processes_.find(pid_t(sample.hdr.pid));
+    if (it == processes_.end()) return;
+    Traced& t = *it->second;
+    const uint32_t tid = sample.hdr.tid;
+    switch (sample.hdr.kind) {
+        case EVENT_CPU_SAMPLE: {
+            Stack frames = frames_of(t, sample);
+            if (uint64_t greenlet = greenlet_of(t, sample)) {
+                note_run_function(t, greenlet, frames);
+                if (config_.block_threshold_ns) {
+                    auto& kept = t.greenlets.slice_samples[tid];
+                    if (kept.size() >= max_slice_samples) kept.pop_front();
+                    kept.push_back(frames);
+                }
+            }
+            add(t, root_for(t, sample), frames, 1);
+            break;
+        }
+        case EVENT_OFFCPU: {
+            if (config_.clock != Clock::wall) return;
+            uint64_t weight = ticks(sample.hdr.weight_ns, t.offcpu_remainder[tid]);
+            if (weight) add(t, root_for(t, sample), frames_of(t, sample), weight);
+            break;
+        }
+        case EVENT_GREENLET_SWITCH:
+            on_greenlet_switch(t, sample);
+            break;
+    }
+}
+
+// A slice of `greenlet` on thread `tid` ended (or the run did): report it if it was too long.
+void StackAggregator::end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint64_t end_ns, bool ongoing) {
+    auto& g = t.greenlets;
+    auto start = g.slice_start.find(tid);
+    auto samples = std::move(g.slice_samples[tid]);
+    g.slice_samples.erase(tid);
+    if (start == g.slice_start.end() || !config_.block_threshold_ns || end_ns <= start->second) return;
+    uint64_t duration = end_ns - start->second;
+    if (duration < config_.block_threshold_ns || g.hubs.count(greenlet)) return;
+
+    BlockingSlice b;
+    b.pid = t.process.pid;
+    b.tid = tid;
+    b.who = greenlet ? greenlet_label(t, greenlet_serial(t, greenlet)) : fmt::format("thread [{}]", tid);
+    b.start_ns = start->second;
+    b.duration_ns = duration;
+    b.ongoing = ongoing;
+    b.samples = samples.size();
+    std::map<Stack, uint64_t> counts;
+    for (const auto& s : samples) counts[s]++;
+    std::vector<std::pair<const Stack*, uint64_t>> sorted;
+    for (const auto& [stack, n] : counts) sorted.emplace_back(&stack, n);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    for (size_t i = 0; i < sorted.size() && i < max_reported_stacks; i++) {
+        std::vector<std::string> labels;
+        for (const auto& f : *sorted[i].first) {
+            Function fn = t.profile.functions[f.function];
+            labels.push_back(fn.file.empty() ? fn.name
+                                             : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
+        }
+        b.stacks.emplace_back(std::move(labels), sorted[i].second);
+    }
+    blocking_.push_back(std::move(b));
+}
+
+// Greenlet::g_switchstack: `origin` leaves the CPU to `target` at this moment, its stack as it
+// parks is in the event. A finished greenlet leaves with no Python frame at all.
+void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
+    auto& g = t.greenlets;
+    const uint32_t tid = e.hdr.tid;
+    const uint64_t now = e.hdr.ktime_ns;
+    uint64_t origin = e.hdr.origin;
+    if (!origin) {
+        auto current = g.current.find(tid);
+        if (current != g.current.end()) origin = current->second;
+    }
+    const bool origin_finished = e.hdr.nframes == 0 && !(e.hdr.flags & (SAMPLE_NO_THREAD | SAMPLE_READ_FAULT));
+
+    if (origin && !origin_finished) {
+        Stack frames = frames_of(t, e);
+        note_run_function(t, origin, frames);
+        const Function& bottom = t.profile.functions[frames.front().function];
+        if (ends_with(bottom.file, "gevent/hub.py") && ends_with(bottom.name, "run")) g.hubs.insert(origin);
+        end_slice(t, tid, origin, now, false);
+        g.parked[origin] = Parked{tid, now, std::move(frames)};
+        if (e.hdr.base_frame) {
+            auto old = g.base_of.find(origin);
+            if (old != g.base_of.end() && old->second != e.hdr.base_frame) g.by_base.erase(old->second);
+            g.base_of[origin] = e.hdr.base_frame;
+            g.by_base[e.hdr.base_frame] = origin;
+        }
+    } else {
+        end_slice(t, tid, origin, now, false);
+        if (origin) {  // gone: its number may be handed to a new greenlet at the same address
+            if (config_.group_by != GroupBy::greenlet) {  // its label is no longer needed
+                auto serial = g.serial.find(origin);
+                if (serial != g.serial.end()) g.run_name.erase(serial->second);
+            }
+            g.parked.erase(origin);
+            if (auto base = g.base_of.find(origin); base != g.base_of.end()) {
+                g.by_base.erase(base->second);
+                g.base_of.erase(base);
+            }
+            g.serial.erase(origin);
+            g.remainder.erase(origin);
+            g.hubs.erase(origin);
+        }
+    }
+
+    const uint64_t target = e.hdr.target;
+    if (!target) {
+        g.current.erase(tid);
+        g.slice_start.erase(tid);
+        return;
+    }
+    auto parked = g.parked.find(target);
+    if (parked != g.parked.end()) {
+        if (config_.clock == Clock::wall && now > parked->second.since_ns) {
+            uint64_t weight = ticks(now - parked->second.since_ns, g.remainder[target]);
+            std::optional<uint32_t> root;
+            if (config_.group_by == GroupBy::greenlet) root = greenlet_frame(t, target);
+            if (config_.group_by == GroupBy::thread) root = thread_frame(t, parked->second.tid);
+            add(t, root, parked->second.stack, weight);
+        }
+        g.parked.erase(parked);
+    }
+    greenlet_serial(t, target);
+    g.current[tid] = target;
+    g.slice_start[tid] = now;
+}
+
+void StackAggregator::poll() {
+    if (config_.group_by != GroupBy::thread) return;
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [pid, t] : processes_)
+        if (now - t->names_read >= thread_names_interval) refresh_thread_names(*t);
+}
+
+std::vector<BlockingSlice> StackAggregator::take_new_blocking() {
+    std::vector<BlockingSlice> fresh(blocking_.begin() + long(blocking_taken_), blocking_.end());
+    blocking_taken_ = blocking_.size();
+    return fresh;
+}
+
+void StackAggregator::finish(uint64_t end_ns) {
+    for (pid_t pid : order_) {
+        Traced& t = *processes_.at(pid);
+        auto& g = t.greenlets;
+        // Greenlets still parked: charged up to the end, like threads still off-CPU.
+        if (config_.clock == Clock::wall) {
+            for (auto& [greenlet, parked] : g.parked) {
+                if (end_ns <= parked.since_ns) continue;
+                uint64_t weight = ticks(end_ns - parked.since_ns, g.remainder[greenlet]);
+                std::optional<uint32_t> root;
+                if (config_.group_by == GroupBy::greenlet) root = greenlet_frame(t, greenlet);
+                if (config_.group_by == GroupBy::thread) root = thread_frame(t, parked.tid);
+                add(t, root, parked.stack, weight);
+            }
+        }
+        g.parked.clear();
+        std::vector<std::pair<uint32_t, uint64_t>> running(g.current.begin(), g.current.end());
+        for (const auto& [tid, greenlet] : running) end_slice(t, tid, greenlet, end_ns, true);
+    }
 }
 
 std::vector<ProcessProfile> StackAggregator::take_profiles() {
@@ -106,6 +335,8 @@ std::vector<ProcessProfile> StackAggregator::take_profiles() {
                 if (!name.empty()) t.profile.rename(index, thread_label(tid, name));
             }
         }
+        // Greenlets labelled before their run function was known.
+        for (const auto& [serial, index] : t.greenlets.frames) t.profile.rename(index, greenlet_label(t, serial));
         out.push_back(std::move(t.profile));
     }
     return out;

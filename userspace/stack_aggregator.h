@@ -1,14 +1,19 @@
 // Turns kernel events into the aggregated Profile: one ProcessProfile per traced process,
 // code objects resolved while the process is alive, off-CPU time converted to samples.
+// With greenlet switch events it also keeps each greenlet's parked stack (charged, in wall mode,
+// from when it parked until it runs again) and reports greenlets that ran too long without
+// switching (blocking the hub).
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "code_resolver.h"
 #include "profile.h"
@@ -18,27 +23,63 @@
 
 namespace pyat {
 
+struct AggregatorConfig {
+    Clock clock = Clock::cpu;
+    unsigned hz = 99;
+    GroupBy group_by = GroupBy::code;
+    uint64_t block_threshold_ns = 0;  // 0: no blocking report
+};
+
 class StackAggregator {
 public:
-    StackAggregator(Clock clock, unsigned hz, GroupBy group_by = GroupBy::code)
-        : clock_(clock), hz_(hz), group_by_(group_by) {}
+    explicit StackAggregator(const AggregatorConfig& config) : config_(config) {}
 
     void add_process(const PythonProcess& process);
     bool has_process(pid_t pid) const { return processes_.count(pid) != 0; }
 
-    // One EVENT_CPU_SAMPLE or EVENT_OFFCPU record (header plus hdr.nframes frames).
+    // One EVENT_CPU_SAMPLE, EVENT_OFFCPU or EVENT_GREENLET_SWITCH record (header plus
+    // hdr.nframes frames).
     void add_sample(const py_sample& sample);
 
     // Periodic upkeep while the run goes on (re-reads thread names now and then).
     void poll();
+    // Blocking slices found since the last call (to show them as they happen).
+    std::vector<BlockingSlice> take_new_blocking();
+
+    // End of the run at `end_ns` (CLOCK_MONOTONIC): parked greenlets are charged up to it and
+    // slices still running past the threshold are reported.
+    void finish(uint64_t end_ns);
 
     uint64_t samples() const { return samples_; }
     size_t process_count() const { return processes_.size(); }
 
     // The processes in the order they were added; moves the data out.
     std::vector<ProcessProfile> take_profiles();
+    std::vector<BlockingSlice> take_blocking() { return std::move(blocking_); }
 
 private:
+    struct Parked {
+        uint32_t tid = 0;
+        uint64_t since_ns = 0;
+        Stack stack;  // without a root frame
+    };
+    // What the greenlet switch events tell about one process.
+    struct Greenlets {
+        std::unordered_map<uint32_t, uint64_t> current;      // tid -> running PyGreenlet*
+        std::unordered_map<uint32_t, uint64_t> slice_start;  // tid -> when it started running
+        std::unordered_map<uint32_t, std::deque<Stack>> slice_samples;  // tid -> stacks sampled since
+        std::unordered_map<uint64_t, Parked> parked;         // PyGreenlet* -> where and since when
+        std::unordered_map<uint64_t, uint32_t> serial;       // live PyGreenlet* -> its number
+        std::unordered_map<uint32_t, std::string> run_name;  // number -> its run function
+        std::unordered_map<uint32_t, uint32_t> frames;       // number -> its root frame
+        std::unordered_map<uint64_t, uint64_t> remainder;    // PyGreenlet* -> ns*hz not yet a sample
+        std::unordered_set<uint64_t> hubs;                   // gevent's hub: idle waiting is not blocking
+        // A greenlet's frame chain ends at its own first frame, whose address stays put while it
+        // lives: samples are told apart by it exactly, even mid-switch.
+        std::unordered_map<uint64_t, uint64_t> by_base;      // outermost frame -> PyGreenlet*
+        std::unordered_map<uint64_t, uint64_t> base_of;      // PyGreenlet* -> outermost frame
+        uint32_t next_serial = 1;
+    };
     struct Traced {
         PythonProcess process;
         CodeResolver resolver;
@@ -47,18 +88,29 @@ private:
         ThreadNames thread_names;
         std::unordered_map<uint32_t, uint32_t> thread_frames;  // tid -> its root frame (group by thread)
         std::chrono::steady_clock::time_point names_read{};
+        Greenlets greenlets;
     };
 
-    uint64_t weight_of(Traced& t, const py_sample& sample);
+    uint64_t ticks(uint64_t ns, uint64_t& remainder) const;
+    Stack frames_of(Traced& t, const py_sample& sample);
+    void add(Traced& t, std::optional<uint32_t> root, const Stack& frames, uint64_t weight);
+    std::optional<uint32_t> root_for(Traced& t, const py_sample& sample);
+    uint64_t greenlet_of(Traced& t, const py_sample& sample) const;  // 0: unknown
     uint32_t thread_frame(Traced& t, uint32_t tid);
+    uint32_t greenlet_frame(Traced& t, uint64_t greenlet);
+    uint32_t greenlet_serial(Traced& t, uint64_t greenlet);
+    std::string greenlet_label(Traced& t, uint32_t serial) const;
+    void note_run_function(Traced& t, uint64_t greenlet, const Stack& frames);
+    void on_greenlet_switch(Traced& t, const py_sample& event);
+    void end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint64_t end_ns, bool ongoing);
     void refresh_thread_names(Traced& t);
 
-    Clock clock_;
-    unsigned hz_;
-    GroupBy group_by_;
+    AggregatorConfig config_;
     uint64_t samples_ = 0;
     std::map<pid_t, std::unique_ptr<Traced>> processes_;
     std::vector<pid_t> order_;
+    std::vector<BlockingSlice> blocking_;
+    size_t blocking_taken_ = 0;
 };
 
 }  // namespace pyat

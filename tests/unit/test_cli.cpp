@@ -202,7 +202,7 @@ TEST(CommandLine, GroupBy) {
     EXPECT_EQ(ok({"--group-by=code"}).group_by, GroupBy::code);
     for (const char* v : {"threads", "greenlet-ish", "Thread"}) {
         std::string e = bad({"--group-by", v});
-        EXPECT_TRUE(contains(e, "--group-by must be code or thread, got '" + std::string(v) + "'")) << e;
+        EXPECT_TRUE(contains(e, "--group-by must be code, thread or greenlet, got '" + std::string(v) + "'")) << e;
     }
     EXPECT_TRUE(contains(bad({"--group-by", "thread", "--group-by", "code"}), "--group-by is given more than once"));
 }
@@ -255,7 +255,7 @@ TEST(CommandLine, HelpTeachesEveryOption) {
           "-p PID", "-- CMD [ARGS...]", "every CPython process on the host", "including ones that start during the run",
           "exit with CMD's exit code",
           // formats
-          "*.callgrind", "callgrind.out", "*.folded", "*.svg", "callgrind, folded or svg",
+          "*.callgrind", "callgrind.out", "*.folded", "*.svg", "callgrind, folded, svg or jsonl",
           // why 99 Hz
           "default 99", "lock-step with 100 Hz timers", "1000 samples per busy thread in 10 s", "fraction of a percent",
           // clocks

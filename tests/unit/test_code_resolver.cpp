@@ -156,7 +156,7 @@ py_sample make_sample(uint32_t kind, std::vector<py_frame> innermost_first, uint
 TEST(StackAggregator, OffCpuIntervalsBecomeTicksAtHzWithNothingLostToRounding) {
     const auto& l = layout311();
     FakeCode fake(l);
-    StackAggregator agg(Clock::wall, 100);
+    StackAggregator agg(AggregatorConfig{Clock::wall, 100});
     agg.add_process(self_process(l));
     agg.add_sample(make_sample(EVENT_OFFCPU, {fake.frame(12)}, 0, 1'500'000'000));  // 1.5 s -> 150
     for (int i = 0; i < 10; i++) agg.add_sample(make_sample(EVENT_OFFCPU, {fake.frame(12)}, 0, 6'000'000));  // 60 ms -> 6
@@ -169,7 +169,7 @@ TEST(StackAggregator, OffCpuIntervalsBecomeTicksAtHzWithNothingLostToRounding) {
 TEST(StackAggregator, CpuClockIgnoresOffCpuRecords) {
     const auto& l = layout311();
     FakeCode fake(l);
-    StackAggregator agg(Clock::cpu, 100);
+    StackAggregator agg(AggregatorConfig{Clock::cpu, 100});
     agg.add_process(self_process(l));
     agg.add_sample(make_sample(EVENT_OFFCPU, {fake.frame(12)}, 0, 1'000'000'000));
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {fake.frame(2)}));
@@ -181,7 +181,7 @@ TEST(StackAggregator, StacksAreRootFirstAndSpecialCasesAreNamed) {
     FakeCode inner(l), outer(l);
     outer.qualname = ascii_string(l, "main");
     outer.code.put<uint64_t>(l.code_qualname, outer.qualname.address());
-    StackAggregator agg(Clock::cpu, 99);
+    StackAggregator agg(AggregatorConfig{Clock::cpu, 99});
     agg.add_process(self_process(l));
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {inner.frame(12), outer.frame(22)}));
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {}, SAMPLE_NO_THREAD));
@@ -204,7 +204,7 @@ TEST(StackAggregator, StacksAreRootFirstAndSpecialCasesAreNamed) {
 }
 
 TEST(StackAggregator, SamplesOfUnknownProcessesAreIgnored) {
-    StackAggregator agg(Clock::cpu, 99);
+    StackAggregator agg(AggregatorConfig{Clock::cpu, 99});
     py_sample s = make_sample(EVENT_CPU_SAMPLE, {});
     s.hdr.pid = 1;
     agg.add_sample(s);
