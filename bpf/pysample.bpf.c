@@ -112,6 +112,7 @@ static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
     s->hdr.weight_ns = 0;
     s->hdr.origin = 0;
     s->hdr.target = 0;
+    s->hdr.thread_main = 0;
     walk_python_stack(proc, tid, s);
     return s;
 }
@@ -189,6 +190,7 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
     count(COUNTER_GREENLET_SWITCHES);
     s->hdr.origin = fault ? 0 : origin;
     s->hdr.target = fault ? 0 : target;
+    s->hdr.thread_main = fault ? 0 : main_impl;
     emit(s);
     return 0;
 }

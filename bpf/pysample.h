@@ -104,6 +104,7 @@ struct event_header {
     __u64 weight_ns; /* EVENT_OFFCPU: how long the thread was off-CPU */
     __u64 origin;    /* EVENT_GREENLET_SWITCH: PyGreenlet* switched away from (0: unknown) */
     __u64 target;    /* EVENT_GREENLET_SWITCH: PyGreenlet* switched to */
+    __u64 thread_main; /* EVENT_GREENLET_SWITCH: impl of the thread's main greenlet (0: unknown) */
     __u64 base_frame; /* address of the outermost frame when the walk reached the end of the chain,
                        * else 0: a greenlet's chain ends at its own first frame, so this names
                        * the greenlet a stack belongs to */

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct GreenletLayout {
     int greenlet_major = 0;
     const char* source = "";
     const char* switch_symbol = "";
+    uint16_t suspended_frame = 0;  // impl -> innermost frame of a suspended greenlet
     greenlet_layout bpf{};
 };
 

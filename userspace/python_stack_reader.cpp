@@ -13,15 +13,10 @@ namespace pyat {
 namespace {
 constexpr int max_threads = PYAT_MAX_THREADS;
 
-// Mirrors walk_python_stack() in bpf/python_frames.bpf.h.
-void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, py_sample& s) {
-    uint64_t frame = 0;
-    if (l.current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
-        uint64_t cframe = mem.read_value<uint64_t>(tstate + l.tstate_cframe).value_or(0);
-        frame = cframe ? mem.read_value<uint64_t>(cframe + l.cframe_current_frame).value_or(0) : 0;
-    } else {
-        frame = mem.read_value<uint64_t>(tstate + l.tstate_frame).value_or(0);
-    }
+}  // namespace
+
+// Mirrors frame_walk_step() in bpf/python_frames.bpf.h.
+void read_stack_from(const ProcessMemory& mem, const py_layout& l, uint64_t frame, py_sample& s) {
     uint16_t n = 0;
     uint64_t last = 0;
     bool fault = false;
@@ -67,6 +62,19 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
     }
     s.hdr.nframes = n;
     if (!fault && !frame) s.hdr.base_frame = last;
+}
+
+namespace {
+// Mirrors walk_python_stack() in bpf/python_frames.bpf.h.
+void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, py_sample& s) {
+    uint64_t frame = 0;
+    if (l.current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
+        uint64_t cframe = mem.read_value<uint64_t>(tstate + l.tstate_cframe).value_or(0);
+        frame = cframe ? mem.read_value<uint64_t>(cframe + l.cframe_current_frame).value_or(0) : 0;
+    } else {
+        frame = mem.read_value<uint64_t>(tstate + l.tstate_frame).value_or(0);
+    }
+    read_stack_from(mem, l, frame, s);
 }
 
 // glibc's struct pthread keeps the kernel TID at this offset (x86_64, glibc 2.26 to 2.40);

@@ -206,6 +206,7 @@ int run_session(const Options& options) {
         }
         try {
             sampler.attach_greenlet(p.pid, module->path, module->layout->switch_symbol, module->layout->bpf);
+            aggregator.set_greenlet_layout(p.pid, module->layout);
             if (!options.quiet)
                 status.note(fmt::format("pyasynctrace: PID {}: following greenlet {} switches", p.pid, module->version));
         } catch (const Error& e) {
@@ -214,7 +215,7 @@ int run_session(const Options& options) {
         return true;
     };
     auto start_traced = [&](const PythonProcess& p) {
-        aggregator.add_process(p);
+        aggregator.add_process(p, monotonic_ns());
         sampler.add_process(p.pid, to_bpf(p));
         if (options.clock == Clock::wall) {
             // Threads blocked since before we looked never switch out while we watch.

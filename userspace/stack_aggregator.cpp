@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "frame_label.h"
+#include "python_stack_reader.h"
 
 namespace pyat {
 
@@ -25,7 +26,7 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }
 }  // namespace
 
-void StackAggregator::add_process(const PythonProcess& process) {
+void StackAggregator::add_process(const PythonProcess& process, uint64_t added_ns) {
     if (processes_.count(process.pid)) return;
     ProcessMemory memory(process.pid);
     auto t = std::make_unique<Traced>(Traced{process, CodeResolver(memory, *process.layout), ProcessProfile{}, {},
@@ -35,8 +36,41 @@ void StackAggregator::add_process(const PythonProcess& process) {
     t->profile.program = process.program;
     t->profile.command_line = process.command_line;
     t->profile.python_version = process.version;
+    t->added_ns = added_ns;
     processes_.emplace(process.pid, std::move(t));
     order_.push_back(process.pid);
+}
+
+void StackAggregator::set_greenlet_layout(pid_t pid, const GreenletLayout* layout) {
+    auto it = processes_.find(pid);
+    if (it != processes_.end()) it->second->greenlet_layout = layout;
+}
+
+// A thread's main greenlet that stayed parked through the whole run (gevent's main greenlet in
+// serve_forever() or joinall()) never switches while we watch: read where it waits and charge it
+// from the start of tracing.
+void StackAggregator::charge_idle_main_greenlets(Traced& t, uint64_t end_ns) {
+    auto& g = t.greenlets;
+    if (!t.greenlet_layout || config_.clock != Clock::wall || !t.added_ns || end_ns <= t.added_ns) return;
+    const ProcessMemory memory(t.process.pid);
+    for (const auto& [tid, main_impl] : g.thread_main) {
+        uint64_t main = memory.read_value<uint64_t>(main_impl + t.greenlet_layout->bpf.impl_self).value_or(0);
+        if (!main || g.serial.count(main)) continue;  // seen switching: already accounted for
+        uint64_t frame = memory.read_value<uint64_t>(main_impl + t.greenlet_layout->suspended_frame).value_or(0);
+        if (!frame) continue;
+        auto saved = std::make_unique<py_sample>();
+        saved->hdr.kind = EVENT_OFFCPU;
+        saved->hdr.pid = uint32_t(t.process.pid);
+        saved->hdr.tid = tid;
+        read_stack_from(memory, t.process.layout->bpf, frame, *saved);
+        if (!saved->hdr.nframes) continue;
+        Stack frames = frames_of(t, *saved);
+        note_run_function(t, main, frames);
+        std::optional<uint32_t> root;
+        if (config_.group_by == GroupBy::greenlet) root = greenlet_frame(t, main);
+        if (config_.group_by == GroupBy::thread) root = thread_frame(t, tid);
+        add(t, root, frames, ticks(end_ns - t.added_ns, g.remainder[main]));
+    }
 }
 
 // The number of --hz ticks in `ns`, carrying the fraction over in `remainder` so nothing is lost
@@ -197,6 +231,9 @@ void StackAggregator::end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint
     if (start == g.slice_start.end() || !config_.block_threshold_ns || end_ns <= start->second) return;
     uint64_t duration = end_ns - start->second;
     if (duration < config_.block_threshold_ns || g.hubs.count(greenlet)) return;
+    // With gevent, only a thread that runs a hub has a loop to block; its other threads (the
+    // threadpool's workers) wait on real locks by design.
+    if (!g.hub_threads.empty() && !g.hub_threads.count(tid)) return;
 
     BlockingSlice b;
     b.pid = t.process.pid;
@@ -240,7 +277,10 @@ void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
         Stack frames = frames_of(t, e);
         note_run_function(t, origin, frames);
         const Function& bottom = t.profile.functions[frames.front().function];
-        if (ends_with(bottom.file, "gevent/hub.py") && ends_with(bottom.name, "run")) g.hubs.insert(origin);
+        if (ends_with(bottom.file, "gevent/hub.py") && ends_with(bottom.name, "run")) {
+            g.hubs.insert(origin);
+            g.hub_threads.insert(tid);
+        }
         end_slice(t, tid, origin, now, false);
         g.parked[origin] = Parked{tid, now, std::move(frames)};
         if (e.hdr.base_frame) {
@@ -267,6 +307,7 @@ void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
         }
     }
 
+    if (e.hdr.thread_main) g.thread_main[tid] = e.hdr.thread_main;
     const uint64_t target = e.hdr.target;
     if (!target) {
         g.current.erase(tid);
@@ -318,6 +359,7 @@ void StackAggregator::finish(uint64_t end_ns) {
             }
         }
         g.parked.clear();
+        charge_idle_main_greenlets(t, end_ns);
         std::vector<std::pair<uint32_t, uint64_t>> running(g.current.begin(), g.current.end());
         for (const auto& [tid, greenlet] : running) end_slice(t, tid, greenlet, end_ns, true);
     }

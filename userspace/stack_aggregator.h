@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "code_resolver.h"
+#include "greenlet_layout.h"
 #include "profile.h"
 #include "pysample.h"
 #include "python_process.h"
@@ -34,7 +35,10 @@ class StackAggregator {
 public:
     explicit StackAggregator(const AggregatorConfig& config) : config_(config) {}
 
-    void add_process(const PythonProcess& process);
+    // `added_ns`: when tracing it began (CLOCK_MONOTONIC).
+    void add_process(const PythonProcess& process, uint64_t added_ns = 0);
+    // The process's greenlet switches are hooked: its layout lets us read suspended greenlets.
+    void set_greenlet_layout(pid_t pid, const GreenletLayout* layout);
     bool has_process(pid_t pid) const { return processes_.count(pid) != 0; }
 
     // One EVENT_CPU_SAMPLE, EVENT_OFFCPU or EVENT_GREENLET_SWITCH record (header plus
@@ -74,6 +78,8 @@ private:
         std::unordered_map<uint32_t, uint32_t> frames;       // number -> its root frame
         std::unordered_map<uint64_t, uint64_t> remainder;    // PyGreenlet* -> ns*hz not yet a sample
         std::unordered_set<uint64_t> hubs;                   // gevent's hub: idle waiting is not blocking
+        std::unordered_set<uint32_t> hub_threads;            // threads that run a hub
+        std::unordered_map<uint32_t, uint64_t> thread_main;  // tid -> impl of its main greenlet
         // A greenlet's frame chain ends at its own first frame, whose address stays put while it
         // lives: samples are told apart by it exactly, even mid-switch.
         std::unordered_map<uint64_t, uint64_t> by_base;      // outermost frame -> PyGreenlet*
@@ -89,7 +95,10 @@ private:
         std::unordered_map<uint32_t, uint32_t> thread_frames;  // tid -> its root frame (group by thread)
         std::chrono::steady_clock::time_point names_read{};
         Greenlets greenlets;
+        const GreenletLayout* greenlet_layout = nullptr;
+        uint64_t added_ns = 0;
     };
+    void charge_idle_main_greenlets(Traced& t, uint64_t end_ns);
 
     uint64_t ticks(uint64_t ns, uint64_t& remainder) const;
     Stack frames_of(Traced& t, const py_sample& sample);

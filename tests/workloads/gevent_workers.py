@@ -1,0 +1,43 @@
+"""gevent greenlets with known work: "worker" greenlets compute in crunch() and yield in
+gevent.sleep(0.002); one "waiter" greenlet only waits (gevent.sleep(0.5) in idle_wait()).
+
+Usage: python3.11 gevent_workers.py
+Prints "ready <pid>" once the greenlets run; runs until killed.
+"""
+import os
+
+import gevent
+
+
+def crunch(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def worker_loop():
+    while True:
+        crunch(20000)
+        gevent.sleep(0.002)
+
+
+def idle_wait():
+    gevent.sleep(0.5)
+
+
+def waiter_loop():
+    while True:
+        idle_wait()
+
+
+def main():
+    workers = [gevent.spawn(worker_loop) for _ in range(4)]
+    waiter = gevent.spawn(waiter_loop)
+    gevent.sleep(0.05)
+    print("ready %d" % os.getpid(), flush=True)
+    gevent.joinall(workers + [waiter])
+
+
+if __name__ == "__main__":
+    main()
