@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,13 +118,18 @@ public:
         return WIFEXITED(s) ? WEXITSTATUS(s) : 128 + WTERMSIG(s);
     }
     bool timed_out() const { return timed_out_; }
+    long max_rss_kb() const { return max_rss_kb_; }  // peak resident memory, once exited
     void signal(int sig) { kill(pid_, sig); }
 
 private:
     bool exited_now() {
         if (status_) return true;
         int s = 0;
-        if (waitpid(pid_, &s, WNOHANG) == pid_) status_ = s;
+        struct rusage usage {};
+        if (wait4(pid_, &s, WNOHANG, &usage) == pid_) {
+            status_ = s;
+            max_rss_kb_ = usage.ru_maxrss;
+        }
         return status_.has_value();
     }
     // Reads what is available; false if nothing came within timeout_ms.
@@ -148,17 +154,19 @@ private:
     std::string out_, err_;
     std::optional<int> status_;
     bool timed_out_ = false;
+    long max_rss_kb_ = 0;
 };
 
 struct RunResult {
     int exit_code;
     std::string out, err;
+    long max_rss_kb = 0;
 };
 
 inline RunResult run(const std::vector<std::string>& argv, double timeout_s = 60) {
     Child c(argv);
     int code = c.wait(timeout_s);
-    return {code, c.out(), c.err()};
+    return {code, c.out(), c.err(), c.max_rss_kb()};
 }
 
 // A Python workload that prints "ready <pid>" once running.

@@ -344,6 +344,10 @@ int run_session(const Options& options) {
         fmt::print(stderr, "pyasynctrace: {} after {:.1f} s; {} samples from {} process{} ({} clock, {} Hz)\n",
                    stop_reason, duration, profile.total(), profile.processes.size(),
                    profile.processes.size() == 1 ? "" : "es", clock_name(options.clock), options.hz);
+    if (!options.quiet && hook_greenlets && sampler.greenlet_switches())
+        fmt::print(stderr, "pyasynctrace: followed {} greenlet switches ({:.0f} a second; each hook hit costs the "
+                           "target a few microseconds)\n",
+                   sampler.greenlet_switches(), double(sampler.greenlet_switches()) / std::max(duration, 1e-3));
     if (profile.run.lost_samples)
         fmt::print(stderr,
                    "pyasynctrace: warning: {} samples were lost (ring buffer full); the profile "

@@ -15,7 +15,7 @@ using namespace pyat::test;
 namespace {
 
 // Resolved function names of the main thread's stack, outermost first.
-std::vector<std::string> main_thread_functions(const PythonProcess& p) {
+std::vector<std::string> main_thread_functions_now(const PythonProcess& p) {
     auto stacks = read_thread_stacks(p);
     auto it = stacks.find(uint32_t(p.pid));
     if (it == stacks.end()) return {};
@@ -23,6 +23,17 @@ std::vector<std::string> main_thread_functions(const PythonProcess& p) {
     std::vector<std::string> names;
     for (int i = int(it->second->hdr.nframes) - 1; i >= 0; i--)
         names.push_back(*resolver.resolve(it->second->frames[i]).name);
+    return names;
+}
+
+// The workload prints "ready" just before it calls rounds(): wait until it is inside.
+std::vector<std::string> main_thread_functions(const PythonProcess& p) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::vector<std::string> names;
+    do {
+        names = main_thread_functions_now(p);
+        if (names.size() >= 3) break;
+    } while (std::chrono::steady_clock::now() < deadline);
     return names;
 }
 
