@@ -23,6 +23,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load. */
 const volatile int report_exec = 0; /* emit EVENT_EXEC for every exec on the host */
+const volatile __u32 sample_hz = 99; /* --hz */
+const volatile int walk_every_park = 0; /* --group-by greenlet: every parked stack, exactly */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -42,6 +44,20 @@ struct {
     __type(key, __u32); /* tgid */
     __type(value, struct greenlet_process);
 } greenlet_processes SEC(".maps");
+
+/* (process, PyGreenlet*) -> when it parked (greenlet switches hooked). */
+struct parked_key {
+    __u64 greenlet;
+    __u32 tgid;
+    __u32 pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct parked_key);
+    __type(value, __u64);
+} parked_since SEC(".maps");
 
 /* Scratch samples: slot 0 for the perf-event program, slot 1 for sched_switch, slot 2 for the
  * greenlet uprobe (a perf event may interrupt either on the same CPU). */
@@ -83,12 +99,18 @@ static __always_inline __u32 sample_size(const struct py_sample *s)
     return sizeof(struct event_header) + n * sizeof(struct py_frame);
 }
 
+/* Waking the reader costs the traced thread microseconds per record; it polls every 50 ms
+ * anyway, so it is only woken when the buffer fills up. */
+#define RINGBUF_WAKEUP_BYTES (1024 * 1024)
+
 static __always_inline void emit(const struct py_sample *s)
 {
     __u32 size = sample_size(s);
     if (size > sizeof(struct py_sample))
         size = sizeof(struct py_sample);
-    if (bpf_ringbuf_output(&events, (void *)s, size, 0))
+    __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                                       : BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_output(&events, (void *)s, size, flags))
         count(COUNTER_LOST_SAMPLES);
 }
 
@@ -162,13 +184,18 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev, struct tas
 }
 
 /* Greenlet::g_switchstack(this = the target's impl, in rsi after the hidden return slot in rdi).
- * It runs before the stack switch: the thread state still shows the origin's frames. */
+ * It runs before the stack switch: the thread state still shows the origin's frames.
+ * Cheap on purpose (a switch-heavy service pays it per switch): the origin's park time goes into
+ * a map; the target's parked stack is walked only with probability (time parked x hz), so a
+ * greenlet parked for d seconds is charged d x hz ticks on average, like a sampled thread. */
 SEC("uprobe")
 int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
 {
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32, tid = (__u32)id;
     struct greenlet_process *g = bpf_map_lookup_elem(&greenlet_processes, &tgid);
-    if (!g)
+    struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
+    if (!g || !proc)
         return 0;
     const struct greenlet_layout *l = &g->layout;
     __u64 impl = (__u64)target_impl;
@@ -183,14 +210,62 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
     }
     __u64 thread_state = main_impl ? read_u64(main_impl + l->main_thread_state, &fault) : 0;
     __u64 origin = thread_state ? read_u64(thread_state + l->thread_state_current, &fault) : 0;
+    count(COUNTER_GREENLET_SWITCHES);
+    if (fault || !target) {
+        count(COUNTER_GREENLET_UNREADABLE);
+        return 0;
+    }
 
-    struct py_sample *s = capture(2, EVENT_GREENLET_SWITCH);
+    __u32 slot = 2;
+    struct py_sample *s = bpf_map_lookup_elem(&scratch, &slot);
     if (!s)
         return 0;
-    count(COUNTER_GREENLET_SWITCHES);
-    s->hdr.origin = fault ? 0 : origin;
-    s->hdr.target = fault ? 0 : target;
-    s->hdr.thread_main = fault ? 0 : main_impl;
+    __u64 now = bpf_ktime_get_ns();
+    s->hdr.kind = EVENT_GREENLET_SWITCH;
+    s->hdr.pid = tgid;
+    s->hdr.tid = tid;
+    s->hdr.flags = 0;
+    s->hdr.nframes = 0;
+    s->hdr.ktime_ns = now;
+    s->hdr.weight_ns = 0;
+    s->hdr.origin = origin;
+    s->hdr.target = target;
+    s->hdr.thread_main = main_impl;
+    s->hdr.base_frame = 0;
+
+    /* The origin parks now, unless it has no frame left: then it has ended. */
+    __u64 tstate = 0;
+    int head_fault = 0;
+    __u64 head = current_frame(proc, tid, &tstate, &head_fault);
+    struct parked_key key = {.greenlet = origin, .tgid = tgid};
+    if (origin) {
+        if (tstate && !head_fault && !head) {
+            s->hdr.flags |= SAMPLE_ORIGIN_FINISHED;
+            bpf_map_delete_elem(&parked_since, &key);
+        } else {
+            bpf_map_update_elem(&parked_since, &key, &now, BPF_ANY);
+        }
+    }
+
+    /* The target ends its park. */
+    key.greenlet = target;
+    __u64 *since = bpf_map_lookup_elem(&parked_since, &key);
+    if (since) {
+        __u64 parked = now > *since ? now - *since : 0;
+        bpf_map_delete_elem(&parked_since, &key);
+        s->hdr.weight_ns = parked;
+        __u64 expected = parked * sample_hz; /* ticks x 1e9 */
+        int walk = walk_every_park || expected >= 1000000000ULL;
+        if (!walk && (__u64)(bpf_get_prandom_u32() % 1000000000U) < expected) {
+            walk = 1;
+            s->hdr.flags |= SAMPLE_PARK_SAMPLED;
+        }
+        if (walk) {
+            __u64 frame = read_u64(impl + l->suspended_frame, &fault);
+            if (!fault)
+                walk_frames_from(&proc->layout, frame, s);
+        }
+    }
     emit(s);
     return 0;
 }

@@ -72,7 +72,8 @@ struct greenlet_layout {
     __u16 pygreenlet_pimpl;     /* PyGreenlet -> its impl */
     __u16 main_thread_state;    /* MainGreenlet impl -> greenlet's per-thread ThreadState */
     __u16 thread_state_current; /* ThreadState -> PyGreenlet* of the running greenlet */
-    __u16 pad[2];
+    __u16 suspended_frame;      /* impl -> innermost frame of a suspended greenlet */
+    __u16 pad;
 };
 
 /* One traced process's greenlet extension, keyed by tgid. */
@@ -85,13 +86,17 @@ enum event_kind {
     EVENT_OFFCPU = 2,       /* a thread was off-CPU for weight_ns at this stack */
     EVENT_EXEC = 3,         /* a process called exec(): maybe a new CPython */
     EVENT_EXIT = 4,         /* a traced process exited */
-    EVENT_GREENLET_SWITCH = 5, /* greenlet `origin` parks at this stack, `target` runs next */
+    EVENT_GREENLET_SWITCH = 5, /* `origin` parks, `target` runs next after weight_ns parked; frames:
+                                * the target's parked stack, when picked (see SAMPLE_PARK_SAMPLED) */
 };
 
 enum sample_flags {
     SAMPLE_TRUNCATED = 1,     /* more frames than PYAT_MAX_FRAMES */
     SAMPLE_NO_THREAD = 2,     /* the thread has no PyThreadState (not a Python thread) */
     SAMPLE_READ_FAULT = 4,    /* reading the interpreter's memory failed mid-walk */
+    SAMPLE_ORIGIN_FINISHED = 8, /* greenlet switch: the origin has no frame left (it ended) */
+    SAMPLE_PARK_SAMPLED = 16, /* greenlet switch: the target's parked stack was picked with probability
+                               * weight_ns * hz / 1e9 < 1; it stands for one --hz tick */
 };
 
 struct event_header {
@@ -121,7 +126,8 @@ enum counter_index {
     COUNTER_LOST_OFFCPU = 1,   /* off-CPU interval table full */
     COUNTER_SAMPLES = 2,       /* on-CPU samples taken of target threads */
     COUNTER_GREENLET_SWITCHES = 3, /* greenlet switch hook hits */
-    COUNTER_MAX = 4,
+    COUNTER_GREENLET_UNREADABLE = 4, /* switches whose greenlets could not be read */
+    COUNTER_MAX = 6,
 };
 
 #endif

@@ -163,33 +163,9 @@ static long frame_walk_step(__u32 index, void *ctx)
     return 0;
 }
 
-/* Fill s->frames (innermost first) from the thread's current frame; sets nframes and flags. */
-static __always_inline void walk_python_stack(const struct py_process *proc, __u32 tid,
-                                              struct py_sample *s)
+/* Fill s->frames (innermost first) from `frame` outwards; sets nframes, base_frame and flags. */
+static __always_inline void walk_frames_from(const struct py_layout *l, __u64 frame, struct py_sample *s)
 {
-    const struct py_layout *l = &proc->layout;
-    int fault = 0;
-
-    s->hdr.nframes = 0;
-    s->hdr.base_frame = 0;
-    __u64 tstate = find_thread_state(proc, tid);
-    if (!tstate) {
-        s->hdr.flags |= SAMPLE_NO_THREAD;
-        return;
-    }
-
-    __u64 frame;
-    if (l->current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
-        __u64 cframe = read_u64(tstate + l->tstate_cframe, &fault);
-        frame = cframe ? read_u64(cframe + l->cframe_current_frame, &fault) : 0;
-    } else {
-        frame = read_u64(tstate + l->tstate_frame, &fault);
-    }
-    if (fault) {
-        s->hdr.flags |= SAMPLE_READ_FAULT;
-        return;
-    }
-
     /* Skipped shim frames count against a larger budget than recorded ones. */
     struct frame_walk walk = {.layout = l, .sample = s, .frame = frame};
     bpf_loop(2 * PYAT_MAX_FRAMES, frame_walk_step, &walk, 0);
@@ -197,6 +173,43 @@ static __always_inline void walk_python_stack(const struct py_process *proc, __u
         s->hdr.flags |= SAMPLE_READ_FAULT;
     s->hdr.nframes = walk.n;
     s->hdr.base_frame = (!walk.fault && !walk.frame) ? walk.last : 0;
+}
+
+/* The innermost frame of the running thread (0: none); *tstate_out gets its PyThreadState. */
+static __always_inline __u64 current_frame(const struct py_process *proc, __u32 tid, __u64 *tstate_out,
+                                           int *fault)
+{
+    const struct py_layout *l = &proc->layout;
+    __u64 tstate = find_thread_state(proc, tid);
+    *tstate_out = tstate;
+    if (!tstate)
+        return 0;
+    if (l->current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
+        __u64 cframe = read_u64(tstate + l->tstate_cframe, fault);
+        return cframe ? read_u64(cframe + l->cframe_current_frame, fault) : 0;
+    }
+    return read_u64(tstate + l->tstate_frame, fault);
+}
+
+/* Fill s->frames (innermost first) from the thread's current frame; sets nframes and flags. */
+static __always_inline void walk_python_stack(const struct py_process *proc, __u32 tid,
+                                              struct py_sample *s)
+{
+    int fault = 0;
+    __u64 tstate = 0;
+
+    s->hdr.nframes = 0;
+    s->hdr.base_frame = 0;
+    __u64 frame = current_frame(proc, tid, &tstate, &fault);
+    if (!tstate) {
+        s->hdr.flags |= SAMPLE_NO_THREAD;
+        return;
+    }
+    if (fault) {
+        s->hdr.flags |= SAMPLE_READ_FAULT;
+        return;
+    }
+    walk_frames_from(&proc->layout, frame, s);
 }
 
 #endif

@@ -70,6 +70,8 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     skel_.reset(pysample_bpf__open());
     if (!skel_) throw Error(fmt::format("cannot open the BPF programs: {}", libbpf_reason(-errno)));
     skel_->rodata->report_exec = config.report_exec ? 1 : 0;
+    skel_->rodata->sample_hz = config.hz;
+    skel_->rodata->walk_every_park = config.walk_every_park ? 1 : 0;
     bpf_program__set_autoload(skel_->progs.on_sched_switch, config.off_cpu);
     if (int err = pysample_bpf__load(skel_.get()))
         throw Error(fmt::format("cannot load the BPF programs into the kernel: {} (needs a kernel with "
@@ -141,6 +143,7 @@ void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char*
 }
 
 uint64_t BpfSampler::greenlet_switches() const { return counter(COUNTER_GREENLET_SWITCHES); }
+uint64_t BpfSampler::greenlet_unreadable() const { return counter(COUNTER_GREENLET_UNREADABLE); }
 
 int BpfSampler::epoll_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
 

@@ -24,6 +24,7 @@ struct SamplerConfig {
     unsigned hz = 99;
     bool off_cpu = false;       // --clock wall
     bool report_exec = false;   // emit EVENT_EXEC for every exec on the host (discovery)
+    bool walk_every_park = false;  // greenlet: every parked stack (--group-by greenlet), not sampled
 };
 
 class BpfSampler {
@@ -43,6 +44,7 @@ public:
     // that process; its switches arrive as EVENT_GREENLET_SWITCH. Throws pyat::Error.
     void attach_greenlet(pid_t pid, const std::string& path, const char* symbol, const greenlet_layout& layout);
     uint64_t greenlet_switches() const;
+    uint64_t greenlet_unreadable() const;
 
     int epoll_fd() const;
     // Hands pending records to the handler; waits up to timeout_ms (0: don't wait).

@@ -19,7 +19,6 @@ struct GreenletLayout {
     int greenlet_major = 0;
     const char* source = "";
     const char* switch_symbol = "";
-    uint16_t suspended_frame = 0;  // impl -> innermost frame of a suspended greenlet
     greenlet_layout bpf{};
 };
 

@@ -162,7 +162,8 @@ int run_session(const Options& options) {
     std::set<pid_t> live;  // traced and still running
     std::vector<pid_t> exited_events;
     BpfSampler sampler(
-        SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value()},
+        SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value(),
+                      options.group_by == GroupBy::greenlet},
         [&](const void* data, size_t size) {
             const auto* hdr = static_cast<const event_header*>(data);
             switch (hdr->kind) {
@@ -348,6 +349,9 @@ int run_session(const Options& options) {
         fmt::print(stderr, "pyasynctrace: followed {} greenlet switches ({:.0f} a second; each hook hit costs the "
                            "target a few microseconds)\n",
                    sampler.greenlet_switches(), double(sampler.greenlet_switches()) / std::max(duration, 1e-3));
+    if (!options.quiet && sampler.greenlet_unreadable())
+        fmt::print(stderr, "pyasynctrace: warning: {} greenlet switches could not be read and were skipped\n",
+                   sampler.greenlet_unreadable());
     if (profile.run.lost_samples)
         fmt::print(stderr,
                    "pyasynctrace: warning: {} samples were lost (ring buffer full); the profile "

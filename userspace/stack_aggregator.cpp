@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "frame_label.h"
 #include "python_stack_reader.h"
@@ -16,6 +17,7 @@ constexpr auto thread_names_interval = std::chrono::milliseconds(250);
 // Stacks kept per thread for the blocking report: the current slice's, newest last.
 constexpr size_t max_slice_samples = 8192;
 constexpr size_t max_reported_stacks = 5;
+constexpr uint64_t type_name_offset = 24;  // PyTypeObject.tp_name, every 64-bit CPython
 
 std::string thread_label(uint32_t tid, const std::string& name) {
     return name.empty() ? fmt::format("thread [{}]", tid) : fmt::format("thread \"{}\" [{}]", name, tid);
@@ -56,7 +58,7 @@ void StackAggregator::charge_idle_main_greenlets(Traced& t, uint64_t end_ns) {
     for (const auto& [tid, main_impl] : g.thread_main) {
         uint64_t main = memory.read_value<uint64_t>(main_impl + t.greenlet_layout->bpf.impl_self).value_or(0);
         if (!main || g.serial.count(main)) continue;  // seen switching: already accounted for
-        uint64_t frame = memory.read_value<uint64_t>(main_impl + t.greenlet_layout->suspended_frame).value_or(0);
+        uint64_t frame = memory.read_value<uint64_t>(main_impl + t.greenlet_layout->bpf.suspended_frame).value_or(0);
         if (!frame) continue;
         auto saved = std::make_unique<py_sample>();
         saved->hdr.kind = EVENT_OFFCPU;
@@ -191,6 +193,14 @@ void StackAggregator::add(Traced& t, std::optional<uint32_t> root, const Stack& 
     samples_ += weight;
 }
 
+void StackAggregator::note_hub(Traced& t, uint64_t greenlet, uint32_t tid, const Stack& frames) {
+    const Function& bottom = t.profile.functions[frames.front().function];
+    if (ends_with(bottom.file, "gevent/hub.py") && ends_with(bottom.name, "run")) {
+        t.greenlets.hubs.insert(greenlet);
+        t.greenlets.hub_threads.insert(tid);
+    }
+}
+
 void StackAggregator::add_sample(const py_sample& sample) {
     auto it = processes_.find(pid_t(sample.hdr.pid));
     if (it == processes_.end()) return;
@@ -201,6 +211,7 @@ void StackAggregator::add_sample(const py_sample& sample) {
             Stack frames = frames_of(t, sample);
             if (uint64_t greenlet = greenlet_of(t, sample)) {
                 note_run_function(t, greenlet, frames);
+                note_hub(t, greenlet, tid, frames);
                 if (config_.block_threshold_ns) {
                     auto& kept = t.greenlets.slice_samples[tid];
                     if (kept.size() >= max_slice_samples) kept.pop_front();
@@ -230,7 +241,12 @@ void StackAggregator::end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint
     g.slice_samples.erase(tid);
     if (start == g.slice_start.end() || !config_.block_threshold_ns || end_ns <= start->second) return;
     uint64_t duration = end_ns - start->second;
-    if (duration < config_.block_threshold_ns || g.hubs.count(greenlet)) return;
+    if (duration < config_.block_threshold_ns) return;
+    if (greenlet && is_hub(t, greenlet)) {  // the hub waiting for events is idle, not blocking
+        g.hubs.insert(greenlet);
+        g.hub_threads.insert(tid);
+        return;
+    }
     // With gevent, only a thread that runs a hub has a loop to block; its other threads (the
     // threadpool's workers) wait on real locks by design.
     if (!g.hub_threads.empty() && !g.hub_threads.count(tid)) return;
@@ -260,8 +276,8 @@ void StackAggregator::end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint
     blocking_.push_back(std::move(b));
 }
 
-// Greenlet::g_switchstack: `origin` leaves the CPU to `target` at this moment, its stack as it
-// parks is in the event. A finished greenlet leaves with no Python frame at all.
+// Greenlet::g_switchstack: `origin` leaves the CPU to `target` at this moment. The event carries
+// how long the target was parked and, when the kernel picked it, the stack it was parked at.
 void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
     auto& g = t.greenlets;
     const uint32_t tid = e.hdr.tid;
@@ -271,27 +287,10 @@ void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
         auto current = g.current.find(tid);
         if (current != g.current.end()) origin = current->second;
     }
-    const bool origin_finished = e.hdr.nframes == 0 && !(e.hdr.flags & (SAMPLE_NO_THREAD | SAMPLE_READ_FAULT));
-
-    if (origin && !origin_finished) {
-        Stack frames = frames_of(t, e);
-        note_run_function(t, origin, frames);
-        const Function& bottom = t.profile.functions[frames.front().function];
-        if (ends_with(bottom.file, "gevent/hub.py") && ends_with(bottom.name, "run")) {
-            g.hubs.insert(origin);
-            g.hub_threads.insert(tid);
-        }
-        end_slice(t, tid, origin, now, false);
-        g.parked[origin] = Parked{tid, now, std::move(frames)};
-        if (e.hdr.base_frame) {
-            auto old = g.base_of.find(origin);
-            if (old != g.base_of.end() && old->second != e.hdr.base_frame) g.by_base.erase(old->second);
-            g.base_of[origin] = e.hdr.base_frame;
-            g.by_base[e.hdr.base_frame] = origin;
-        }
-    } else {
-        end_slice(t, tid, origin, now, false);
-        if (origin) {  // gone: its number may be handed to a new greenlet at the same address
+    end_slice(t, tid, origin, now, false);
+    if (origin) {
+        if (e.hdr.flags & SAMPLE_ORIGIN_FINISHED) {
+            // Gone: its number may be handed to a new greenlet at the same address.
             if (config_.group_by != GroupBy::greenlet) {  // its label is no longer needed
                 auto serial = g.serial.find(origin);
                 if (serial != g.serial.end()) g.run_name.erase(serial->second);
@@ -304,30 +303,48 @@ void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
             g.serial.erase(origin);
             g.remainder.erase(origin);
             g.hubs.erase(origin);
+        } else {
+            g.parked[origin] = Parked{tid, now};
         }
     }
-
     if (e.hdr.thread_main) g.thread_main[tid] = e.hdr.thread_main;
+
     const uint64_t target = e.hdr.target;
-    if (!target) {
-        g.current.erase(tid);
-        g.slice_start.erase(tid);
-        return;
-    }
-    auto parked = g.parked.find(target);
-    if (parked != g.parked.end()) {
-        if (config_.clock == Clock::wall && now > parked->second.since_ns) {
-            uint64_t weight = ticks(now - parked->second.since_ns, g.remainder[target]);
+    g.parked.erase(target);
+    if (e.hdr.nframes) {
+        Stack frames = frames_of(t, e);
+        note_run_function(t, target, frames);
+        if (e.hdr.base_frame) {
+            auto old = g.base_of.find(target);
+            if (old != g.base_of.end() && old->second != e.hdr.base_frame) g.by_base.erase(old->second);
+            g.base_of[target] = e.hdr.base_frame;
+            g.by_base[e.hdr.base_frame] = target;
+        }
+        if (config_.clock == Clock::wall) {
+            // A stack picked with probability (time parked x hz) stands for one tick.
+            uint64_t weight = (e.hdr.flags & SAMPLE_PARK_SAMPLED) ? 1 : ticks(e.hdr.weight_ns, g.remainder[target]);
             std::optional<uint32_t> root;
             if (config_.group_by == GroupBy::greenlet) root = greenlet_frame(t, target);
-            if (config_.group_by == GroupBy::thread) root = thread_frame(t, parked->second.tid);
-            add(t, root, parked->second.stack, weight);
+            if (config_.group_by == GroupBy::thread) root = thread_frame(t, tid);
+            add(t, root, frames, weight);
         }
-        g.parked.erase(parked);
     }
     greenlet_serial(t, target);
     g.current[tid] = target;
     g.slice_start[tid] = now;
+}
+
+// gevent's hub: its greenlet is a gevent.hub.Hub (read only for slices past the threshold).
+bool StackAggregator::is_hub(Traced& t, uint64_t greenlet) {
+    auto& g = t.greenlets;
+    if (g.hubs.count(greenlet)) return true;
+    const ProcessMemory memory(t.process.pid);
+    uint64_t type = memory.read_value<uint64_t>(greenlet + t.process.layout->object_type).value_or(0);
+    uint64_t name_ptr = type ? memory.read_value<uint64_t>(type + type_name_offset).value_or(0) : 0;
+    char name[64] = {};
+    if (!name_ptr || !memory.read(name_ptr, name, sizeof(name) - 1)) return false;
+    std::string type_name(name, strnlen(name, sizeof(name) - 1));
+    return type_name == "Hub" || ends_with(type_name, ".Hub");
 }
 
 void StackAggregator::poll() {
@@ -347,15 +364,27 @@ void StackAggregator::finish(uint64_t end_ns) {
     for (pid_t pid : order_) {
         Traced& t = *processes_.at(pid);
         auto& g = t.greenlets;
-        // Greenlets still parked: charged up to the end, like threads still off-CPU.
-        if (config_.clock == Clock::wall) {
+        // Greenlets still parked: charged up to the end, like threads still off-CPU, at the
+        // stack they are parked at (read from the process, which is still there).
+        if (config_.clock == Clock::wall && t.greenlet_layout) {
+            const ProcessMemory memory(t.process.pid);
+            const auto& gl = t.greenlet_layout->bpf;
             for (auto& [greenlet, parked] : g.parked) {
                 if (end_ns <= parked.since_ns) continue;
-                uint64_t weight = ticks(end_ns - parked.since_ns, g.remainder[greenlet]);
+                uint64_t impl = memory.read_value<uint64_t>(greenlet + gl.pygreenlet_pimpl).value_or(0);
+                uint64_t frame = impl ? memory.read_value<uint64_t>(impl + gl.suspended_frame).value_or(0) : 0;
+                if (!frame) continue;
+                auto saved = std::make_unique<py_sample>();
+                saved->hdr.kind = EVENT_OFFCPU;
+                saved->hdr.pid = uint32_t(t.process.pid);
+                saved->hdr.tid = parked.tid;
+                read_stack_from(memory, t.process.layout->bpf, frame, *saved);
+                if (!saved->hdr.nframes) continue;
+                Stack frames = frames_of(t, *saved);
                 std::optional<uint32_t> root;
                 if (config_.group_by == GroupBy::greenlet) root = greenlet_frame(t, greenlet);
                 if (config_.group_by == GroupBy::thread) root = thread_frame(t, parked.tid);
-                add(t, root, parked.stack, weight);
+                add(t, root, frames, ticks(end_ns - parked.since_ns, g.remainder[greenlet]));
             }
         }
         g.parked.clear();

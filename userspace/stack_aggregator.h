@@ -64,15 +64,14 @@ public:
 private:
     struct Parked {
         uint32_t tid = 0;
-        uint64_t since_ns = 0;
-        Stack stack;  // without a root frame
+        uint64_t since_ns = 0;  // the kernel sends the parked stack when the greenlet resumes
     };
     // What the greenlet switch events tell about one process.
     struct Greenlets {
         std::unordered_map<uint32_t, uint64_t> current;      // tid -> running PyGreenlet*
         std::unordered_map<uint32_t, uint64_t> slice_start;  // tid -> when it started running
         std::unordered_map<uint32_t, std::deque<Stack>> slice_samples;  // tid -> stacks sampled since
-        std::unordered_map<uint64_t, Parked> parked;         // PyGreenlet* -> where and since when
+        std::unordered_map<uint64_t, Parked> parked;         // PyGreenlet* -> on which thread, since when
         std::unordered_map<uint64_t, uint32_t> serial;       // live PyGreenlet* -> its number
         std::unordered_map<uint32_t, std::string> run_name;  // number -> its run function
         std::unordered_map<uint32_t, uint32_t> frames;       // number -> its root frame
@@ -99,6 +98,8 @@ private:
         uint64_t added_ns = 0;
     };
     void charge_idle_main_greenlets(Traced& t, uint64_t end_ns);
+    bool is_hub(Traced& t, uint64_t greenlet);
+    void note_hub(Traced& t, uint64_t greenlet, uint32_t tid, const Stack& frames);
 
     uint64_t ticks(uint64_t ns, uint64_t& remainder) const;
     Stack frames_of(Traced& t, const py_sample& sample);

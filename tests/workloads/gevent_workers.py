@@ -1,10 +1,12 @@
 """gevent greenlets with known work: "worker" greenlets compute in crunch() and yield in
-gevent.sleep(0.002); one "waiter" greenlet only waits (gevent.sleep(0.5) in idle_wait()).
+gevent.sleep(1-3 ms, random: a fixed period would beat against the sampling timer); one "waiter"
+greenlet only waits (gevent.sleep(0.5) in idle_wait()).
 
 Usage: python3.11 gevent_workers.py
 Prints "ready <pid>" once the greenlets run; runs until killed.
 """
 import os
+import random
 
 import gevent
 
@@ -19,7 +21,7 @@ def crunch(n):
 def worker_loop():
     while True:
         crunch(20000)
-        gevent.sleep(0.002)
+        gevent.sleep(random.uniform(0.001, 0.003))
 
 
 def idle_wait():
