@@ -95,6 +95,7 @@ uint32_t StackAggregator::thread_frame(Traced& t, uint32_t tid) {
     if (std::chrono::steady_clock::now() - t.names_read >= thread_names_interval / 5) refresh_thread_names(t);
     std::string name = t.thread_names.name(tid);
     if (name.empty() && tid == uint32_t(t.process.pid)) name = "MainThread";
+    if (name.empty()) name = t.thread_names.os_name(tid);
     uint32_t index = t.profile.intern({thread_label(tid, name), "", 0});
     t.thread_frames.emplace(tid, index);
     return index;

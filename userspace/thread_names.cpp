@@ -1,5 +1,9 @@
 #include "thread_names.h"
 
+#include <fmt/format.h>
+
+#include <fstream>
+
 namespace pyat {
 
 void ThreadNames::refresh() {
@@ -24,6 +28,19 @@ void ThreadNames::refresh() {
 uint32_t ThreadNames::tid_of_ident(uint64_t ident) const {
     auto it = tids_.find(ident);
     return it == tids_.end() ? 0 : it->second;
+}
+
+std::string ThreadNames::os_name(uint32_t tid) const {
+    auto read_comm = [](const std::string& path) {
+        std::ifstream in(path);
+        std::string line;
+        std::getline(in, line);
+        return line;
+    };
+    pid_t pid = objects_.memory().pid();
+    std::string thread = read_comm(fmt::format("/proc/{}/task/{}/comm", pid, tid));
+    std::string process = read_comm(fmt::format("/proc/{}/comm", pid));
+    return thread == process ? "" : thread;
 }
 
 const std::string& ThreadNames::name(uint32_t tid) const {

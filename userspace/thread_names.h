@@ -22,6 +22,9 @@ public:
     void refresh();
     // The Python name of thread `tid`, or "" when it has none (yet).
     const std::string& name(uint32_t tid) const;
+    // The thread's OS name (/proc/PID/task/TID/comm, set by 3.14's threading or by the program)
+    // when it differs from the process's; "" otherwise.
+    std::string os_name(uint32_t tid) const;
     size_t known() const { return names_.size(); }
     // The TID of the thread whose threading ident (pthread_self(), PyThreadState.thread_id) is
     // `ident`, as of the last refresh; 0 if unknown.
