@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "line_table.h"
+#include "test_support.h"
 
 using namespace pyat;
+using namespace pyat::test;
 
 namespace {
 
@@ -232,6 +234,61 @@ TEST(LineTableDecoder, TruncatedAndRandomTablesAreSafe) {
     std::vector<uint8_t> big;
     for (int i = 0; i < 10000; i++) big.insert(big.end(), {0x80 | (13 << 3), 0x7e, 0x7f, 0x7f, 0x7f, 0x7f, 0x03});
     (void)line_for_offset(LineTableFormat::location_table, big, 1, 19990);
+}
+
+TEST(LineTableDecoder, LivePython311AgreesWithDisOnEveryInstruction) {
+    // python3.11 dumps, for every code object of a stdlib module: firstlineno, table hex, and the
+    // (offset, line) of each instruction as dis reports them.
+    const char* script = R"PY(
+import dis, types, json.decoder as m
+src = open(m.__file__).read()
+def walk(c):
+    yield c
+    for k in c.co_consts:
+        if isinstance(k, types.CodeType): yield from walk(k)
+for c in walk(compile(src, m.__file__, "exec")):
+    pairs = " ".join(f"{i.offset}:{i.positions.lineno or 0}" for i in dis.get_instructions(c))
+    print(c.co_firstlineno, c.co_linetable.hex(), pairs)
+)PY";
+    RunResult r = run({debian_python, "-c", script});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream in(r.out);
+    std::string line;
+    int checked = 0, mismatches = 0;
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        int first;
+        std::string hex, pair;
+        f >> first >> hex;
+        std::vector<uint8_t> table;
+        for (size_t i = 0; i + 1 < hex.size(); i += 2) table.push_back(uint8_t(std::stoi(hex.substr(i, 2), nullptr, 16)));
+        while (f >> pair) {
+            auto colon = pair.find(':');
+            uint32_t offset = uint32_t(std::stoul(pair.substr(0, colon)));
+            int expected = std::stoi(pair.substr(colon + 1));
+            if (expected == 0) continue;  // no line (e.g. RESUME in a generator)
+            checked++;
+            if (line_for_offset(LineTableFormat::location_table, table, first, offset) != expected) mismatches++;
+        }
+    }
+    EXPECT_GT(checked, 500);
+    EXPECT_EQ(mismatches, 0);
+}
+
+TEST(LineTableDecoder, OlderFormatsAndHostileInput) {
+    // lnotab: (addr+6, line+1), (addr+4, line+2) from first line 10.
+    std::vector<uint8_t> lnotab = {6, 1, 4, 2};
+    EXPECT_EQ(line_for_offset(LineTableFormat::lnotab, lnotab, 10, 0), 10);
+    EXPECT_EQ(line_for_offset(LineTableFormat::lnotab, lnotab, 10, 6), 11);
+    EXPECT_EQ(line_for_offset(LineTableFormat::lnotab, lnotab, 10, 12), 13);
+    // 3.10: ranges [0,4) line+0, [4,10) line+1, [10,12) no line.
+    std::vector<uint8_t> t310 = {4, 0, 6, 1, 2, 0x80};
+    EXPECT_EQ(line_for_offset(LineTableFormat::linetable310, t310, 5, 2), 5);
+    EXPECT_EQ(line_for_offset(LineTableFormat::linetable310, t310, 5, 8), 6);
+    EXPECT_EQ(line_for_offset(LineTableFormat::linetable310, t310, 5, 11), 5);
+    std::vector<uint8_t> garbage = {0xff, 0xff, 0x7f, 0x70};
+    EXPECT_EQ(line_for_offset(LineTableFormat::location_table, garbage, 7, 1000), 7);
+    EXPECT_EQ(line_for_offset(LineTableFormat::location_table, {}, 7, 0), 7);
 }
 
 }  // namespace
