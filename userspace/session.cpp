@@ -187,6 +187,7 @@ int run_session(const Options& options) {
     StatusLine status(!options.quiet && isatty(STDERR_FILENO));
     // greenlet may be imported long after we attached: look again now and then.
     std::map<pid_t, PythonProcess> greenlet_pending;  // traced, greenlet not hooked yet
+    size_t greenlet_hooked = 0;                        // processes whose switches we follow
     auto hook_greenlet = [&](const PythonProcess& p) -> bool {  // true: done with this process
         std::vector<Mapping> maps;
         try {
@@ -208,6 +209,7 @@ int run_session(const Options& options) {
         try {
             sampler.attach_greenlet(p.pid, module->path, module->layout->switch_symbol, module->layout->bpf);
             aggregator.set_greenlet_layout(p.pid, module->layout);
+            greenlet_hooked++;
             if (!options.quiet)
                 status.note(fmt::format("pyasynctrace: PID {}: following greenlet {} switches", p.pid, module->version));
         } catch (const Error& e) {
@@ -360,7 +362,9 @@ int run_session(const Options& options) {
     if (profile.processes.empty())
         fmt::print(stderr, "pyasynctrace: no CPython process was traced\n");
 
-    if (!options.quiet && block_threshold_ms) {
+    if (!options.quiet && block_threshold_ms && !greenlet_hooked)
+        fmt::print(stderr, "pyasynctrace: no traced process imported greenlet: no blocking report\n");
+    if (!options.quiet && block_threshold_ms && greenlet_hooked) {
         if (profile.blocking.empty())
             fmt::print(stderr, "pyasynctrace: no greenlet ran longer than {} ms without switching\n",
                        block_threshold_ms);
