@@ -362,7 +362,7 @@ int run_session(const Options& options) {
     if (profile.processes.empty())
         fmt::print(stderr, "pyasynctrace: no CPython process was traced\n");
 
-    if (!options.quiet && block_threshold_ms && !greenlet_hooked)
+    if (!options.quiet && options.block_threshold_ms && !greenlet_hooked)
         fmt::print(stderr, "pyasynctrace: no traced process imported greenlet: no blocking report\n");
     if (!options.quiet && block_threshold_ms && greenlet_hooked) {
         if (profile.blocking.empty())
