@@ -6,7 +6,8 @@
  *                 emit it, weighted by the time away, when it comes back.
  * on_greenlet_switch uprobe on greenlet's Greenlet::g_switchstack (--clock wall, greenlet
  *                 grouping or blocking reports only: a uprobe costs the target ~5 us a switch):
- *                 the parking greenlet's stack, and who runs next.
+ *                 who parks, who runs next after how long parked, and now and then the stack
+ *                 it was parked at.
  * on_exec/on_exit process lifetime events so userspace can find new targets and drop old ones.
  */
 #include "vmlinux.h"
@@ -242,8 +243,8 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
         if (tstate && !head_fault && !head) {
             s->hdr.flags |= SAMPLE_ORIGIN_FINISHED;
             bpf_map_delete_elem(&parked_since, &key);
-        } else {
-            bpf_map_update_elem(&parked_since, &key, &now, BPF_ANY);
+        } else if (bpf_map_update_elem(&parked_since, &key, &now, BPF_ANY)) {
+            count(COUNTER_LOST_OFFCPU); /* more parked greenlets than the map holds */
         }
     }
 

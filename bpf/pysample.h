@@ -123,7 +123,7 @@ struct py_sample {
 /* Counters in the per-CPU "counters" array. */
 enum counter_index {
     COUNTER_LOST_SAMPLES = 0,  /* ring buffer full */
-    COUNTER_LOST_OFFCPU = 1,   /* off-CPU interval table full */
+    COUNTER_LOST_OFFCPU = 1,   /* off-CPU interval table (or parked-greenlet table) full */
     COUNTER_SAMPLES = 2,       /* on-CPU samples taken of target threads */
     COUNTER_GREENLET_SWITCHES = 3, /* greenlet switch hook hits */
     COUNTER_GREENLET_UNREADABLE = 4, /* switches whose greenlets could not be read */
