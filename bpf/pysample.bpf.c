@@ -248,12 +248,20 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
         }
     }
 
-    /* The target ends its park. */
+    /* The target ends its park. One we never saw park, but which has a saved frame (it has
+     * started, and has not ended), was parked before its switches were hooked: since then. */
     key.greenlet = target;
     __u64 *since = bpf_map_lookup_elem(&parked_since, &key);
+    __u64 parked_at = since ? *since : 0;
     if (since) {
-        __u64 parked = now > *since ? now - *since : 0;
         bpf_map_delete_elem(&parked_since, &key);
+    } else {
+        int saved_fault = 0;
+        if (read_u64(impl + l->suspended_frame, &saved_fault) && !saved_fault)
+            parked_at = g->hooked_ns;
+    }
+    if (parked_at) {
+        __u64 parked = now > parked_at ? now - parked_at : 0;
         s->hdr.weight_ns = parked;
         __u64 expected = parked * sample_hz; /* ticks x 1e9 */
         int walk = walk_every_park || expected >= 1000000000ULL;

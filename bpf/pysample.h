@@ -79,6 +79,7 @@ struct greenlet_layout {
 /* One traced process's greenlet extension, keyed by tgid. */
 struct greenlet_process {
     struct greenlet_layout layout;
+    __u64 hooked_ns; /* bpf_ktime_get_ns() when its switches were first hooked */
 };
 
 enum event_kind {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -129,7 +130,9 @@ void BpfSampler::remove_process(pid_t pid) {
 void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char* symbol,
                                  const greenlet_layout& layout) {
     uint32_t key = uint32_t(pid);
-    greenlet_process value{layout};
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
+    greenlet_process value{layout, uint64_t(now.tv_sec) * 1'000'000'000ULL + uint64_t(now.tv_nsec)};
     if (bpf_map__update_elem(skel_->maps.greenlet_processes, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
         throw Error(fmt::format("cannot register PID {}'s greenlet with the BPF sampler: {}", pid, strerror(errno)));
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol);
