@@ -182,9 +182,10 @@ Inspection inspect(pid_t pid) {
     for (const auto& f : files)
         if ((interp = find_interpreter_in(pid, f, maps))) break;
     if (!interp) {
-        // Python 2 and 3.6 and older have no _PyRuntime; say what they are all the same.
+        // Python 2 and 3.6 and older have no _PyRuntime; say what they are all the same. (A
+        // supported version without it is a process that has not mapped libpython yet.)
         for (const auto& f : files)
-            if (auto v = version_from_name(f); v && basename_of(f).find("python") != std::string::npos)
+            if (auto v = version_from_name(f); v && !find_cpython_layout(v->major, v->minor))
                 return {std::nullopt,
                         fmt::format("PID {} runs CPython {} ({}), which pyasynctrace does not support "
                                     "(supported: {})",
