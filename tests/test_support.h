@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -219,6 +220,17 @@ inline uint64_t self(const std::map<std::string, uint64_t>& folded, const std::s
     for (const auto& [stack, count] : folded)
         if (frame_is(split_frames(stack).back(), function)) n += count;
     return n;
+}
+
+// Function names of a folded stack's frames ("name (file:line)" -> "name"), root first.
+inline std::vector<std::string> function_names(const std::string& stack) {
+    std::vector<std::string> names;
+    for (const auto& f : split_frames(stack)) names.push_back(f.substr(0, f.find(" (")));
+    return names;
+}
+
+inline bool has(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 inline uint64_t total(const std::map<std::string, uint64_t>& folded) {

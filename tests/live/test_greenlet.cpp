@@ -10,15 +10,6 @@ using namespace pyat::test;
 
 namespace {
 
-std::vector<std::string> function_names(const std::string& stack) {
-    std::vector<std::string> names;
-    for (const auto& f : split_frames(stack)) names.push_back(f.substr(0, f.find(" (")));
-    return names;
-}
-
-bool has(const std::vector<std::string>& v, const std::string& x) {
-    return std::find(v.begin(), v.end(), x) != v.end();
-}
 
 // Root frame -> total weight.
 std::map<std::string, uint64_t> per_root(const std::map<std::string, uint64_t>& folded) {

@@ -35,16 +35,6 @@ protected:
     }
 };
 
-// Frame labels of a folded stack, without the "(file:line)" part.
-std::vector<std::string> function_names(const std::string& stack) {
-    std::vector<std::string> names;
-    for (const auto& f : split_frames(stack)) names.push_back(f.substr(0, f.find(" (")));
-    return names;
-}
-
-bool has(const std::vector<std::string>& v, const std::string& x) {
-    return std::find(v.begin(), v.end(), x) != v.end();
-}
 
 }  // namespace
 
