@@ -46,6 +46,14 @@ struct {
     __type(value, struct greenlet_process);
 } greenlet_processes SEC(".maps");
 
+/* Processes that have imported Twisted's defer module: how to read inlineCallbacks chains. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32); /* tgid */
+    __type(value, struct twisted_layout);
+} twisted_processes SEC(".maps");
+
 /* (process, PyGreenlet*) -> when it parked (greenlet switches hooked). */
 struct parked_key {
     __u64 greenlet;
@@ -136,7 +144,9 @@ static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
     s->hdr.origin = 0;
     s->hdr.target = 0;
     s->hdr.thread_main = 0;
-    walk_python_stack(proc, tid, s);
+    s->hdr.awaited_at = 0;
+    s->hdr.nawaiting = 0;
+    walk_python_stack(proc, bpf_map_lookup_elem(&twisted_processes, &tgid), tid, s);
     return s;
 }
 
@@ -233,6 +243,8 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
     s->hdr.target = target;
     s->hdr.thread_main = main_impl;
     s->hdr.base_frame = 0;
+    s->hdr.awaited_at = 0;
+    s->hdr.nawaiting = 0;
 
     /* The origin parks now, unless it has no frame left: then it has ended. */
     __u64 tstate = 0;
@@ -272,7 +284,7 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
         if (walk) {
             __u64 frame = read_u64(impl + l->suspended_frame, &fault);
             if (!fault)
-                walk_frames_from(&proc->layout, frame, s);
+                walk_frames_from(&proc->layout, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s);
         }
     }
     emit(s);

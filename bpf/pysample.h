@@ -82,6 +82,46 @@ struct greenlet_process {
     __u64 hooked_ns; /* bpf_ktime_get_ns() when its switches were first hooked */
 };
 
+/* Where a plain Python object keeps one attribute (its class's shared-keys index, resolved by
+ * userspace): the values array is found per CPython's instance layout. */
+enum attr_mode {
+    ATTR_UNKNOWN = 0,
+    ATTR_VALUES_POINTER = 1, /* 3.11: a PyDictValues* at obj + offset (negative) */
+    ATTR_TAGGED_VALUES = 2,  /* 3.12: at obj + offset, (values - 1) with bit 0 set, else a dict */
+    ATTR_INLINE_VALUES = 3,  /* 3.13+: the values sit at obj + offset (tp_basicsize + values) */
+};
+
+struct attr_ref {
+    __u8 mode;    /* enum attr_mode */
+    __u8 pad;
+    __u16 index;  /* slot in the values array */
+    __s32 offset;
+};
+
+/* How to follow a Twisted inlineCallbacks generator to the generators waiting for it (the
+ * awaited-by chain); filled by userspace from probes/twisted and the target's own objects. */
+struct twisted_layout {
+    __u64 inline_callbacks_code; /* code object of defer._inlineCallbacks */
+    __u64 awaiter_code;          /* code object of the callback that resumes a waiting generator */
+    struct attr_ref status_deferred;    /* _CancellationStatus.deferred */
+    struct attr_ref deferred_callbacks; /* Deferred.callbacks */
+    __u16 status_local;       /* localsplus slot of `status` in _inlineCallbacks */
+    __u8 status_local_is_cell;
+    __u8 awaiter_in_closure;  /* 1: gen and status are closure cells of the awaiter; 0: its args */
+    __u16 awaiter_gen;        /* index of the waiting generator in the closure (or args tuple) */
+    __u16 awaiter_status;     /* index of the waiting generator's status */
+    __u16 frame_localsplus;
+    __u16 cell_ref;
+    __u16 tuple_items;
+    __u16 list_size;
+    __u16 list_items;
+    __u16 func_code;
+    __u16 func_closure;
+    __u16 gen_frame;
+    __u8 gen_frame_embedded;  /* 1: the generator embeds its frame (3.11+); 0: gi_frame points to it */
+    __u8 pad[5];
+};
+
 enum event_kind {
     EVENT_CPU_SAMPLE = 1,   /* perf-event sample of a running thread */
     EVENT_OFFCPU = 2,       /* a thread was off-CPU for weight_ns at this stack */
@@ -98,6 +138,8 @@ enum sample_flags {
     SAMPLE_ORIGIN_FINISHED = 8, /* greenlet switch: the origin has no frame left (it ended) */
     SAMPLE_PARK_SAMPLED = 16, /* greenlet switch: the target's parked stack was picked with probability
                                * weight_ns * hz / 1e9 < 1; it stands for one --hz tick */
+    SAMPLE_RESUMED_GENERATOR = 32, /* frames[awaited_at] is an _inlineCallbacks frame that a fired
+                                    * Deferred resumed (see awaited_at, nawaiting) */
 };
 
 struct event_header {
@@ -114,6 +156,11 @@ struct event_header {
     __u64 base_frame; /* address of the outermost frame when the walk reached the end of the chain,
                        * else 0: a greenlet's chain ends at its own first frame, so this names
                        * the greenlet a stack belongs to */
+    __u16 awaited_at; /* with nawaiting > 0: index (innermost first) of the resumed _inlineCallbacks
+                       * frame whose generator the awaiting frames wait for */
+    __u16 nawaiting;  /* the last nawaiting of the nframes frames are not on the thread's stack: they
+                       * are the suspended generators waiting for it, innermost first */
+    __u32 pad;
 };
 
 struct py_sample {

@@ -95,12 +95,46 @@ static __always_inline __u32 code_tag(__u64 name, __u64 filename)
 
 struct frame_walk {
     const struct py_layout *layout;
+    const struct twisted_layout *twisted; /* NULL: the process has not imported Twisted's defer */
     struct py_sample *sample;
     __u64 frame;
     __u64 last;  /* the last frame visited */
+    __u64 inline_callbacks_frame; /* the frame just recorded, when it ran _inlineCallbacks */
+    __u64 resumed_frame; /* innermost _inlineCallbacks frame called by the awaiter: a resumption */
+    __u32 inline_callbacks_index;
+    __u32 resumed_index;
     __u32 n;
     int fault;
 };
+
+/* Record one frame (code already untagged) as sample frame `idx`; 0 on success. */
+static __always_inline int record_frame(const struct py_layout *l, __u64 frame, __u64 code,
+                                        struct py_sample *s, __u32 idx)
+{
+    int fault = 0;
+    __u64 filename = read_u64(code + l->code_filename, &fault);
+    __u64 name = read_u64(code + l->code_name, &fault);
+    if (fault)
+        return -1;
+    __s32 instr = -1;
+    if (l->instr_is_pointer) {
+        __u64 ip = read_u64(frame + l->frame_instr, &fault);
+        __s64 off = (__s64)(ip - (code + l->code_adaptive));
+        if (!fault && off >= -2 && off <= 0x7fffffff)
+            instr = (__s32)off;
+    } else {
+        __s32 lasti = 0;
+        if (bpf_probe_read_user(&lasti, sizeof(lasti), (const void *)(frame + l->frame_instr)) == 0 &&
+            lasti >= 0)
+            instr = lasti * l->lasti_scale;
+    }
+    if (idx >= PYAT_MAX_FRAMES)
+        return -1;
+    s->frames[idx].code = code;
+    s->frames[idx].instr = instr;
+    s->frames[idx].code_tag = code_tag(name, filename);
+    return 0;
+}
 
 /* One step of the walk: record the frame (unless it is a shim) and move to the previous one. */
 static long frame_walk_step(__u32 index, void *ctx)
@@ -134,45 +168,149 @@ static long frame_walk_step(__u32 index, void *ctx)
             return 0;
     }
 
-    __u64 filename = read_u64(code + l->code_filename, &fault);
-    __u64 name = read_u64(code + l->code_name, &fault);
-    if (fault) {
+    __u32 idx = w->n;
+    if (record_frame(l, frame, code, w->sample, idx)) {
         w->fault = 1;
         return 1;
     }
-    __s32 instr = -1;
-    if (l->instr_is_pointer) {
-        __u64 ip = read_u64(frame + l->frame_instr, &fault);
-        __s64 off = (__s64)(ip - (code + l->code_adaptive));
-        if (!fault && off >= -2 && off <= 0x7fffffff)
-            instr = (__s32)off;
-    } else {
-        __s32 lasti = 0;
-        if (bpf_probe_read_user(&lasti, sizeof(lasti), (const void *)(frame + l->frame_instr)) == 0 &&
-            lasti >= 0)
-            instr = lasti * l->lasti_scale;
-    }
-
-    __u32 idx = w->n;
-    if (idx >= PYAT_MAX_FRAMES)
-        return 1;
-    w->sample->frames[idx].code = code;
-    w->sample->frames[idx].instr = instr;
-    w->sample->frames[idx].code_tag = code_tag(name, filename);
     w->n = idx + 1;
+
+    /* Twisted: remember the innermost _inlineCallbacks frame that the awaiter (gotResult) called:
+     * its generator was resumed by a Deferred firing, not called by the code below it. */
+    const struct twisted_layout *tw = w->twisted;
+    if (tw && !w->resumed_frame) {
+        if (code == tw->awaiter_code && w->inline_callbacks_frame) {
+            w->resumed_frame = w->inline_callbacks_frame;
+            w->resumed_index = w->inline_callbacks_index;
+        }
+        w->inline_callbacks_frame = 0;
+        if (code == tw->inline_callbacks_code) {
+            w->inline_callbacks_frame = frame;
+            w->inline_callbacks_index = idx;
+        }
+    }
     return 0;
 }
 
+/* The generators waiting for a resumed inlineCallbacks generator: its status.deferred has, among
+ * its callbacks, the awaiter of each generator that yielded it; that generator's own status leads
+ * on. Each is recorded as one more frame (its suspended frame, at its yield). */
+#define PYAT_MAX_AWAITING 32
+#define PYAT_MAX_CALLBACKS_SCANNED 8
+
+static __always_inline __u64 read_attr(__u64 obj, const struct attr_ref *a, int *fault)
+{
+    __u64 values = 0;
+    if (a->mode == ATTR_VALUES_POINTER) {
+        values = read_u64(obj + a->offset, fault);
+    } else if (a->mode == ATTR_TAGGED_VALUES) {
+        __u64 word = read_u64(obj + a->offset, fault);
+        values = (word & 1) ? word + 1 : 0;
+    } else if (a->mode == ATTR_INLINE_VALUES) {
+        values = obj + a->offset;
+    }
+    if (!values || *fault)
+        return 0;
+    return read_u64(values + 8 * (__u64)a->index, fault);
+}
+
+struct awaiting_walk {
+    const struct py_layout *layout;
+    const struct twisted_layout *twisted;
+    struct py_sample *sample;
+    __u64 status; /* the _CancellationStatus of the generator whose waiters are looked for next */
+    __u32 n;
+};
+
+static long awaiting_step(__u32 index, void *ctx)
+{
+    struct awaiting_walk *a = ctx;
+    const struct twisted_layout *tw = a->twisted;
+    const struct py_layout *l = a->layout;
+    int fault = 0;
+
+    __u64 deferred = read_attr(a->status, &tw->status_deferred, &fault);
+    __u64 callbacks = deferred ? read_attr(deferred, &tw->deferred_callbacks, &fault) : 0;
+    if (fault || !callbacks)
+        return 1;
+    __s64 count = (__s64)read_u64(callbacks + tw->list_size, &fault);
+    __u64 items = read_u64(callbacks + tw->list_items, &fault);
+    if (fault || count <= 0 || !items)
+        return 1;
+    for (int i = 0; i < PYAT_MAX_CALLBACKS_SCANNED; i++) {
+        if (i >= count)
+            return 1;
+        /* callbacks[i] = ((callback, args, kwargs), (errback, args, kwargs)) */
+        __u64 pair = read_u64(items + 8 * i, &fault);
+        __u64 triple = pair ? read_u64(pair + tw->tuple_items, &fault) : 0;
+        __u64 callback = triple ? read_u64(triple + tw->tuple_items, &fault) : 0;
+        if (fault)
+            return 1;
+        if (!callback || read_u64(callback + tw->func_code, &fault) != tw->awaiter_code)
+            continue;
+        __u64 gen = 0, status = 0;
+        if (tw->awaiter_in_closure) {
+            __u64 closure = read_u64(callback + tw->func_closure, &fault);
+            __u64 gen_cell = read_u64(closure + tw->tuple_items + 8 * (__u64)tw->awaiter_gen, &fault);
+            __u64 status_cell = read_u64(closure + tw->tuple_items + 8 * (__u64)tw->awaiter_status, &fault);
+            gen = read_u64(gen_cell + tw->cell_ref, &fault);
+            status = read_u64(status_cell + tw->cell_ref, &fault);
+        } else {
+            __u64 args = read_u64(triple + tw->tuple_items + 8, &fault);
+            gen = read_u64(args + tw->tuple_items + 8 * (__u64)tw->awaiter_gen, &fault);
+            status = read_u64(args + tw->tuple_items + 8 * (__u64)tw->awaiter_status, &fault);
+        }
+        if (fault || !gen || !status)
+            return 1;
+        __u64 frame = tw->gen_frame_embedded ? gen + tw->gen_frame : read_u64(gen + tw->gen_frame, &fault);
+        __u64 code = frame ? read_u64(frame + l->frame_code, &fault) : 0;
+        code &= ~(__u64)l->code_ptr_tag_mask;
+        __u32 idx = a->sample->hdr.nframes;
+        if (fault || !code || idx >= PYAT_MAX_FRAMES || record_frame(l, frame, code, a->sample, idx))
+            return 1;
+        a->sample->hdr.nframes = idx + 1;
+        a->n++;
+        a->status = status;
+        return 0;
+    }
+    return 1;
+}
+
+/* Append the awaited-by chain of the resumed _inlineCallbacks frame found by the walk. */
+static __always_inline void walk_awaiting(const struct py_layout *l, const struct twisted_layout *tw,
+                                          __u64 inline_callbacks_frame, __u32 at, struct py_sample *s)
+{
+    int fault = 0;
+    __u64 status = read_u64(inline_callbacks_frame + tw->frame_localsplus + 8 * (__u64)tw->status_local,
+                            &fault);
+    status &= ~(__u64)l->code_ptr_tag_mask;
+    if (tw->status_local_is_cell && status)
+        status = read_u64(status + tw->cell_ref, &fault);
+    if (fault || !status)
+        return;
+    struct awaiting_walk a = {.layout = l, .twisted = tw, .sample = s, .status = status};
+    bpf_loop(PYAT_MAX_AWAITING, awaiting_step, &a, 0);
+    s->hdr.awaited_at = at;
+    s->hdr.nawaiting = a.n;
+}
+
 /* Fill s->frames (innermost first) from `frame` outwards; sets nframes, base_frame and flags. */
-static __always_inline void walk_frames_from(const struct py_layout *l, __u64 frame, struct py_sample *s)
+static __always_inline void walk_frames_from(const struct py_layout *l, const struct twisted_layout *tw,
+                                             __u64 frame, struct py_sample *s)
 {
     /* Skipped shim frames count against a larger budget than recorded ones. */
-    struct frame_walk walk = {.layout = l, .sample = s, .frame = frame};
+    struct frame_walk walk = {.layout = l, .twisted = tw, .sample = s, .frame = frame};
     bpf_loop(2 * PYAT_MAX_FRAMES, frame_walk_step, &walk, 0);
     if (walk.fault)
         s->hdr.flags |= SAMPLE_READ_FAULT;
     s->hdr.nframes = walk.n;
     s->hdr.base_frame = (!walk.fault && !walk.frame) ? walk.last : 0;
+    s->hdr.awaited_at = 0;
+    s->hdr.nawaiting = 0;
+    if (tw && walk.resumed_frame) {
+        s->hdr.flags |= SAMPLE_RESUMED_GENERATOR;
+        walk_awaiting(l, tw, walk.resumed_frame, walk.resumed_index, s);
+    }
 }
 
 /* The innermost frame of the running thread (0: none); *tstate_out gets its PyThreadState. */
@@ -192,7 +330,8 @@ static __always_inline __u64 current_frame(const struct py_process *proc, __u32 
 }
 
 /* Fill s->frames (innermost first) from the thread's current frame; sets nframes and flags. */
-static __always_inline void walk_python_stack(const struct py_process *proc, __u32 tid,
+static __always_inline void walk_python_stack(const struct py_process *proc,
+                                              const struct twisted_layout *tw, __u32 tid,
                                               struct py_sample *s)
 {
     int fault = 0;
@@ -209,7 +348,7 @@ static __always_inline void walk_python_stack(const struct py_process *proc, __u
         s->hdr.flags |= SAMPLE_READ_FAULT;
         return;
     }
-    walk_frames_from(&proc->layout, frame, s);
+    walk_frames_from(&proc->layout, tw, frame, s);
 }
 
 #endif

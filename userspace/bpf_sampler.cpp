@@ -124,7 +124,15 @@ void BpfSampler::remove_process(pid_t pid) {
     uint32_t key = uint32_t(pid);
     bpf_map__delete_elem(skel_->maps.processes, &key, sizeof(key), 0);
     bpf_map__delete_elem(skel_->maps.greenlet_processes, &key, sizeof(key), 0);
+    bpf_map__delete_elem(skel_->maps.twisted_processes, &key, sizeof(key), 0);
     greenlet_links_.erase(pid);
+}
+
+void BpfSampler::add_twisted(pid_t pid, const twisted_layout& layout) {
+    uint32_t key = uint32_t(pid);
+    if (bpf_map__update_elem(skel_->maps.twisted_processes, &key, sizeof(key), &layout, sizeof(layout), BPF_ANY))
+        throw Error(fmt::format("cannot register PID {}'s Twisted layout with the BPF sampler: {}", pid,
+                                strerror(errno)));
 }
 
 void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char* symbol,

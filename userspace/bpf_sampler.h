@@ -40,6 +40,9 @@ public:
     void add_process(pid_t pid, const py_process& process);
     void remove_process(pid_t pid);
 
+    // The process imported Twisted: samples also carry inlineCallbacks awaited-by chains.
+    void add_twisted(pid_t pid, const twisted_layout& layout);
+
     // Hooks greenlet's switch function `symbol` in the extension at `path` (as mapped by PID) for
     // that process; its switches arrive as EVENT_GREENLET_SWITCH. Throws pyat::Error.
     void attach_greenlet(pid_t pid, const std::string& path, const char* symbol, const greenlet_layout& layout);

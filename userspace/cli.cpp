@@ -42,7 +42,7 @@ constexpr Flag flags[] = {
     {'h', "--help", false},    {'V', "--version", false}, {'q', "--quiet", false},
     {'p', "--pid", true},      {'d', "--duration", true}, {'o', "--output", true},
     {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
-    {0, "--group-by", true},   {0, "--block-threshold", true},
+    {0, "--group-by", true},   {0, "--block-threshold", true}, {0, "--raw-stacks", false},
 };
 
 const Flag* find_long(std::string_view name) {
@@ -245,6 +245,7 @@ public:
 struct Parsed {
     std::vector<std::string> pid, duration, output, format, hz, clock, group_by, block_threshold;
     bool quiet = false;
+    bool raw_stacks = false;
 };
 
 void define_options(CLI::App& app, Parsed& p) {
@@ -304,6 +305,12 @@ void define_options(CLI::App& app, Parsed& p) {
            "On whenever greenlet switches are hooked (--clock wall, --group-by greenlet); giving "
            "it hooks them in --clock cpu too. A hooked switch costs the target about 5 us.",
            "--block-threshold 50 -o blocks.jsonl");
+    app.add_flag("--raw-stacks", p.raw_stacks,
+                 describe("show Twisted @inlineCallbacks code as the interpreter runs it (under the "
+                          "reactor, _inlineCallbacks, gotResult...) instead of the logical stacks: by "
+                          "default a generator shows under the code that called it and the "
+                          "generators waiting for it, with Twisted's trampolines hidden.",
+                          "--raw-stacks to debug Twisted itself"));
     app.add_flag("-q,--quiet", p.quiet,
                  describe("no live status line and no summary table at the end (errors still show).",
                           "-q -o prof.folded"));
@@ -479,6 +486,7 @@ CliResult parse_command_line(int argc, const char* const* argv) {
         options.outputs.push_back({path, *format});
     }
     options.quiet = p.quiet;
+    options.raw_stacks = p.raw_stacks;
     return {options, 0, ""};
 }
 

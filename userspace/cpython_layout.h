@@ -76,6 +76,27 @@ struct CpythonLayout {
     uint16_t long_digits = 0;
     uint8_t long_tagged = 0;   // 1: lv_tag = ndigits << 3 | sign bits
 
+    // Objects the Twisted view reads (inlineCallbacks awaited-by chains, Context.run hooks).
+    uint16_t code_consts = 0;
+    uint16_t code_localsplusnames = 0;  // co_localsplusnames (3.11+) or co_varnames
+    uint16_t code_localspluskinds = 0;  // 3.11+: one kind byte per name (0x40 cell, 0x80 free)
+    uint16_t code_cellvars = 0;         // before 3.11: cells follow the co_nlocals fast locals
+    uint16_t code_freevars = 0;         // before 3.11: then the free variables
+    uint16_t code_nlocals = 0;
+    uint16_t frame_localsplus = 0;   // a frame's fast locals and cells
+    uint16_t cell_ref = 0;           // PyCellObject.ob_ref
+    uint16_t tuple_items = 0;
+    uint16_t list_size = 0;
+    uint16_t list_items = 0;         // PyListObject.ob_item (a pointer to the items)
+    uint16_t func_code = 0;
+    uint16_t func_closure = 0;
+    uint16_t gen_frame = 0;          // gi_frame (pointer, before 3.11) or gi_iframe (embedded)
+    uint8_t gen_frame_embedded = 0;
+    uint16_t cfunction_self = 0;     // builtin method's __self__
+    uint16_t cfunction_method = 0;   // its PyMethodDef*
+    uint16_t type_methods = 0;       // tp_methods
+    uint16_t methoddef_size = 0;
+    uint16_t methoddef_function = 0; // ml_meth
     // Offsets within _PyRuntime of _Py_DebugOffsets fields (3.13+; 0 = the version has none),
     // checked at attach time against the values above.
     uint16_t debug_runtime_interpreters_head = 0;

@@ -33,6 +33,7 @@ struct Options {
     // not, the report is on whenever greenlet switches are hooked (--clock wall, --group-by greenlet).
     std::optional<unsigned> block_threshold_ms;
     bool quiet = false;                   // no live status line, no summary table
+    bool raw_stacks = false;              // no logical inlineCallbacks stacks
 };
 
 }  // namespace pyat

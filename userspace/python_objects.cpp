@@ -204,6 +204,53 @@ uint64_t PythonObjects::instance_attribute(uint64_t obj, std::string_view name) 
     return 0;
 }
 
+std::optional<attr_ref> PythonObjects::attribute_slot(uint64_t type, std::string_view name) const {
+    if (!type) return std::nullopt;
+    attr_ref ref{};
+    switch (layout_.instance_dict) {
+    case InstanceDict::dictoffset:
+        return std::nullopt;
+    case InstanceDict::managed_311:
+        ref.mode = ATTR_VALUES_POINTER;
+        ref.offset = int32_t(managed_values_offset_311) ;
+        break;
+    case InstanceDict::managed_312:
+        ref.mode = ATTR_TAGGED_VALUES;
+        ref.offset = int32_t(managed_dict_offset);
+        break;
+    case InstanceDict::inline_values_313: {
+        auto basicsize = memory_.read_value<int64_t>(type + layout_.type_basicsize);
+        if (!basicsize || *basicsize <= 0 || *basicsize > 65536) return std::nullopt;
+        ref.mode = ATTR_INLINE_VALUES;
+        ref.offset = int32_t(*basicsize);
+        break;
+    }
+    }
+    auto keys = read_keys(memory_.read_value<uint64_t>(type + layout_.heaptype_cached_keys).value_or(0));
+    if (!keys) return std::nullopt;
+    auto index = find_key(*keys, name);
+    if (!index || *index > 0xffff) return std::nullopt;
+    // The kernel reads values + 8 * index; the array may start past a header (3.13+).
+    ref.index = uint16_t(*index + layout_.dictvalues_values / 8);
+    return ref;
+}
+
+uint64_t PythonObjects::read_pointer(uint64_t address) const {
+    return memory_.read_value<uint64_t>(address).value_or(0);
+}
+
+std::vector<uint64_t> PythonObjects::tuple_items(uint64_t tuple) const {
+    std::vector<uint64_t> items;
+    if (!tuple) return items;
+    auto size = memory_.read_value<int64_t>(tuple + layout_.list_size);  // PyVarObject.ob_size
+    if (!size || *size <= 0 || *size > 100000) return items;
+    auto raw = memory_.read_bytes(tuple + layout_.tuple_items, size_t(*size) * 8);
+    if (!raw) return items;
+    items.resize(size_t(*size));
+    std::copy_n(raw->data(), raw->size(), reinterpret_cast<uint8_t*>(items.data()));
+    return items;
+}
+
 uint64_t PythonObjects::module_attribute(uint64_t module, std::string_view name) const {
     if (!module) return 0;
     return dict_get(memory_.read_value<uint64_t>(module + layout_.module_dict).value_or(0), name);

@@ -33,6 +33,16 @@ public:
     // An attribute stored in the object's instance dict (or inline values), or 0.
     uint64_t instance_attribute(uint64_t obj, std::string_view name) const;
 
+    // Where instances of `type` keep attribute `name` in their values array (for the kernel,
+    // which cannot search dicts); nullopt when the class has no such shared key (yet: keys appear
+    // as instances set them) or the layout keeps no values array (before 3.11).
+    std::optional<attr_ref> attribute_slot(uint64_t type, std::string_view name) const;
+
+    // A pointer-sized field, 0 when unreadable.
+    uint64_t read_pointer(uint64_t address) const;
+    // The items of a tuple (empty when unreadable or implausibly long).
+    std::vector<uint64_t> tuple_items(uint64_t tuple) const;
+
     // A global of a module object, or 0.
     uint64_t module_attribute(uint64_t module, std::string_view name) const;
     // sys.modules of the main interpreter (the dict), or 0.

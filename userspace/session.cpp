@@ -31,6 +31,7 @@
 #include "python_stack_reader.h"
 #include "stack_aggregator.h"
 #include "target_discovery.h"
+#include "twisted_inspector.h"
 #include "unique_fd.h"
 
 namespace pyat {
@@ -152,7 +153,7 @@ int run_session(const Options& options) {
     const unsigned block_threshold_ms =
         hook_greenlets ? options.block_threshold_ms.value_or(default_block_threshold_ms) : 0;
     StackAggregator aggregator(AggregatorConfig{options.clock, options.hz, options.group_by,
-                                                uint64_t(block_threshold_ms) * 1'000'000ULL});
+                                                uint64_t(block_threshold_ms) * 1'000'000ULL, options.raw_stacks});
     std::optional<TargetDiscovery> discovery;
     if (options.mode == TargetMode::all_processes)
         discovery.emplace(TargetDiscovery::Scope::all_processes, 0, self);
@@ -217,6 +218,43 @@ int run_session(const Options& options) {
         }
         return true;
     };
+    // Twisted too: its inlineCallbacks chains are readable once twisted.internet.defer is imported
+    // and its classes have instances (their attribute keys are laid out by then).
+    std::map<pid_t, PythonProcess> twisted_pending;
+    std::map<pid_t, std::string> twisted_missing;  // imported, not resolved yet: what is missing
+    size_t twisted_followed = 0;
+    auto follow_twisted = [&](const PythonProcess& p) -> bool {  // true: done with this process
+        PythonObjects objects(ProcessMemory(p.pid), *p.layout);
+        TwistedTarget target;
+        std::string why;
+        switch (find_twisted(objects, *p.layout, p.runtime_address, target, why)) {
+        case TwistedSearch::not_imported:
+            return !process_exists(p.pid);
+        case TwistedSearch::not_ready:
+            twisted_missing[p.pid] = why;
+            return !process_exists(p.pid);
+        case TwistedSearch::unsupported:
+            if (!options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {} imported Twisted, but its inlineCallbacks are not "
+                                        "described under probes/twisted ({}): stacks stay as the interpreter runs them",
+                                        p.pid, why));
+            return true;
+        case TwistedSearch::found:
+            break;
+        }
+        twisted_missing.erase(p.pid);
+        try {
+            sampler.add_twisted(p.pid, target.bpf);
+            aggregator.set_twisted(p.pid, *target.description);
+            twisted_followed++;
+            if (!options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {}: Twisted found ({}): {} inlineCallbacks stacks", p.pid,
+                                        target.description->source, options.raw_stacks ? "raw" : "logical"));
+        } catch (const Error& e) {
+            if (!options.quiet) status.note(fmt::format("pyasynctrace: {}", e.what()));
+        }
+        return true;
+    };
     auto start_traced = [&](const PythonProcess& p) {
         aggregator.add_process(p, monotonic_ns());
         sampler.add_process(p.pid, to_bpf(p));
@@ -229,6 +267,7 @@ int run_session(const Options& options) {
         live.insert(p.pid);
         if (!options.quiet) status.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
         if (hook_greenlets && !hook_greenlet(p)) greenlet_pending.emplace(p.pid, p);
+        if (!follow_twisted(p)) twisted_pending.emplace(p.pid, p);
     };
     if (attach_target) start_traced(*attach_target);
 
@@ -262,6 +301,7 @@ int run_session(const Options& options) {
     auto next_status = start;
     auto next_liveness = start;
     auto next_greenlet_look = start + 1s;
+    auto next_twisted_look = start + 1s;
     while (stop_reason.empty()) {
         epoll_event ev[2];
         int n = epoll_wait(epoll.get(), ev, 2, 50);
@@ -297,6 +337,11 @@ int run_session(const Options& options) {
             for (auto it = greenlet_pending.begin(); it != greenlet_pending.end();)
                 it = (!live.count(it->first) || hook_greenlet(it->second)) ? greenlet_pending.erase(it) : std::next(it);
             next_greenlet_look = now + 1s;
+        }
+        if (!twisted_pending.empty() && now >= next_twisted_look) {
+            for (auto it = twisted_pending.begin(); it != twisted_pending.end();)
+                it = (!live.count(it->first) || follow_twisted(it->second)) ? twisted_pending.erase(it) : std::next(it);
+            next_twisted_look = now + 1s;
         }
         for (const auto& b : aggregator.take_new_blocking())
             if (!options.quiet && isatty(STDERR_FILENO))
@@ -361,6 +406,10 @@ int run_session(const Options& options) {
                    profile.run.lost_samples);
     if (profile.processes.empty())
         fmt::print(stderr, "pyasynctrace: no CPython process was traced\n");
+    if (!options.quiet)
+        for (const auto& [pid, why] : twisted_missing)
+            fmt::print(stderr, "pyasynctrace: PID {} imported Twisted, but its inlineCallbacks could not be followed "
+                               "({}): its stacks are as the interpreter ran them\n", pid, why);
 
     if (!options.quiet && options.block_threshold_ms && !greenlet_hooked)
         fmt::print(stderr, "pyasynctrace: no traced process imported greenlet: no blocking report\n");

@@ -43,6 +43,11 @@ void StackAggregator::add_process(const PythonProcess& process, uint64_t added_n
     order_.push_back(process.pid);
 }
 
+void StackAggregator::set_twisted(pid_t pid, const TwistedDescription& description) {
+    auto it = processes_.find(pid);
+    if (it != processes_.end()) it->second->inline_callbacks.emplace(description);
+}
+
 void StackAggregator::set_greenlet_layout(pid_t pid, const GreenletLayout* layout) {
     auto it = processes_.find(pid);
     if (it != processes_.end()) it->second->greenlet_layout = layout;
@@ -162,16 +167,32 @@ std::optional<uint32_t> StackAggregator::root_for(Traced& t, const py_sample& sa
 
 Stack StackAggregator::frames_of(Traced& t, const py_sample& sample) {
     ProcessProfile& profile = t.profile;
-    Stack stack;
     size_t n = std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES);
+    // The last nawaiting frames are generators waiting for the resumed one, not on the stack.
+    size_t awaiting = std::min<size_t>(sample.hdr.nawaiting, n);
+    size_t physical = n - awaiting;
+    auto resolve = [&](size_t i) {
+        ResolvedFrame f = t.resolver.resolve(sample.frames[i]);
+        return StackFrame{profile.intern({*f.name, *f.file, f.first_line}), f.line};
+    };
+    Stack stack;
     stack.reserve(n + 1);
     if (sample.hdr.flags & SAMPLE_TRUNCATED)
         stack.push_back({profile.intern({"[truncated: deeper frames not recorded]", "", 0}), 0});
     else if (n && (sample.hdr.flags & SAMPLE_READ_FAULT))
         stack.push_back({profile.intern({"[partial stack: unreadable frame]", "", 0}), 0});
-    for (size_t i = n; i-- > 0;) {  // kernel order is innermost first
-        ResolvedFrame f = t.resolver.resolve(sample.frames[i]);
-        stack.push_back({profile.intern({*f.name, *f.file, f.first_line}), f.line});
+    if (t.inline_callbacks && !config_.raw_stacks) {
+        Stack raw, waiting;
+        raw.reserve(physical);
+        for (size_t i = physical; i-- > 0;) raw.push_back(resolve(i));  // kernel order is innermost first
+        for (size_t i = n; i-- > physical;) waiting.push_back(resolve(i));
+        std::optional<size_t> resumed;
+        if ((sample.hdr.flags & SAMPLE_RESUMED_GENERATOR) && sample.hdr.awaited_at < physical)
+            resumed = physical - 1 - sample.hdr.awaited_at;
+        Stack logical = t.inline_callbacks->rewrite(profile, raw, resumed, waiting);
+        stack.insert(stack.end(), logical.begin(), logical.end());
+    } else {
+        for (size_t i = physical; i-- > 0;) stack.push_back(resolve(i));
     }
     if (stack.empty()) {
         const char* what = (sample.hdr.flags & SAMPLE_NO_THREAD) ? "[non-Python thread]" : "[no Python frame]";

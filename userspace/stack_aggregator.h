@@ -12,11 +12,13 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "code_resolver.h"
 #include "greenlet_layout.h"
+#include "inline_callbacks_stacks.h"
 #include "profile.h"
 #include "pysample.h"
 #include "python_process.h"
@@ -29,6 +31,7 @@ struct AggregatorConfig {
     unsigned hz = 99;
     GroupBy group_by = GroupBy::code;
     uint64_t block_threshold_ns = 0;  // 0: no blocking report
+    bool raw_stacks = false;          // --raw-stacks: no logical inlineCallbacks stacks
 };
 
 class StackAggregator {
@@ -39,6 +42,8 @@ public:
     void add_process(const PythonProcess& process, uint64_t added_ns = 0);
     // The process's greenlet switches are hooked: its layout lets us read suspended greenlets.
     void set_greenlet_layout(pid_t pid, const GreenletLayout* layout);
+    // The process has imported Twisted: its inlineCallbacks stacks are made logical.
+    void set_twisted(pid_t pid, const TwistedDescription& description);
     bool has_process(pid_t pid) const { return processes_.count(pid) != 0; }
 
     // One EVENT_CPU_SAMPLE, EVENT_OFFCPU or EVENT_GREENLET_SWITCH record (header plus
@@ -95,6 +100,7 @@ private:
         std::chrono::steady_clock::time_point names_read{};
         Greenlets greenlets;
         const GreenletLayout* greenlet_layout = nullptr;
+        std::optional<InlineCallbacksStacks> inline_callbacks;
         uint64_t added_ns = 0;
     };
     void charge_idle_main_greenlets(Traced& t, uint64_t end_ns);

@@ -1,0 +1,39 @@
+// What the tracer relies on in Twisted, per release, loaded from probes/twisted/*.conf: names of
+// functions, locals, closure cells and attributes in twisted.internet.defer, and which frames a
+// logical inlineCallbacks stack hides. Names only: they are looked up in the target's objects.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pyat {
+
+struct TwistedDescription {
+    int major = 0, minor = 0;  // the Twisted release described
+    const char* source = "";
+    const char* defer_module = "";
+    const char* defer_file = "";  // path suffix of defer.py in code objects
+    const char* inline_callbacks = "";         // function that drives an @inlineCallbacks generator
+    const char* inline_callbacks_status = "";  // its local holding the generator's status
+    const char* status_class = "";
+    const char* status_deferred = "";          // status attribute: the Deferred the caller got
+    const char* deferred_class = "";
+    const char* deferred_callbacks = "";       // Deferred attribute: the list of callback pairs
+    const char* awaiter = "";                  // callback that resumes a waiting generator
+    const char* awaiter_nested_in = "";        // "" when the awaiter is a module-level function
+    const char* awaiter_holds = "";            // "closure" (cells) or "args" (callback arguments)
+    const char* awaiter_gen = "";
+    const char* awaiter_status = "";
+    const char* first_run_frames = "";         // space-separated defer.py function names
+    const char* resume_frames = "";
+    const char* reactor_entries = "";          // space-separated "file-suffix:function"
+};
+
+// Newest release first.
+const std::vector<TwistedDescription>& known_twisted_descriptions();
+
+// "a b c" -> {"a", "b", "c"}
+std::vector<std::string> split_names(std::string_view names);
+
+}  // namespace pyat
