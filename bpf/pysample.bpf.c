@@ -8,6 +8,9 @@
  *                 grouping or blocking reports only: a uprobe costs the target ~5 us a switch):
  *                 who parks, who runs next after how long parked, and now and then the stack
  *                 it was parked at.
+ * on_context_run / on_context_run_return  uprobe and uretprobe on Context.run (--clock wall,
+ *                 Twisted only): how long each inlineCallbacks generator stays suspended between
+ *                 its steps, charged to the stack it waits at.
  * on_exec/on_exit process lifetime events so userspace can find new targets and drop old ones.
  */
 #include "vmlinux.h"
@@ -69,10 +72,10 @@ struct {
 } parked_since SEC(".maps");
 
 /* Scratch samples: slot 0 for the perf-event program, slot 1 for sched_switch, slot 2 for the
- * greenlet uprobe (a perf event may interrupt either on the same CPU). */
+ * greenlet uprobe, slot 3 for the Context.run uprobe (a perf event may interrupt any of them). */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 3);
+    __uint(max_entries, 4);
     __type(key, __u32);
     __type(value, struct py_sample);
 } scratch SEC(".maps");
@@ -284,10 +287,163 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
         if (walk) {
             __u64 frame = read_u64(impl + l->suspended_frame, &fault);
             if (!fault)
-                walk_frames_from(&proc->layout, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s);
+                walk_frames_from(&proc->layout, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, 0);
         }
     }
     emit(s);
+    return 0;
+}
+
+/* Context.run calls in progress on a thread: the generator each one steps (0: not a step). */
+#define PYAT_MAX_RUN_DEPTH 8
+struct run_stack {
+    __u64 generator[PYAT_MAX_RUN_DEPTH];
+    __u32 depth;
+    __u32 pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, __u32); /* tid */
+    __type(value, struct run_stack);
+} context_runs SEC(".maps");
+
+/* The generator a Context.run(callable, *args) call steps: callable is the generator's bound
+ * `send` (a builtin method whose __self__ is the generator), or 0. */
+static __always_inline __u64 stepped_generator(const struct twisted_layout *tw, __u64 args, __u64 nargs)
+{
+    int fault = 0;
+    if (nargs < 1)
+        return 0;
+    __u64 callable = read_u64(args, &fault);
+    __u64 method = callable ? read_u64(callable + tw->cfunction_method, &fault) : 0;
+    if (fault || !method || (method != tw->gen_send_method && method != tw->coro_send_method))
+        return 0;
+    __u64 gen = read_u64(callable + tw->cfunction_self, &fault);
+    return fault ? 0 : gen;
+}
+
+/* Context.run(self, args, nargs, kwnames) (a vectorcall method). */
+SEC("uprobe")
+int BPF_KPROBE(on_context_run, void *context, void *args, long nargs)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32, tid = (__u32)id;
+    const struct twisted_layout *tw = bpf_map_lookup_elem(&twisted_processes, &tgid);
+    struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
+    if (!tw || !proc)
+        return 0;
+    count(COUNTER_GENERATOR_STEPS);
+    __u64 gen = stepped_generator(tw, (__u64)args, (__u64)nargs);
+
+    /* Every call returns through on_context_run_return: push even when it steps nothing. */
+    struct run_stack *runs = bpf_map_lookup_elem(&context_runs, &tid);
+    if (!runs) {
+        struct run_stack empty = {};
+        bpf_map_update_elem(&context_runs, &tid, &empty, BPF_NOEXIST);
+        runs = bpf_map_lookup_elem(&context_runs, &tid);
+        if (!runs)
+            return 0;
+    }
+    __u32 depth = runs->depth;
+    if (depth < PYAT_MAX_RUN_DEPTH)
+        runs->generator[depth] = gen;
+    runs->depth = depth + 1;
+    if (!gen)
+        return 0;
+
+    /* The generator ends its suspension; one suspended since before the hook was never seen to
+     * park, but has a frame to resume: since the hook. */
+    struct parked_key key = {.greenlet = gen, .tgid = tgid};
+    __u64 *since = bpf_map_lookup_elem(&parked_since, &key);
+    __u64 parked_at = since ? *since : tw->hooked_ns;
+    const struct py_layout *l = &proc->layout;
+    int fault = 0;
+    __u64 frame = tw->gen_frame_embedded ? gen + tw->gen_frame : read_u64(gen + tw->gen_frame, &fault);
+    __u64 code = frame ? read_u64(frame + l->frame_code, &fault) & ~(__u64)l->code_ptr_tag_mask : 0;
+    if (fault || !code)
+        return 0;
+    if (since) {
+        bpf_map_delete_elem(&parked_since, &key);
+    } else {
+        /* Its first step (it has not run to a yield yet) ends no wait. */
+        __u32 slot = 3;
+        struct py_sample *probe = bpf_map_lookup_elem(&scratch, &slot);
+        if (!probe || record_frame(l, frame, code, probe, 0) || probe->frames[0].instr <= 0)
+            return 0;
+    }
+    __u64 now = bpf_ktime_get_ns();
+    __u64 parked = now > parked_at ? now - parked_at : 0;
+    __u64 expected = parked * sample_hz; /* ticks x 1e9 */
+    __u16 flags = 0;
+    if (expected < 1000000000ULL) {
+        if ((__u64)(bpf_get_prandom_u32() % 1000000000U) >= expected)
+            return 0;
+        flags = SAMPLE_PARK_SAMPLED;
+    }
+
+    __u32 slot = 3;
+    struct py_sample *s = bpf_map_lookup_elem(&scratch, &slot);
+    if (!s)
+        return 0;
+    s->hdr.kind = EVENT_GENERATOR_WAIT;
+    s->hdr.pid = tgid;
+    s->hdr.tid = tid;
+    s->hdr.flags = flags;
+    s->hdr.nframes = 0;
+    s->hdr.ktime_ns = now;
+    s->hdr.weight_ns = parked;
+    s->hdr.origin = 0;
+    s->hdr.target = gen;
+    s->hdr.thread_main = 0;
+    s->hdr.base_frame = 0;
+    s->hdr.awaited_at = 0;
+    s->hdr.nawaiting = 0;
+    /* Frame 0: the generator at its yield; then the stack resuming it (_inlineCallbacks first). */
+    if (record_frame(l, frame, code, s, 0))
+        return 0;
+    __u64 tstate = 0;
+    __u64 current = current_frame(proc, tid, &tstate, &fault);
+    if (fault || !tstate)
+        return 0;
+    walk_frames_from(l, tw, current, s, 1);
+    emit(s);
+    return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(on_context_run_return, void *result)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32, tid = (__u32)id;
+    const struct twisted_layout *tw = bpf_map_lookup_elem(&twisted_processes, &tgid);
+    struct run_stack *runs = bpf_map_lookup_elem(&context_runs, &tid);
+    if (!tw || !runs || !runs->depth)
+        return 0;
+    __u32 depth = runs->depth - 1;
+    runs->depth = depth;
+    if (depth >= PYAT_MAX_RUN_DEPTH)
+        return 0;
+    __u64 gen = runs->generator[depth];
+    if (!gen)
+        return 0;
+    /* Suspended at a yield (it waits for what it yielded), or done. */
+    int fault = 0, suspended = 0;
+    if (tw->gen_frame_state) {
+        __s8 state = 0;
+        suspended = bpf_probe_read_user(&state, 1, (const void *)(gen + tw->gen_frame_state)) == 0 && state < 0;
+    } else {
+        suspended = read_u64(gen + tw->gen_frame, &fault) != 0 && !fault;
+    }
+    struct parked_key key = {.greenlet = gen, .tgid = tgid};
+    if (suspended) {
+        __u64 now = bpf_ktime_get_ns();
+        if (bpf_map_update_elem(&parked_since, &key, &now, BPF_ANY))
+            count(COUNTER_LOST_OFFCPU);
+    } else {
+        bpf_map_delete_elem(&parked_since, &key);
+    }
     return 0;
 }
 

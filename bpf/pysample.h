@@ -119,7 +119,14 @@ struct twisted_layout {
     __u16 func_closure;
     __u16 gen_frame;
     __u8 gen_frame_embedded;  /* 1: the generator embeds its frame (3.11+); 0: gi_frame points to it */
-    __u8 pad[5];
+    __u8 pad;
+    __u16 gen_frame_state;    /* gi_frame_state (3.11+, < 0: suspended); 0: gi_frame is NULL once done */
+    __u16 cfunction_self;
+    __u16 cfunction_method;
+    /* --clock wall: Context.run(gen.send, value) steps an inlineCallbacks generator. */
+    __u64 gen_send_method;    /* PyMethodDef* of generator.send */
+    __u64 coro_send_method;   /* PyMethodDef* of coroutine.send */
+    __u64 hooked_ns;          /* when the steps were first hooked */
 };
 
 enum event_kind {
@@ -129,6 +136,9 @@ enum event_kind {
     EVENT_EXIT = 4,         /* a traced process exited */
     EVENT_GREENLET_SWITCH = 5, /* `origin` parks, `target` runs next after weight_ns parked; frames:
                                 * the target's parked stack, when picked (see SAMPLE_PARK_SAMPLED) */
+    EVENT_GENERATOR_WAIT = 6, /* an inlineCallbacks generator (`target`) resumes after weight_ns
+                               * suspended; frames: its suspended frame (at the yield), then the
+                               * stack resuming it, when picked (see SAMPLE_PARK_SAMPLED) */
 };
 
 enum sample_flags {
@@ -175,6 +185,7 @@ enum counter_index {
     COUNTER_SAMPLES = 2,       /* on-CPU samples taken of target threads */
     COUNTER_GREENLET_SWITCHES = 3, /* greenlet switch hook hits */
     COUNTER_GREENLET_UNREADABLE = 4, /* switches whose greenlets could not be read */
+    COUNTER_GENERATOR_STEPS = 5, /* Context.run hook hits (inlineCallbacks generator steps and others) */
     COUNTER_MAX = 6,
 };
 

@@ -296,10 +296,10 @@ static __always_inline void walk_awaiting(const struct py_layout *l, const struc
 
 /* Fill s->frames (innermost first) from `frame` outwards; sets nframes, base_frame and flags. */
 static __always_inline void walk_frames_from(const struct py_layout *l, const struct twisted_layout *tw,
-                                             __u64 frame, struct py_sample *s)
+                                             __u64 frame, struct py_sample *s, __u32 first)
 {
     /* Skipped shim frames count against a larger budget than recorded ones. */
-    struct frame_walk walk = {.layout = l, .twisted = tw, .sample = s, .frame = frame};
+    struct frame_walk walk = {.layout = l, .twisted = tw, .sample = s, .frame = frame, .n = first};
     bpf_loop(2 * PYAT_MAX_FRAMES, frame_walk_step, &walk, 0);
     if (walk.fault)
         s->hdr.flags |= SAMPLE_READ_FAULT;
@@ -348,7 +348,7 @@ static __always_inline void walk_python_stack(const struct py_process *proc,
         s->hdr.flags |= SAMPLE_READ_FAULT;
         return;
     }
-    walk_frames_from(&proc->layout, tw, frame, s);
+    walk_frames_from(&proc->layout, tw, frame, s, 0);
 }
 
 #endif

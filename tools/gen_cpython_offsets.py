@@ -133,6 +133,7 @@ FIELDS = [
     ("func_closure", [(ALL, "off:PyFunctionObject:func_closure")]),
     ("gen_frame", [(v(0, 10), "off:PyGenObject:gi_frame"), (v(11), "off:PyGenObject:gi_iframe")]),
     ("gen_frame_embedded", [(v(0, 10), "const:0"), (v(11), "const:1")]),
+    ("gen_frame_state", [(v(0, 10), "const:0"), (v(11), "off:PyGenObject:gi_frame_state")]),
     ("cfunction_self", [(ALL, "off:PyCFunctionObject:m_self")]),
     ("cfunction_method", [(ALL, "off:PyCFunctionObject:m_ml")]),
     ("type_methods", [(ALL, "off:PyTypeObject:tp_methods")]),

@@ -126,6 +126,7 @@ void BpfSampler::remove_process(pid_t pid) {
     bpf_map__delete_elem(skel_->maps.greenlet_processes, &key, sizeof(key), 0);
     bpf_map__delete_elem(skel_->maps.twisted_processes, &key, sizeof(key), 0);
     greenlet_links_.erase(pid);
+    step_links_.erase(pid);
 }
 
 void BpfSampler::add_twisted(pid_t pid, const twisted_layout& layout) {
@@ -153,6 +154,29 @@ void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char*
     greenlet_links_[pid].reset(link);
 }
 
+void BpfSampler::attach_generator_steps(pid_t pid, const std::string& path, uint64_t offset,
+                                        twisted_layout layout) {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
+    layout.hooked_ns = uint64_t(now.tv_sec) * 1'000'000'000ULL + uint64_t(now.tv_nsec);
+    add_twisted(pid, layout);
+    std::string file = fmt::format("/proc/{}/root{}", pid, path);
+    auto& links = step_links_[pid];
+    for (bool ret : {false, true}) {
+        bpf_program* prog = ret ? skel_->progs.on_context_run_return : skel_->progs.on_context_run;
+        bpf_link* link = bpf_program__attach_uprobe(prog, ret, pid, file.c_str(), offset);
+        if (!link) {
+            int err = -errno;
+            links.clear();
+            throw Error(fmt::format("cannot hook Context.run ({} at {:#x}) for PID {}: {}", path, offset, pid,
+                                    libbpf_reason(err)));
+        }
+        links.emplace_back(link);
+    }
+}
+
+uint64_t BpfSampler::generator_steps() const { return counter(COUNTER_GENERATOR_STEPS); }
+
 uint64_t BpfSampler::greenlet_switches() const { return counter(COUNTER_GREENLET_SWITCHES); }
 uint64_t BpfSampler::greenlet_unreadable() const { return counter(COUNTER_GREENLET_UNREADABLE); }
 
@@ -167,6 +191,7 @@ void BpfSampler::poll(int timeout_ms) {
 
 void BpfSampler::detach() {
     greenlet_links_.clear();
+    step_links_.clear();
     links_.clear();
 }
 

@@ -43,6 +43,12 @@ public:
     // The process imported Twisted: samples also carry inlineCallbacks awaited-by chains.
     void add_twisted(pid_t pid, const twisted_layout& layout);
 
+    // Hooks Context.run (the C function at `offset` in `path`, as mapped by PID), entry and return,
+    // to time the suspensions of the process's inlineCallbacks generators (EVENT_GENERATOR_WAIT).
+    // `layout` must carry the generator.send method definitions. Throws pyat::Error.
+    void attach_generator_steps(pid_t pid, const std::string& path, uint64_t offset, twisted_layout layout);
+    uint64_t generator_steps() const;
+
     // Hooks greenlet's switch function `symbol` in the extension at `path` (as mapped by PID) for
     // that process; its switches arrive as EVENT_GREENLET_SWITCH. Throws pyat::Error.
     void attach_greenlet(pid_t pid, const std::string& path, const char* symbol, const greenlet_layout& layout);
@@ -83,6 +89,7 @@ private:
     std::vector<std::unique_ptr<bpf_link, Deleters>> links_;
     std::unique_ptr<ring_buffer, Deleters> ring_;
     std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> greenlet_links_;
+    std::map<pid_t, std::vector<std::unique_ptr<bpf_link, Deleters>>> step_links_;
 };
 
 }  // namespace pyat

@@ -92,6 +92,7 @@ struct CpythonLayout {
     uint16_t func_closure = 0;
     uint16_t gen_frame = 0;          // gi_frame (pointer, before 3.11) or gi_iframe (embedded)
     uint8_t gen_frame_embedded = 0;
+    uint16_t gen_frame_state = 0;    // gi_frame_state (3.11+; < 0: suspended); 0: gi_frame is NULL once done
     uint16_t cfunction_self = 0;     // builtin method's __self__
     uint16_t cfunction_method = 0;   // its PyMethodDef*
     uint16_t type_methods = 0;       // tp_methods

@@ -21,7 +21,7 @@ std::string_view short_name(std::string_view qualified) {
 }
 
 InlineCallbacksStacks::InlineCallbacksStacks(const TwistedDescription& d)
-    : defer_file_(d.defer_file), first_run_(split_names(d.first_run_frames)), resume_(split_names(d.resume_frames)) {
+    : defer_file_(d.defer_file), driver_(d.inline_callbacks), first_run_(split_names(d.first_run_frames)), resume_(split_names(d.resume_frames)) {
     for (const auto& entry : split_names(d.reactor_entries)) {
         size_t colon = entry.rfind(':');
         if (colon != std::string::npos) reactor_entries_.emplace_back(entry.substr(0, colon), entry.substr(colon + 1));
@@ -38,10 +38,21 @@ uint8_t InlineCallbacksStacks::role(const ProcessProfile& profile, uint32_t func
     if (ends_with(f.file, defer_file_)) {
         if (contains(first_run_, name)) r |= role_first_run;
         if (contains(resume_, name)) r |= role_resume;
+        if (name == driver_) r |= role_driver;
     }
     for (const auto& [file, fn] : reactor_entries_)
         if (name == fn && ends_with(f.file, file)) r |= role_reactor;
     return r;
+}
+
+bool InlineCallbacksStacks::resumed_by_generator_end(const ProcessProfile& profile, const Stack& physical,
+                                                     size_t resumed) {
+    // An ending generator's driver calls status.deferred.callback() with no generator frame above it.
+    for (size_t i = 0; i + 1 < resumed && i + 1 < physical.size(); i++)
+        if ((role(profile, physical[i].function) & role_driver) &&
+            (role(profile, physical[i + 1].function) & (role_resume | role_driver)) == role_resume)
+            return true;
+    return false;
 }
 
 Stack InlineCallbacksStacks::rewrite(const ProcessProfile& profile, const Stack& physical,

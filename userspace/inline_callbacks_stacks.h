@@ -30,16 +30,22 @@ public:
     Stack rewrite(const ProcessProfile& profile, const Stack& physical, std::optional<size_t> resumed,
                   const Stack& awaiting);
 
+    // Did the generator at `resumed` resume because another inlineCallbacks generator ended (the
+    // one it waited for, whose Deferred fired as it returned)? Then its wait is that generator's
+    // time, already charged to that generator's own stacks.
+    bool resumed_by_generator_end(const ProcessProfile& profile, const Stack& physical, size_t resumed);
+
 private:
     enum Role : uint8_t {
         role_known = 1,        // classified
         role_first_run = 2,    // starts a generator: hidden
         role_resume = 4,       // resumes one after a Deferred fired
         role_reactor = 8,      // a reactor's dispatch starts here
+        role_driver = 16,      // _inlineCallbacks itself
     };
     uint8_t role(const ProcessProfile& profile, uint32_t function);
 
-    std::string defer_file_;
+    std::string defer_file_, driver_;
     std::vector<std::string> first_run_, resume_;
     std::vector<std::pair<std::string, std::string>> reactor_entries_;  // (file suffix, function)
     std::vector<uint8_t> roles_;  // by function index

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "bpf_sampler.h"
+#include "builtin_methods.h"
 #include "cli.h"
 #include "error.h"
 #include "event_log_writer.h"
@@ -170,7 +171,8 @@ int run_session(const Options& options) {
             switch (hdr->kind) {
                 case EVENT_CPU_SAMPLE:
                 case EVENT_OFFCPU:
-                case EVENT_GREENLET_SWITCH: {
+                case EVENT_GREENLET_SWITCH:
+                case EVENT_GENERATOR_WAIT: {
                     size_t frames = (size - sizeof(event_header)) / sizeof(py_frame);
                     if (hdr->nframes > frames) return;  // malformed: never read past the record
                     aggregator.add_sample(*static_cast<const py_sample*>(data));
@@ -244,14 +246,35 @@ int run_session(const Options& options) {
         }
         twisted_missing.erase(p.pid);
         try {
-            sampler.add_twisted(p.pid, target.bpf);
             aggregator.set_twisted(p.pid, *target.description);
+            // --clock wall: time each generator's suspensions at its steps (Context.run(gen.send)).
+            std::string waits = "not timed (--clock cpu)";
+            bool hooked = false;
+            if (options.clock == Clock::wall) {
+                std::string why;
+                auto run = find_builtin_method(p, objects, "PyContext_Type", "run", why);
+                auto send = run ? find_builtin_method(p, objects, "PyGen_Type", "send", why) : std::nullopt;
+                auto coro_send = send ? find_builtin_method(p, objects, "PyCoro_Type", "send", why) : std::nullopt;
+                if (run && send && coro_send) {
+                    target.bpf.gen_send_method = send->definition;
+                    target.bpf.coro_send_method = coro_send->definition;
+                    sampler.attach_generator_steps(p.pid, run->file, run->file_offset, target.bpf);
+                    hooked = true;
+                    waits = "charged to the generators waiting";
+                } else {
+                    waits = fmt::format("not timed: {}", why);
+                }
+            }
+            if (!hooked) sampler.add_twisted(p.pid, target.bpf);
             twisted_followed++;
             if (!options.quiet)
-                status.note(fmt::format("pyasynctrace: PID {}: Twisted found ({}): {} inlineCallbacks stacks", p.pid,
-                                        target.description->source, options.raw_stacks ? "raw" : "logical"));
+                status.note(fmt::format("pyasynctrace: PID {}: Twisted found ({}): {} inlineCallbacks stacks; "
+                                        "Deferred waits {}",
+                                        p.pid, target.description->source, options.raw_stacks ? "raw" : "logical",
+                                        waits));
         } catch (const Error& e) {
             if (!options.quiet) status.note(fmt::format("pyasynctrace: {}", e.what()));
+            sampler.add_twisted(p.pid, target.bpf);
         }
         return true;
     };

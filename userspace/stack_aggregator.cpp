@@ -165,6 +165,20 @@ std::optional<uint32_t> StackAggregator::root_for(Traced& t, const py_sample& sa
     return std::nullopt;
 }
 
+bool StackAggregator::resumed_by_generator_end(Traced& t, const py_sample& sample) {
+    if (!(sample.hdr.flags & SAMPLE_RESUMED_GENERATOR)) return false;
+    size_t n = std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES);
+    size_t physical = n - std::min<size_t>(sample.hdr.nawaiting, n);
+    if (sample.hdr.awaited_at >= physical) return false;
+    Stack raw;
+    raw.reserve(physical);
+    for (size_t i = physical; i-- > 0;) {
+        ResolvedFrame f = t.resolver.resolve(sample.frames[i]);
+        raw.push_back({t.profile.intern({*f.name, *f.file, f.first_line}), f.line});
+    }
+    return t.inline_callbacks->resumed_by_generator_end(t.profile, raw, physical - 1 - sample.hdr.awaited_at);
+}
+
 Stack StackAggregator::frames_of(Traced& t, const py_sample& sample) {
     ProcessProfile& profile = t.profile;
     size_t n = std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES);
@@ -241,6 +255,15 @@ void StackAggregator::add_sample(const py_sample& sample) {
                 }
             }
             add(t, root_for(t, sample), frames, 1);
+            break;
+        }
+        case EVENT_GENERATOR_WAIT: {
+            if (config_.clock != Clock::wall || !t.inline_callbacks) return;
+            if (resumed_by_generator_end(t, sample)) return;
+            uint64_t weight = (sample.hdr.flags & SAMPLE_PARK_SAMPLED)
+                                  ? 1
+                                  : ticks(sample.hdr.weight_ns, t.generator_wait_remainder);
+            if (weight) add(t, root_for(t, sample), frames_of(t, sample), weight);
             break;
         }
         case EVENT_OFFCPU: {

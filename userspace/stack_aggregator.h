@@ -101,6 +101,7 @@ private:
         Greenlets greenlets;
         const GreenletLayout* greenlet_layout = nullptr;
         std::optional<InlineCallbacksStacks> inline_callbacks;
+        uint64_t generator_wait_remainder = 0;  // ns*hz of generator waits not yet a sample
         uint64_t added_ns = 0;
     };
     void charge_idle_main_greenlets(Traced& t, uint64_t end_ns);
@@ -109,6 +110,7 @@ private:
 
     uint64_t ticks(uint64_t ns, uint64_t& remainder) const;
     Stack frames_of(Traced& t, const py_sample& sample);
+    bool resumed_by_generator_end(Traced& t, const py_sample& sample);
     void add(Traced& t, std::optional<uint32_t> root, const Stack& frames, uint64_t weight);
     std::optional<uint32_t> root_for(Traced& t, const py_sample& sample);
     uint64_t greenlet_of(Traced& t, const py_sample& sample) const;  // 0: unknown

@@ -152,6 +152,9 @@ TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout,
     b.func_closure = layout.func_closure;
     b.gen_frame = layout.gen_frame;
     b.gen_frame_embedded = layout.gen_frame_embedded;
+    b.gen_frame_state = layout.gen_frame_state;
+    b.cfunction_self = layout.cfunction_self;
+    b.cfunction_method = layout.cfunction_method;
     out.description = &d;
     return TwistedSearch::found;
 }

@@ -1,0 +1,29 @@
+// Finding the C function behind a builtin method (e.g. contextvars.Context.run) and the
+// PyMethodDef of another (generator.send) in a traced process: through the exported type objects'
+// method tables, so stripped interpreters work too (the functions themselves are static).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "python_objects.h"
+#include "python_process.h"
+
+namespace pyat {
+
+struct BuiltinMethod {
+    uint64_t definition = 0;  // the PyMethodDef in the process
+    uint64_t function = 0;    // its ml_meth, an address in the process
+    std::string file;         // the ELF file mapping `function` (as in /proc/PID/maps)
+    uint64_t file_offset = 0; // where `function` sits in that file (for a uprobe)
+};
+
+// Method `method` of the type exported as `type_symbol` (e.g. "PyContext_Type", "run"); nullopt
+// with `why` set when it cannot be found.
+std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, const PythonObjects& objects,
+                                                 std::string_view type_symbol, std::string_view method,
+                                                 std::string& why);
+
+}  // namespace pyat
