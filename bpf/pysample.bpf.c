@@ -11,6 +11,9 @@
  * on_context_run / on_context_run_return  uprobe and uretprobe on Context.run (--clock wall,
  *                 Twisted only): how long each inlineCallbacks generator stays suspended between
  *                 its steps, charged to the stack it waits at.
+ * on_poll_enter / on_poll_exit  syscall entry and exit (blocking report only): a Twisted thread's
+ *                 time between two polls is one reactor iteration; longer than the threshold is
+ *                 reported.
  * on_exec/on_exit process lifetime events so userspace can find new targets and drop old ones.
  */
 #include "vmlinux.h"
@@ -29,6 +32,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile int report_exec = 0; /* emit EVENT_EXEC for every exec on the host */
 const volatile __u32 sample_hz = 99; /* --hz */
 const volatile int walk_every_park = 0; /* --group-by greenlet: every parked stack, exactly */
+const volatile __u64 block_threshold_ns = 0; /* reactor blocking report (Twisted processes) */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -444,6 +448,68 @@ int BPF_KRETPROBE(on_context_run_return, void *result)
     } else {
         bpf_map_delete_elem(&parked_since, &key);
     }
+    return 0;
+}
+
+/* tid -> when its last poll returned (threads of Twisted processes). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, __u32);
+    __type(value, __u64);
+} busy_since SEC(".maps");
+
+/* x86_64 syscall numbers of the calls an event loop waits in. */
+static __always_inline int is_poll(long id)
+{
+    return id == 232 /* epoll_wait */ || id == 281 /* epoll_pwait */ || id == 441 /* epoll_pwait2 */ ||
+           id == 7 /* poll */ || id == 271 /* ppoll */ || id == 23 /* select */ || id == 270 /* pselect6 */;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_poll_enter, struct pt_regs *regs, long id)
+{
+    if (!is_poll(id))
+        return 0;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+    if (!bpf_map_lookup_elem(&twisted_processes, &tgid))
+        return 0;
+    __u64 *since = bpf_map_lookup_elem(&busy_since, &tid);
+    if (!since)
+        return 0;
+    __u64 now = bpf_ktime_get_ns();
+    __u64 start = *since;
+    bpf_map_delete_elem(&busy_since, &tid);
+    if (now < start || now - start < block_threshold_ns)
+        return 0;
+    struct event_header *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+    if (!h) {
+        count(COUNTER_LOST_SAMPLES);
+        return 0;
+    }
+    __builtin_memset(h, 0, sizeof(*h));
+    h->kind = EVENT_REACTOR_BUSY;
+    h->pid = tgid;
+    h->tid = tid;
+    h->ktime_ns = start;
+    h->weight_ns = now - start;
+    bpf_ringbuf_submit(h, 0);
+    return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_poll_exit, struct pt_regs *regs, long ret)
+{
+    if (!is_poll(BPF_CORE_READ(regs, orig_ax)))
+        return 0;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+    if (!bpf_map_lookup_elem(&twisted_processes, &tgid))
+        return 0;
+    __u64 now = bpf_ktime_get_ns();
+    bpf_map_update_elem(&busy_since, &tid, &now, BPF_ANY);
     return 0;
 }
 

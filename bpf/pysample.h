@@ -136,6 +136,9 @@ enum event_kind {
     EVENT_EXIT = 4,         /* a traced process exited */
     EVENT_GREENLET_SWITCH = 5, /* `origin` parks, `target` runs next after weight_ns parked; frames:
                                 * the target's parked stack, when picked (see SAMPLE_PARK_SAMPLED) */
+    EVENT_REACTOR_BUSY = 7,   /* a thread of a Twisted process ran weight_ns between two polls
+                               * (epoll_wait, poll, select...) since ktime_ns: longer than
+                               * --block-threshold; no frames */
     EVENT_GENERATOR_WAIT = 6, /* an inlineCallbacks generator (`target`) resumes after weight_ns
                                * suspended; frames: its suspended frame (at the yield), then the
                                * stack resuming it, when picked (see SAMPLE_PARK_SAMPLED) */

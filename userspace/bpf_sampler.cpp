@@ -71,6 +71,7 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     skel_.reset(pysample_bpf__open());
     if (!skel_) throw Error(fmt::format("cannot open the BPF programs: {}", libbpf_reason(-errno)));
     skel_->rodata->report_exec = config.report_exec ? 1 : 0;
+    skel_->rodata->block_threshold_ns = config.block_threshold_ns;
     skel_->rodata->sample_hz = config.hz;
     skel_->rodata->walk_every_park = config.walk_every_park ? 1 : 0;
     bpf_program__set_autoload(skel_->progs.on_sched_switch, config.off_cpu);
@@ -87,6 +88,10 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     attach(skel_->progs.on_exec, "process exec");
     attach(skel_->progs.on_exit, "process exit");
     if (config.off_cpu) attach(skel_->progs.on_sched_switch, "sched_switch (off-CPU)");
+    if (config.block_threshold_ns) {
+        attach(skel_->progs.on_poll_enter, "syscall entry (reactor blocking)");
+        attach(skel_->progs.on_poll_exit, "syscall exit (reactor blocking)");
+    }
 
     for (int cpu : online_cpus()) {
         UniqueFd perf = open_cpu_clock(cpu, config.hz);

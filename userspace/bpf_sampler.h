@@ -25,6 +25,7 @@ struct SamplerConfig {
     bool off_cpu = false;       // --clock wall
     bool report_exec = false;   // emit EVENT_EXEC for every exec on the host (discovery)
     bool walk_every_park = false;  // greenlet: every parked stack (--group-by greenlet), not sampled
+    uint64_t block_threshold_ns = 0;  // > 0: report Twisted threads busy this long between polls
 };
 
 class BpfSampler {

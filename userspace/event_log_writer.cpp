@@ -46,9 +46,9 @@ void write_event_log(const Profile& profile, std::ostream& out) {
     for (const BlockingSlice* b : events) {
         int64_t unix_ns = int64_t(b->start_ns) + profile.run.monotonic_to_unix_ns;
         out << fmt::format(
-            "{{\"event\":\"blocking\",\"pid\":{},\"tid\":{},\"who\":{},\"start\":{},\"start_unix_ns\":{},"
+            "{{\"event\":\"blocking\",\"pid\":{},\"tid\":{},\"who\":{},\"what\":{},\"start\":{},\"start_unix_ns\":{},"
             "\"duration_ms\":{:.3f},\"threshold_ms\":{},\"ongoing\":{},\"samples\":{},\"stacks\":[",
-            b->pid, b->tid, json_string(b->who), json_string(iso_time(unix_ns)), unix_ns,
+            b->pid, b->tid, json_string(b->who), json_string(b->what), json_string(iso_time(unix_ns)), unix_ns,
             double(b->duration_ns) / 1e6, profile.run.block_threshold_ms, b->ongoing ? "true" : "false", b->samples);
         for (size_t i = 0; i < b->stacks.size(); i++) {
             out << (i ? "," : "") << "{\"samples\":" << b->stacks[i].second << ",\"frames\":[";
@@ -61,9 +61,9 @@ void write_event_log(const Profile& profile, std::ostream& out) {
 
 std::string format_blocking(const BlockingSlice& b, const RunInfo& run) {
     int64_t unix_ns = int64_t(b.start_ns) + run.monotonic_to_unix_ns;
-    std::string text = fmt::format("  {:.1f} ms{} without switching: {} (PID {}, thread {}), from {}\n",
-                                   double(b.duration_ns) / 1e6, b.ongoing ? " and still running" : "", b.who, b.pid,
-                                   b.tid, iso_time(unix_ns));
+    std::string text = fmt::format("  {:.1f} ms{} {}: {} (PID {}, thread {}), from {}\n",
+                                   double(b.duration_ns) / 1e6, b.ongoing ? " and still running" : "", b.what, b.who,
+                                   b.pid, b.tid, iso_time(unix_ns));
     for (const auto& [frames, count] : b.stacks) {
         text += fmt::format("    {} of {} samples:", count, b.samples);
         // Leaf first: where it was, then who called it.

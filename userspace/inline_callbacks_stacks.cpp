@@ -45,6 +45,12 @@ uint8_t InlineCallbacksStacks::role(const ProcessProfile& profile, uint32_t func
     return r;
 }
 
+bool InlineCallbacksStacks::runs_reactor(const ProcessProfile& profile, const Stack& physical) {
+    for (const auto& f : physical)
+        if (role(profile, f.function) & role_reactor) return true;
+    return false;
+}
+
 bool InlineCallbacksStacks::resumed_by_generator_end(const ProcessProfile& profile, const Stack& physical,
                                                      size_t resumed) {
     // An ending generator's driver calls status.deferred.callback() with no generator frame above it.

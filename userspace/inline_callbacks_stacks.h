@@ -30,6 +30,9 @@ public:
     Stack rewrite(const ProcessProfile& profile, const Stack& physical, std::optional<size_t> resumed,
                   const Stack& awaiting);
 
+    // Is a reactor running on this (physical) stack?
+    bool runs_reactor(const ProcessProfile& profile, const Stack& physical);
+
     // Did the generator at `resumed` resume because another inlineCallbacks generator ended (the
     // one it waited for, whose Deferred fired as it returned)? Then its wait is that generator's
     // time, already charged to that generator's own stacks.

@@ -71,7 +71,8 @@ enum class GroupBy { code, thread, greenlet };
 struct BlockingSlice {
     int pid = 0;
     uint32_t tid = 0;
-    std::string who;             // "greenlet 3 (busy_loop)"
+    std::string who;             // "greenlet 3 (busy_loop)", "reactor thread [4242]"
+    std::string what = "without switching";  // "without returning to the reactor"
     uint64_t start_ns = 0;       // CLOCK_MONOTONIC
     uint64_t duration_ns = 0;
     bool ongoing = false;        // still running when the run ended

@@ -165,7 +165,7 @@ int run_session(const Options& options) {
     std::vector<pid_t> exited_events;
     BpfSampler sampler(
         SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value(),
-                      options.group_by == GroupBy::greenlet},
+                      options.group_by == GroupBy::greenlet, uint64_t(block_threshold_ms) * 1'000'000ULL},
         [&](const void* data, size_t size) {
             const auto* hdr = static_cast<const event_header*>(data);
             switch (hdr->kind) {
@@ -178,6 +178,9 @@ int run_session(const Options& options) {
                     aggregator.add_sample(*static_cast<const py_sample*>(data));
                     break;
                 }
+                case EVENT_REACTOR_BUSY:
+                    aggregator.add_sample(*static_cast<const py_sample*>(data));
+                    break;
                 case EVENT_EXEC:
                     if (discovery) discovery->note_exec(pid_t(hdr->pid));
                     break;
@@ -434,15 +437,18 @@ int run_session(const Options& options) {
             fmt::print(stderr, "pyasynctrace: PID {} imported Twisted, but its inlineCallbacks could not be followed "
                                "({}): its stacks are as the interpreter ran them\n", pid, why);
 
-    if (!options.quiet && options.block_threshold_ms && !greenlet_hooked)
-        fmt::print(stderr, "pyasynctrace: no traced process imported greenlet: no blocking report\n");
-    if (!options.quiet && block_threshold_ms && greenlet_hooked) {
+    const bool blocking_watched = block_threshold_ms && (greenlet_hooked || twisted_followed);
+    if (!options.quiet && options.block_threshold_ms && !blocking_watched)
+        fmt::print(stderr, "pyasynctrace: no traced process imported greenlet or Twisted: no blocking report\n");
+    if (!options.quiet && blocking_watched) {
+        std::string watched = greenlet_hooked && twisted_followed ? "a greenlet switch or a return to the reactor"
+                              : greenlet_hooked                   ? "a greenlet switch"
+                                                                  : "a return to the reactor";
         if (profile.blocking.empty())
-            fmt::print(stderr, "pyasynctrace: no greenlet ran longer than {} ms without switching\n",
-                       block_threshold_ms);
+            fmt::print(stderr, "pyasynctrace: nothing ran longer than {} ms without {}\n", block_threshold_ms, watched);
         else
-            fmt::print(stderr, "\nBlocking: {} slice{} longer than {} ms without a greenlet switch:\n",
-                       profile.blocking.size(), profile.blocking.size() == 1 ? "" : "s", block_threshold_ms);
+            fmt::print(stderr, "\nBlocking: {} slice{} longer than {} ms without {}:\n", profile.blocking.size(),
+                       profile.blocking.size() == 1 ? "" : "s", block_threshold_ms, watched);
         for (const auto& b : profile.blocking) fmt::print(stderr, "{}", format_blocking(b, profile.run));
     }
     for (const auto& w : write_outputs(profile, outputs)) {

@@ -203,6 +203,8 @@ Stack StackAggregator::frames_of(Traced& t, const py_sample& sample) {
         std::optional<size_t> resumed;
         if ((sample.hdr.flags & SAMPLE_RESUMED_GENERATOR) && sample.hdr.awaited_at < physical)
             resumed = physical - 1 - sample.hdr.awaited_at;
+        if (config_.block_threshold_ns && t.inline_callbacks->runs_reactor(profile, raw))
+            t.reactor_threads.insert(sample.hdr.tid);
         Stack logical = t.inline_callbacks->rewrite(profile, raw, resumed, waiting);
         stack.insert(stack.end(), logical.begin(), logical.end());
     } else {
@@ -254,9 +256,17 @@ void StackAggregator::add_sample(const py_sample& sample) {
                     kept.push_back(frames);
                 }
             }
+            if (config_.block_threshold_ns && t.inline_callbacks) {
+                auto& kept = t.recent_samples[tid];
+                if (kept.size() >= max_slice_samples) kept.pop_front();
+                kept.emplace_back(sample.hdr.ktime_ns, frames);
+            }
             add(t, root_for(t, sample), frames, 1);
             break;
         }
+        case EVENT_REACTOR_BUSY:
+            on_reactor_busy(t, tid, sample.hdr.ktime_ns, sample.hdr.weight_ns);
+            break;
         case EVENT_GENERATOR_WAIT: {
             if (config_.clock != Clock::wall || !t.inline_callbacks) return;
             if (resumed_by_generator_end(t, sample)) return;
@@ -296,12 +306,31 @@ void StackAggregator::end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint
     // threadpool's workers) wait on real locks by design.
     if (!g.hub_threads.empty() && !g.hub_threads.count(tid)) return;
 
+    report_slice(t, tid, greenlet ? greenlet_label(t, greenlet_serial(t, greenlet)) : fmt::format("thread [{}]", tid),
+                 "without switching", start->second, duration, ongoing, samples);
+}
+
+void StackAggregator::on_reactor_busy(Traced& t, uint32_t tid, uint64_t start_ns, uint64_t duration_ns) {
+    auto it = t.recent_samples.find(tid);
+    if (!config_.block_threshold_ns || !t.reactor_threads.count(tid) || it == t.recent_samples.end()) return;
+    std::deque<Stack> during;
+    auto& kept = it->second;
+    while (!kept.empty() && kept.front().first < start_ns) kept.pop_front();  // older: never needed again
+    for (const auto& [when, stack] : kept)
+        if (when <= start_ns + duration_ns) during.push_back(stack);
+    report_slice(t, tid, fmt::format("reactor thread [{}]", tid), "without returning to the reactor", start_ns,
+                 duration_ns, false, during);
+}
+
+void StackAggregator::report_slice(Traced& t, uint32_t tid, std::string who, const char* what, uint64_t start_ns,
+                                   uint64_t duration_ns, bool ongoing, const std::deque<Stack>& samples) {
     BlockingSlice b;
     b.pid = t.process.pid;
     b.tid = tid;
-    b.who = greenlet ? greenlet_label(t, greenlet_serial(t, greenlet)) : fmt::format("thread [{}]", tid);
-    b.start_ns = start->second;
-    b.duration_ns = duration;
+    b.who = std::move(who);
+    b.what = what;
+    b.start_ns = start_ns;
+    b.duration_ns = duration_ns;
     b.ongoing = ongoing;
     b.samples = samples.size();
     std::map<Stack, uint64_t> counts;

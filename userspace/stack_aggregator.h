@@ -102,6 +102,9 @@ private:
         const GreenletLayout* greenlet_layout = nullptr;
         std::optional<InlineCallbacksStacks> inline_callbacks;
         uint64_t generator_wait_remainder = 0;  // ns*hz of generator waits not yet a sample
+        // Twisted blocking report: recent CPU samples per thread, and the threads seen in a reactor.
+        std::unordered_map<uint32_t, std::deque<std::pair<uint64_t, Stack>>> recent_samples;
+        std::unordered_set<uint32_t> reactor_threads;
         uint64_t added_ns = 0;
     };
     void charge_idle_main_greenlets(Traced& t, uint64_t end_ns);
@@ -121,6 +124,9 @@ private:
     void note_run_function(Traced& t, uint64_t greenlet, const Stack& frames);
     void on_greenlet_switch(Traced& t, const py_sample& event);
     void end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint64_t end_ns, bool ongoing);
+    void on_reactor_busy(Traced& t, uint32_t tid, uint64_t start_ns, uint64_t duration_ns);
+    void report_slice(Traced& t, uint32_t tid, std::string who, const char* what, uint64_t start_ns,
+                      uint64_t duration_ns, bool ongoing, const std::deque<Stack>& samples);
     void refresh_thread_names(Traced& t);
 
     AggregatorConfig config_;
