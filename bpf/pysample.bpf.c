@@ -61,12 +61,7 @@ struct {
     __type(value, struct twisted_layout);
 } twisted_processes SEC(".maps");
 
-/* (process, PyGreenlet*) -> when it parked (greenlet switches hooked). */
-struct parked_key {
-    __u64 greenlet;
-    __u32 tgid;
-    __u32 pad;
-};
+/* (process, PyGreenlet* or generator) -> when it parked (see struct parked_key). */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);

@@ -129,6 +129,14 @@ struct twisted_layout {
     __u64 hooked_ns;          /* when the steps were first hooked */
 };
 
+/* Key of the parked_since map: a greenlet parked at a switch, or an inlineCallbacks generator
+ * suspended at a yield (Twisted, --clock wall); the value is when (bpf_ktime_get_ns()). */
+struct parked_key {
+    __u64 greenlet; /* PyGreenlet* or generator object */
+    __u32 tgid;
+    __u32 pad;
+};
+
 enum event_kind {
     EVENT_CPU_SAMPLE = 1,   /* perf-event sample of a running thread */
     EVENT_OFFCPU = 2,       /* a thread was off-CPU for weight_ns at this stack */

@@ -180,6 +180,20 @@ void BpfSampler::attach_generator_steps(pid_t pid, const std::string& path, uint
     }
 }
 
+std::vector<std::pair<parked_key, uint64_t>> BpfSampler::parked() const {
+    std::vector<std::pair<parked_key, uint64_t>> out;
+    bpf_map* map = skel_->maps.parked_since;
+    parked_key key{}, next{};
+    parked_key* prev = nullptr;
+    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+        uint64_t since = 0;
+        if (bpf_map__lookup_elem(map, &next, sizeof(next), &since, sizeof(since), 0) == 0) out.emplace_back(next, since);
+        key = next;
+        prev = &key;
+    }
+    return out;
+}
+
 uint64_t BpfSampler::generator_steps() const { return counter(COUNTER_GENERATOR_STEPS); }
 
 uint64_t BpfSampler::greenlet_switches() const { return counter(COUNTER_GREENLET_SWITCHES); }

@@ -49,6 +49,8 @@ public:
     // `layout` must carry the generator.send method definitions. Throws pyat::Error.
     void attach_generator_steps(pid_t pid, const std::string& path, uint64_t offset, twisted_layout layout);
     uint64_t generator_steps() const;
+    // What is parked right now (greenlets and suspended generators): (key, since ns).
+    std::vector<std::pair<parked_key, uint64_t>> parked() const;
 
     // Hooks greenlet's switch function `symbol` in the extension at `path` (as mapped by PID) for
     // that process; its switches arrive as EVENT_GREENLET_SWITCH. Throws pyat::Error.

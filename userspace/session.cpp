@@ -392,7 +392,11 @@ int run_session(const Options& options) {
     sampler.detach();
     sampler.poll(0);
     const uint64_t end_ns = monotonic_ns();
-    if (options.clock == Clock::wall) sampler.flush_off_cpu(end_ns);
+    if (options.clock == Clock::wall) {
+        sampler.flush_off_cpu(end_ns);
+        for (const auto& [key, since] : sampler.parked())
+            aggregator.charge_suspended_generator(pid_t(key.tgid), key.greenlet, since, end_ns);
+    }
     aggregator.finish(end_ns);
     status.clear();
 

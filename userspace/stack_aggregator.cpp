@@ -17,6 +17,7 @@ constexpr auto thread_names_interval = std::chrono::milliseconds(250);
 // Stacks kept per thread for the blocking report: the current slice's, newest last.
 constexpr size_t max_slice_samples = 8192;
 constexpr size_t max_reported_stacks = 5;
+constexpr size_t max_waiting_generators = 65536;
 constexpr uint64_t type_name_offset = 24;  // PyTypeObject.tp_name, every 64-bit CPython
 
 std::string thread_label(uint32_t tid, const std::string& name) {
@@ -273,7 +274,10 @@ void StackAggregator::add_sample(const py_sample& sample) {
             uint64_t weight = (sample.hdr.flags & SAMPLE_PARK_SAMPLED)
                                   ? 1
                                   : ticks(sample.hdr.weight_ns, t.generator_wait_remainder);
-            if (weight) add(t, root_for(t, sample), frames_of(t, sample), weight);
+            Stack frames = frames_of(t, sample);
+            if (t.waiting_generators.size() >= max_waiting_generators) t.waiting_generators.clear();
+            t.waiting_generators[sample.hdr.target] = {tid, Stack(frames.begin(), frames.end() - 1)};
+            if (weight) add(t, root_for(t, sample), frames, weight);
             break;
         }
         case EVENT_OFFCPU: {
@@ -432,6 +436,32 @@ std::vector<BlockingSlice> StackAggregator::take_new_blocking() {
     std::vector<BlockingSlice> fresh(blocking_.begin() + long(blocking_taken_), blocking_.end());
     blocking_taken_ = blocking_.size();
     return fresh;
+}
+
+void StackAggregator::charge_suspended_generator(pid_t pid, uint64_t generator, uint64_t since_ns, uint64_t end_ns) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end() || config_.clock != Clock::wall || end_ns <= since_ns) return;
+    Traced& t = *it->second;
+    auto known = t.waiting_generators.find(generator);
+    if (!t.inline_callbacks || known == t.waiting_generators.end()) return;
+    const CpythonLayout& l = *t.process.layout;
+    const ProcessMemory memory(pid);
+    uint64_t frame = l.gen_frame_embedded ? generator + l.gen_frame
+                                          : memory.read_value<uint64_t>(generator + l.gen_frame).value_or(0);
+    auto code = frame ? memory.read_value<uint64_t>(frame + l.bpf.frame_code) : std::nullopt;
+    if (!code || !*code) return;
+    // Its own frame, where it waits now (the yield may differ from the last one seen).
+    auto one = std::make_unique<py_sample>();
+    one->hdr.kind = EVENT_OFFCPU;
+    one->hdr.pid = uint32_t(pid);
+    one->hdr.tid = known->second.first;
+    read_stack_from(memory, l.bpf, frame, *one);
+    if (!one->hdr.nframes) return;
+    one->hdr.nframes = 1;  // a suspended generator's frame has no caller
+    Stack stack = known->second.second;
+    ResolvedFrame f = t.resolver.resolve(one->frames[0]);
+    stack.push_back({t.profile.intern({*f.name, *f.file, f.first_line}), f.line});
+    add(t, root_for(t, *one), stack, ticks(end_ns - since_ns, t.generator_wait_remainder));
 }
 
 void StackAggregator::finish(uint64_t end_ns) {

@@ -50,6 +50,10 @@ public:
     // hdr.nframes frames).
     void add_sample(const py_sample& sample);
 
+    // End of the run: an inlineCallbacks generator still suspended since `since_ns` (ignored unless
+    // it is one whose waits were seen: then its logical stack is known but for its own frame).
+    void charge_suspended_generator(pid_t pid, uint64_t generator, uint64_t since_ns, uint64_t end_ns);
+
     // Periodic upkeep while the run goes on (re-reads thread names now and then).
     void poll();
     // Blocking slices found since the last call (to show them as they happen).
@@ -102,6 +106,8 @@ private:
         const GreenletLayout* greenlet_layout = nullptr;
         std::optional<InlineCallbacksStacks> inline_callbacks;
         uint64_t generator_wait_remainder = 0;  // ns*hz of generator waits not yet a sample
+        // generator -> (thread, the logical stack below its own frame) at its last wait seen
+        std::unordered_map<uint64_t, std::pair<uint32_t, Stack>> waiting_generators;
         // Twisted blocking report: recent CPU samples per thread, and the threads seen in a reactor.
         std::unordered_map<uint32_t, std::deque<std::pair<uint64_t, Stack>>> recent_samples;
         std::unordered_set<uint32_t> reactor_threads;

@@ -1,0 +1,184 @@
+// Live: Twisted on Debian's python3.11 with python3-twisted (22.4): logical inlineCallbacks
+// stacks, Deferred waits in --clock wall, and the reactor blocking report.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "test_support.h"
+
+using namespace pyat::test;
+
+namespace {
+
+using Names = std::vector<std::string>;
+
+// Of the samples whose stack contains `marker`: how many have exactly the function names `want`.
+struct Shape {
+    uint64_t matching = 0, with_marker = 0;
+};
+Shape shape_of(const std::map<std::string, uint64_t>& folded, const std::string& marker, const Names& want) {
+    Shape s;
+    for (const auto& [stack, n] : folded) {
+        auto names = function_names(stack);
+        if (!has(names, marker)) continue;
+        s.with_marker += n;
+        if (names == want) s.matching += n;
+    }
+    return s;
+}
+
+std::string top_stacks(const std::map<std::string, uint64_t>& folded, size_t k = 8) {
+    std::vector<std::pair<uint64_t, std::string>> v;
+    for (const auto& [stack, n] : folded) {
+        std::string names;
+        for (const auto& f : function_names(stack)) names += (names.empty() ? "" : ";") + f;
+        v.emplace_back(n, names);
+    }
+    std::sort(v.rbegin(), v.rend());
+    std::string out;
+    for (size_t i = 0; i < v.size() && i < k; i++) out += std::to_string(v[i].first) + " " + v[i].second + "\n";
+    return out;
+}
+
+const Names twisted_trampolines = {"unwindGenerator", "_cancellableInlineCallbacks", "_inlineCallbacks",
+                                   "_inlineCallbacks.<locals>.gotResult", "Deferred._runCallbacks"};
+
+}  // namespace
+
+// twisted_chains.py: main (run by task.react) -> outer -> middle -> leaf, all @inlineCallbacks, the
+// work running after each generator was resumed by a fired Deferred. The logical stacks chain as
+// the code was written (theseus' shape at the root), with no Twisted trampoline in them.
+TEST(LiveTwisted, InlineCallbacksChainLogicallyInCpuView) {
+    Workload target({debian_python, workload("twisted_chains.py"), "30"});
+    TempDir dir;
+    RunResult r = run({binary, "-p", std::to_string(target.pid()), "-d", "4", "--hz", "199", "-o", dir / "p.folded"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("Twisted found (probes/twisted/22.4.conf): logical"), std::string::npos) << r.err;
+    auto folded = read_folded(dir / "p.folded");
+    const std::string dump = top_stacks(folded);
+
+    Shape leaf = shape_of(folded, "leaf_work", {"<module>", "react", "main", "outer", "middle", "leaf", "leaf_work", "spin"});
+    Shape middle = shape_of(folded, "middle_work", {"<module>", "react", "main", "outer", "middle", "middle_work", "spin"});
+    Shape main = shape_of(folded, "main_work", {"<module>", "react", "main", "main_work", "spin"});
+    // 4 s x 199 Hz, split 4:2:1 by the workload's CPU seconds (0.12, 0.06, 0.03 per round).
+    EXPECT_GT(leaf.with_marker, 250u) << dump;
+    EXPECT_GT(middle.with_marker, 120u) << dump;
+    EXPECT_GT(main.with_marker, 60u) << dump;
+    // A sample can land in the few microseconds where a frame is half set up; nearly all are exact.
+    EXPECT_GE(double(leaf.matching), 0.97 * double(leaf.with_marker)) << dump;
+    EXPECT_GE(double(middle.matching), 0.97 * double(middle.with_marker)) << dump;
+    EXPECT_GE(double(main.matching), 0.97 * double(main.with_marker)) << dump;
+    for (const auto& [stack, n] : folded)
+        for (const auto& hidden : twisted_trampolines) EXPECT_FALSE(has(function_names(stack), hidden)) << stack;
+}
+
+TEST(LiveTwisted, RawStacksShowTheMachinery) {
+    Workload target({debian_python, workload("twisted_chains.py"), "30"});
+    TempDir dir;
+    RunResult r = run({binary, "-p", std::to_string(target.pid()), "-d", "2", "--raw-stacks", "-o", dir / "p.folded"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("raw inlineCallbacks stacks"), std::string::npos) << r.err;
+    auto folded = read_folded(dir / "p.folded");
+    uint64_t leaf = 0, raw = 0;
+    for (const auto& [stack, n] : folded) {
+        auto names = function_names(stack);
+        if (!has(names, "leaf_work")) continue;
+        leaf += n;
+        if (has(names, "_inlineCallbacks.<locals>.gotResult") && has(names, "_SignalReactorMixin.run") &&
+            !has(names, "outer"))
+            raw += n;
+    }
+    EXPECT_GT(leaf, 50u) << top_stacks(folded);
+    EXPECT_GE(double(raw), 0.97 * double(leaf)) << top_stacks(folded);
+}
+
+// theseus' example: func waits 0.5 s on deferLater per round, run by task.react. In --clock wall
+// the wait is charged to <module> -> react -> func, at the yield line, for as long as it lasts.
+TEST(LiveTwisted, DeferLaterWaitIsChargedToTheWaitingStack) {
+    Workload target({debian_python, workload("twisted_theseus.py"), "30"});
+    TempDir dir;
+    const double seconds = 4;
+    const unsigned hz = 99;
+    RunResult r = run({binary, "-p", std::to_string(target.pid()), "-d", "4", "--clock", "wall", "-o",
+                       dir / "p.folded", "-o", dir / "p.callgrind"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("Deferred waits charged to the generators waiting"), std::string::npos) << r.err;
+    auto folded = read_folded(dir / "p.folded");
+    uint64_t waiting = 0, under_reactor = 0;
+    for (const auto& [stack, n] : folded) {
+        auto names = function_names(stack);
+        if (names == Names{"<module>", "react", "func"}) waiting += n;
+        if (has(names, "func") && has(names, "_SignalReactorMixin.run")) under_reactor += n;
+    }
+    const double expected = seconds * hz;
+    EXPECT_NEAR(double(waiting), expected, 0.10 * expected) << top_stacks(folded);
+    EXPECT_EQ(under_reactor, 0u) << top_stacks(folded);
+    // ... at the yield line.
+    std::regex yield_line("^ *yield task\\.deferLater");
+    int line = 0;
+    {
+        std::istringstream src(read_file(workload("twisted_theseus.py")));
+        std::string text;
+        for (int n = 1; std::getline(src, text); n++)
+            if (std::regex_search(text, yield_line)) line = n;
+    }
+    ASSERT_GT(line, 0);
+    uint64_t at_yield = 0, in_func = 0;
+    for (const auto& [key, cost] : callgrind_self_costs(dir / "p.callgrind")) {
+        if (key.first.rfind("func", 0) != 0) continue;
+        in_func += cost;
+        if (key.second == line) at_yield += cost;
+    }
+    EXPECT_GE(double(at_yield), 0.97 * double(in_func)) << at_yield << " of " << in_func << " at line " << line;
+}
+
+// Nested waits: leaf's deferLater wait belongs to the whole logical chain, and a generator that
+// waits for another generator is not charged again for the same time.
+TEST(LiveTwisted, NestedWaitsChargeOnlyTheInnermostWaiter) {
+    Workload target({debian_python, workload("twisted_chains.py"), "30"});
+    TempDir dir;
+    RunResult r = run({binary, "-p", std::to_string(target.pid()), "-d", "4", "--clock", "wall", "-o", dir / "p.folded"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto folded = read_folded(dir / "p.folded");
+    uint64_t leaf_wait = 0, main_wait = 0, ancestors_waiting = 0, all = total(folded);
+    for (const auto& [stack, n] : folded) {
+        auto names = function_names(stack);
+        if (names == Names{"<module>", "react", "main", "outer", "middle", "leaf"}) leaf_wait += n;
+        if (names == Names{"<module>", "react", "main"}) main_wait += n;
+        if (names == Names{"<module>", "react", "main", "outer"} ||
+            names == Names{"<module>", "react", "main", "outer", "middle"})
+            ancestors_waiting += n;
+    }
+    // Per round (about 0.23 s) leaf and main each wait 10 ms on deferLater: about 4% of the
+    // process's wall samples each (the reactor's idle samples are the other thread-time).
+    EXPECT_GT(leaf_wait, 0.015 * double(all)) << top_stacks(folded, 12);
+    EXPECT_GT(main_wait, 0.015 * double(all)) << top_stacks(folded, 12);
+    EXPECT_LE(ancestors_waiting, 0.01 * double(all)) << top_stacks(folded, 12);
+}
+
+// A callback that keeps the reactor for 300 ms is reported, with its logical stack, within 10%.
+TEST(LiveTwisted, BlockingCallbackIsReported) {
+    Workload target({debian_python, workload("twisted_blocking.py"), "30"});
+    TempDir dir;
+    RunResult r = run({binary, "-p", std::to_string(target.pid()), "-d", "4", "--block-threshold", "100", "-o",
+                       dir / "events.jsonl"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("without returning to the reactor: reactor thread"), std::string::npos) << r.err;
+    std::istringstream in(read_file(dir / "events.jsonl"));
+    std::string line;
+    int events = 0;
+    std::regex duration("\"duration_ms\":([0-9.]+)");
+    while (std::getline(in, line)) {
+        events++;
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(line, m, duration)) << line;
+        EXPECT_NEAR(std::stod(m[1]), 300.0, 30.0) << line;
+        EXPECT_NE(line.find("\"what\":\"without returning to the reactor\""), std::string::npos) << line;
+        EXPECT_NE(line.find("\"frames\":[\"<module>"), std::string::npos) << line;
+        EXPECT_NE(line.find("stall_reactor (") , std::string::npos) << line;
+        EXPECT_NE(line.find("spin_for ("), std::string::npos) << line;
+    }
+    // One stall per second (0.7 s apart, 0.3 s each): 3 or 4 in 4 s; nothing else is that long.
+    EXPECT_GE(events, 3);
+    EXPECT_LE(events, 4);
+}
