@@ -2,6 +2,8 @@
 
 GET /report -> build_report() -> checksum_rows() (about 3x the CPU work) and format_rows().
 GET /slow   -> an inlineCallbacks handler that waits 50 ms on deferLater, then formats rows.
+GET /async  -> an inlineCallbacks handler awaiting two inlineCallbacks helpers (fetch_rows, which
+               waits one reactor turn on deferLater, and render_rows): Deferred-heavy, no sleep.
 
 Usage: python3.11 twisted_web_demo.py [PORT]   (default 8080, env PORT also works)
 """
@@ -53,11 +55,39 @@ class Slow(resource.Resource):
         return server.NOT_DONE_YET
 
 
+@defer.inlineCallbacks
+def fetch_rows():
+    yield task.deferLater(reactor, 0, lambda: None)
+    return checksum_rows(ROWS // 4)
+
+
+@defer.inlineCallbacks
+def render_rows(checksum):
+    yield defer.succeed(None)
+    return b"async %d %d\n" % (checksum, format_rows(ROWS // 4))
+
+
+class Async(resource.Resource):
+    isLeaf = True
+
+    @defer.inlineCallbacks
+    def handle(self, request):
+        checksum = yield fetch_rows()
+        body = yield render_rows(checksum)
+        request.write(body)
+        request.finish()
+
+    def render_GET(self, request):
+        self.handle(request)
+        return server.NOT_DONE_YET
+
+
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("PORT", "8080"))
     root = resource.Resource()
     root.putChild(b"report", Report())
     root.putChild(b"slow", Slow())
+    root.putChild(b"async", Async())
     reactor.listenTCP(port, server.Site(root), interface="127.0.0.1")
     print(f"listening on http://127.0.0.1:{port} (pid {os.getpid()})", flush=True)
     reactor.run()

@@ -83,7 +83,11 @@ Stack InlineCallbacksStacks::rewrite(const ProcessProfile& profile, const Stack&
             while (cut > 0 && (role(profile, physical[cut - 1].function) & role_resume)) cut--;
         keep(0, cut);
         out.insert(out.end(), awaiting.begin(), awaiting.end());
+        size_t logical_root = out.size();
         keep(r + 1, physical.size());
+        // Caught between generators (one ended, its Deferred is resuming the next): the machinery
+        // in transit is plumbing too.
+        while (out.size() > logical_root && (role(profile, out.back().function) & role_resume)) out.pop_back();
     } else {
         keep(0, physical.size());
     }
