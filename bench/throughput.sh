@@ -25,7 +25,7 @@ sleep 1
 t0=$(ticks "$tracer")
 traced=$(rps)
 t1=$(ticks "$tracer")
-stats=$(bpftool prog show | awk '/name (on_cpu_sample|on_sched_switch|on_context_run|on_context_run_return|on_poll_enter|on_poll_exit)/ {name=$4; for (i=1;i<=NF;i++) { if ($i=="run_time_ns") t=$(i+1); if ($i=="run_cnt") c=$(i+1) } if (c>0) printf "%s %d runs, %.0f ns/run\n", name, c, t/c }')
+stats=$(bpftool prog show | awk '/name (on_cpu_sample|on_sched_switch|on_generator_st|on_poll_enter|on_poll_exit)/ {name=$4; t=0; c=0; for (i=1;i<=NF;i++) { if ($i=="run_time_ns") t=$(i+1); if ($i=="run_cnt") c=$(i+1) } if (c>0) printf "%s %d runs, %.0f ns/run; ", name, c, t/c }')
 kill -INT "$tracer"; wait "$tracer" || true; tracer=
 sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 after=$(rps)

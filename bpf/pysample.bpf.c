@@ -8,9 +8,9 @@
  *                 grouping or blocking reports only: a uprobe costs the target ~5 us a switch):
  *                 who parks, who runs next after how long parked, and now and then the stack
  *                 it was parked at.
- * on_context_run / on_context_run_return  uprobe and uretprobe on Context.run (--clock wall,
- *                 Twisted only): how long each inlineCallbacks generator stays suspended between
- *                 its steps, charged to the stack it waits at.
+ * on_generator_step uprobe on generator.send/throw (--clock wall, Twisted only): how long each
+ *                 inlineCallbacks generator stays suspended between its steps, charged to the
+ *                 stack it waits at.
  * on_poll_enter / on_poll_exit  syscall entry and exit (blocking report only): a Twisted thread's
  *                 time between two polls is one reactor iteration; longer than the threshold is
  *                 reported.
@@ -293,11 +293,13 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
     return 0;
 }
 
-/* Context.run calls in progress on a thread: the generator each one steps (0: not a step). */
-#define PYAT_MAX_RUN_DEPTH 8
-struct run_stack {
-    __u64 generator[PYAT_MAX_RUN_DEPTH];
-    __u32 depth;
+/* Generators whose step runs on a thread right now (innermost last). A step ends when its generator
+ * is no longer executing, which the next event on the thread notices: the next step (of it or of
+ * another generator) or the reactor's next poll. A step hook is entry-only (one trap, ~5 us). */
+#define PYAT_MAX_OPEN_STEPS 8
+struct open_steps {
+    __u64 generator[PYAT_MAX_OPEN_STEPS];
+    __u32 n;
     __u32 pad;
 };
 struct {
@@ -305,74 +307,102 @@ struct {
     __uint(max_entries, 16384);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u32); /* tid */
-    __type(value, struct run_stack);
-} context_runs SEC(".maps");
+    __type(value, struct open_steps);
+} steps_running SEC(".maps");
 
-/* The generator a Context.run(callable, *args) call steps: callable is the generator's bound
- * `send` (a builtin method whose __self__ is the generator), or 0. */
-static __always_inline __u64 stepped_generator(const struct twisted_layout *tw, __u64 args, __u64 nargs)
+/* 3.11+: gi_frame_state is 0 (FRAME_EXECUTING) while a step runs, < 0 suspended, > 0 done. */
+static __always_inline __s8 generator_state(const struct twisted_layout *tw, __u64 gen, int *fault)
 {
-    int fault = 0;
-    if (nargs < 1)
-        return 0;
-    __u64 callable = read_u64(args, &fault);
-    __u64 method = callable ? read_u64(callable + tw->cfunction_method, &fault) : 0;
-    if (fault || !method || (method != tw->gen_send_method && method != tw->coro_send_method))
-        return 0;
-    __u64 gen = read_u64(callable + tw->cfunction_self, &fault);
-    return fault ? 0 : gen;
+    __s8 state = 0;
+    if (bpf_probe_read_user(&state, 1, (const void *)(gen + tw->gen_frame_state)))
+        *fault = 1;
+    return state;
 }
 
-/* Context.run(self, args, nargs, kwnames) (a vectorcall method). */
+/* Close the thread's steps that have ended since: a suspended generator parks from `now` (at the
+ * latest: its step ended at or before this event), a finished one is forgotten. */
+static __always_inline struct open_steps *close_ended_steps(const struct twisted_layout *tw, __u32 tgid,
+                                                             __u32 tid, __u64 now)
+{
+    struct open_steps *open = bpf_map_lookup_elem(&steps_running, &tid);
+    if (!open)
+        return NULL;
+    __u32 kept = 0;
+    for (int i = 0; i < PYAT_MAX_OPEN_STEPS; i++) {
+        if (i >= open->n)
+            break;
+        __u64 gen = open->generator[i];
+        int fault = 0;
+        __s8 state = generator_state(tw, gen, &fault);
+        if (!fault && state == 0) {
+            if (kept < PYAT_MAX_OPEN_STEPS)
+                open->generator[kept & (PYAT_MAX_OPEN_STEPS - 1)] = gen;
+            kept++;
+            continue;
+        }
+        struct parked_key key = {.greenlet = gen, .tgid = tgid};
+        if (!fault && state < 0) {
+            if (bpf_map_update_elem(&parked_since, &key, &now, BPF_ANY))
+                count(COUNTER_LOST_OFFCPU);
+        } else {
+            bpf_map_delete_elem(&parked_since, &key);
+        }
+    }
+    open->n = kept;
+    return open;
+}
+
+/* generator.send(value) / generator.throw(...) (gen_send, gen_throw: the generator in rdi), as
+ * _inlineCallbacks steps a generator; other callers of send/throw are ignored. */
 SEC("uprobe")
-int BPF_KPROBE(on_context_run, void *context, void *args, long nargs)
+int BPF_KPROBE(on_generator_step, void *generator)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32, tid = (__u32)id;
     const struct twisted_layout *tw = bpf_map_lookup_elem(&twisted_processes, &tgid);
     struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
-    if (!tw || !proc)
+    if (!tw || !proc || !tw->gen_frame_state)
         return 0;
     count(COUNTER_GENERATOR_STEPS);
-    __u64 gen = stepped_generator(tw, (__u64)args, (__u64)nargs);
+    const struct py_layout *l = &proc->layout;
+    __u64 gen = (__u64)generator;
+    __u64 now = bpf_ktime_get_ns();
+    struct open_steps *open = close_ended_steps(tw, tgid, tid, now);
 
-    /* Every call returns through on_context_run_return: push even when it steps nothing. */
-    struct run_stack *runs = bpf_map_lookup_elem(&context_runs, &tid);
-    if (!runs) {
-        struct run_stack empty = {};
-        bpf_map_update_elem(&context_runs, &tid, &empty, BPF_NOEXIST);
-        runs = bpf_map_lookup_elem(&context_runs, &tid);
-        if (!runs)
-            return 0;
-    }
-    __u32 depth = runs->depth;
-    if (depth < PYAT_MAX_RUN_DEPTH)
-        runs->generator[depth] = gen;
-    runs->depth = depth + 1;
-    if (!gen)
+    /* Stepped by _inlineCallbacks (the Python frame calling Context.run(gen.send, ...))? */
+    int fault = 0;
+    __u64 tstate = 0;
+    __u64 current = current_frame(proc, tid, &tstate, &fault);
+    __u64 caller_code = current ? read_u64(current + l->frame_code, &fault) & ~(__u64)l->code_ptr_tag_mask : 0;
+    if (fault || caller_code != tw->inline_callbacks_code)
         return 0;
 
-    /* The generator ends its suspension; one suspended since before the hook was never seen to
-     * park, but has a frame to resume: since the hook. */
+    /* This step runs from now. */
+    if (!open) {
+        struct open_steps empty = {};
+        bpf_map_update_elem(&steps_running, &tid, &empty, BPF_NOEXIST);
+        open = bpf_map_lookup_elem(&steps_running, &tid);
+    }
+    if (open && open->n < PYAT_MAX_OPEN_STEPS) {
+        open->generator[open->n & (PYAT_MAX_OPEN_STEPS - 1)] = gen;
+        open->n++;
+    }
+
+    /* It ends its suspension; one suspended since before the hook was never seen to park, but
+     * has a frame to resume: since the hook. */
     struct parked_key key = {.greenlet = gen, .tgid = tgid};
     __u64 *since = bpf_map_lookup_elem(&parked_since, &key);
     __u64 parked_at = since ? *since : tw->hooked_ns;
-    const struct py_layout *l = &proc->layout;
-    int fault = 0;
     __u64 frame = tw->gen_frame_embedded ? gen + tw->gen_frame : read_u64(gen + tw->gen_frame, &fault);
     __u64 code = frame ? read_u64(frame + l->frame_code, &fault) & ~(__u64)l->code_ptr_tag_mask : 0;
     if (fault || !code)
         return 0;
     if (since) {
         bpf_map_delete_elem(&parked_since, &key);
-    } else {
-        /* Its first step (it has not run to a yield yet) ends no wait. */
-        __u32 slot = 3;
-        struct py_sample *probe = bpf_map_lookup_elem(&scratch, &slot);
-        if (!probe || record_frame(l, frame, code, probe, 0) || probe->frames[0].instr <= 0)
-            return 0;
+    } else if (generator_state(tw, gen, &fault) != -1 || fault) {
+        /* Not suspended at a yield (FRAME_CREATED: its first step) */
+        return 0;
     }
-    __u64 now = bpf_ktime_get_ns();
     __u64 parked = now > parked_at ? now - parked_at : 0;
     __u64 expected = parked * sample_hz; /* ticks x 1e9 */
     __u16 flags = 0;
@@ -402,47 +432,8 @@ int BPF_KPROBE(on_context_run, void *context, void *args, long nargs)
     /* Frame 0: the generator at its yield; then the stack resuming it (_inlineCallbacks first). */
     if (record_frame(l, frame, code, s, 0))
         return 0;
-    __u64 tstate = 0;
-    __u64 current = current_frame(proc, tid, &tstate, &fault);
-    if (fault || !tstate)
-        return 0;
     walk_frames_from(l, tw, current, s, 1);
     emit(s);
-    return 0;
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(on_context_run_return, void *result)
-{
-    __u64 id = bpf_get_current_pid_tgid();
-    __u32 tgid = id >> 32, tid = (__u32)id;
-    const struct twisted_layout *tw = bpf_map_lookup_elem(&twisted_processes, &tgid);
-    struct run_stack *runs = bpf_map_lookup_elem(&context_runs, &tid);
-    if (!tw || !runs || !runs->depth)
-        return 0;
-    __u32 depth = runs->depth - 1;
-    runs->depth = depth;
-    if (depth >= PYAT_MAX_RUN_DEPTH)
-        return 0;
-    __u64 gen = runs->generator[depth];
-    if (!gen)
-        return 0;
-    /* Suspended at a yield (it waits for what it yielded), or done. */
-    int fault = 0, suspended = 0;
-    if (tw->gen_frame_state) {
-        __s8 state = 0;
-        suspended = bpf_probe_read_user(&state, 1, (const void *)(gen + tw->gen_frame_state)) == 0 && state < 0;
-    } else {
-        suspended = read_u64(gen + tw->gen_frame, &fault) != 0 && !fault;
-    }
-    struct parked_key key = {.greenlet = gen, .tgid = tgid};
-    if (suspended) {
-        __u64 now = bpf_ktime_get_ns();
-        if (bpf_map_update_elem(&parked_since, &key, &now, BPF_ANY))
-            count(COUNTER_LOST_OFFCPU);
-    } else {
-        bpf_map_delete_elem(&parked_since, &key);
-    }
     return 0;
 }
 
@@ -469,12 +460,15 @@ int BPF_PROG(on_poll_enter, struct pt_regs *regs, long id)
         return 0;
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-    if (!bpf_map_lookup_elem(&twisted_processes, &tgid))
+    const struct twisted_layout *tw = bpf_map_lookup_elem(&twisted_processes, &tgid);
+    if (!tw)
         return 0;
+    __u64 now = bpf_ktime_get_ns();
+    if (tw->gen_frame_state)
+        close_ended_steps(tw, tgid, tid, now); /* the loop is about to wait: no step runs */
     __u64 *since = bpf_map_lookup_elem(&busy_since, &tid);
     if (!since)
         return 0;
-    __u64 now = bpf_ktime_get_ns();
     __u64 start = *since;
     bpf_map_delete_elem(&busy_since, &tid);
     if (now < start || now - start < block_threshold_ns)

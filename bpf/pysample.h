@@ -123,10 +123,7 @@ struct twisted_layout {
     __u16 gen_frame_state;    /* gi_frame_state (3.11+, < 0: suspended); 0: gi_frame is NULL once done */
     __u16 cfunction_self;
     __u16 cfunction_method;
-    /* --clock wall: Context.run(gen.send, value) steps an inlineCallbacks generator. */
-    __u64 gen_send_method;    /* PyMethodDef* of generator.send */
-    __u64 coro_send_method;   /* PyMethodDef* of coroutine.send */
-    __u64 hooked_ns;          /* when the steps were first hooked */
+    __u64 hooked_ns;          /* --clock wall: when generator steps were first hooked */
 };
 
 /* Key of the parked_since map: a greenlet parked at a switch, or an inlineCallbacks generator
@@ -196,7 +193,7 @@ enum counter_index {
     COUNTER_SAMPLES = 2,       /* on-CPU samples taken of target threads */
     COUNTER_GREENLET_SWITCHES = 3, /* greenlet switch hook hits */
     COUNTER_GREENLET_UNREADABLE = 4, /* switches whose greenlets could not be read */
-    COUNTER_GENERATOR_STEPS = 5, /* Context.run hook hits (inlineCallbacks generator steps and others) */
+    COUNTER_GENERATOR_STEPS = 5, /* generator.send/throw hook hits */
     COUNTER_MAX = 6,
 };
 

@@ -159,21 +159,20 @@ void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char*
     greenlet_links_[pid].reset(link);
 }
 
-void BpfSampler::attach_generator_steps(pid_t pid, const std::string& path, uint64_t offset,
+void BpfSampler::attach_generator_steps(pid_t pid, const std::vector<std::pair<std::string, uint64_t>>& functions,
                                         twisted_layout layout) {
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
     layout.hooked_ns = uint64_t(now.tv_sec) * 1'000'000'000ULL + uint64_t(now.tv_nsec);
     add_twisted(pid, layout);
-    std::string file = fmt::format("/proc/{}/root{}", pid, path);
     auto& links = step_links_[pid];
-    for (bool ret : {false, true}) {
-        bpf_program* prog = ret ? skel_->progs.on_context_run_return : skel_->progs.on_context_run;
-        bpf_link* link = bpf_program__attach_uprobe(prog, ret, pid, file.c_str(), offset);
+    for (const auto& [path, offset] : functions) {
+        std::string file = fmt::format("/proc/{}/root{}", pid, path);
+        bpf_link* link = bpf_program__attach_uprobe(skel_->progs.on_generator_step, false, pid, file.c_str(), offset);
         if (!link) {
             int err = -errno;
             links.clear();
-            throw Error(fmt::format("cannot hook Context.run ({} at {:#x}) for PID {}: {}", path, offset, pid,
+            throw Error(fmt::format("cannot hook generator steps ({} at {:#x}) for PID {}: {}", path, offset, pid,
                                     libbpf_reason(err)));
         }
         links.emplace_back(link);

@@ -44,10 +44,11 @@ public:
     // The process imported Twisted: samples also carry inlineCallbacks awaited-by chains.
     void add_twisted(pid_t pid, const twisted_layout& layout);
 
-    // Hooks Context.run (the C function at `offset` in `path`, as mapped by PID), entry and return,
-    // to time the suspensions of the process's inlineCallbacks generators (EVENT_GENERATOR_WAIT).
-    // `layout` must carry the generator.send method definitions. Throws pyat::Error.
-    void attach_generator_steps(pid_t pid, const std::string& path, uint64_t offset, twisted_layout layout);
+    // Hooks generator.send and generator.throw (the C functions at (file, offset) as mapped by PID),
+    // entry only, to time the suspensions of the process's inlineCallbacks generators
+    // (EVENT_GENERATOR_WAIT); registers `layout` too. Throws pyat::Error.
+    void attach_generator_steps(pid_t pid, const std::vector<std::pair<std::string, uint64_t>>& functions,
+                                twisted_layout layout);
     uint64_t generator_steps() const;
     // What is parked right now (greenlets and suspended generators): (key, since ns).
     std::vector<std::pair<parked_key, uint64_t>> parked() const;

@@ -8,6 +8,36 @@
 
 namespace pyat {
 
+size_t emulated_probe_offset(const std::vector<uint8_t>& code) {
+    // Registers by number (with REX.B/REX.R): 6 = rsi, 7 = rdi hold the first two arguments.
+    auto clobbers_argument = [](unsigned reg) { return reg == 6 || reg == 7; };
+    size_t i = 0;
+    for (int steps = 0; steps < 6 && i < code.size(); steps++) {
+        uint8_t b = code[i];
+        uint8_t rex = (b >= 0x40 && b <= 0x4f) ? b : 0;
+        size_t op = i + (rex ? 1 : 0);
+        if (op >= code.size()) break;
+        uint8_t o = code[op];
+        // Emulated by the kernel's uprobes: push reg, jmp rel32/rel8, nop.
+        if ((o >= 0x50 && o <= 0x57) || o == 0xe9 || o == 0xeb || o == 0x90) return i;
+        if (op + 1 >= code.size()) break;
+        uint8_t modrm = code[op + 1];
+        unsigned mod = modrm >> 6, reg = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0), rm = (modrm & 7) | ((rex & 1) ? 8 : 0);
+        if ((o == 0x31 || o == 0x33) && mod == 3 && reg == rm && !clobbers_argument(rm)) {  // xor r, r
+            i = op + 2;
+        } else if (o == 0x89 && mod == 3 && !clobbers_argument(rm)) {  // mov r/m <- r, register form
+            i = op + 2;
+        } else if (o == 0x8b && mod == 3 && !clobbers_argument(reg)) {  // mov r <- r/m, register form
+            i = op + 2;
+        } else if (o == 0x8d && mod == 1 && (modrm & 7) != 4 && !clobbers_argument(reg)) {  // lea r, [base+disp8]
+            i = op + 3;
+        } else {
+            break;
+        }
+    }
+    return 0;
+}
+
 std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, const PythonObjects& objects,
                                                  std::string_view type_symbol, std::string_view method,
                                                  std::string& why) {
@@ -47,6 +77,8 @@ std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, c
             if (found.function >= m.start && found.function < m.end && !m.path.empty() && m.path[0] == '/') {
                 found.file = m.path;
                 found.file_offset = found.function - m.start + m.offset;
+                auto code = objects.memory().read_bytes(found.function, 32);
+                found.probe_offset = found.file_offset + (code ? emulated_probe_offset(*code) : 0);
                 return found;
             }
         why = fmt::format("{}.{} at {:#x} is not in a mapped file", type_symbol, method, found.function);

@@ -250,18 +250,16 @@ int run_session(const Options& options) {
         twisted_missing.erase(p.pid);
         try {
             aggregator.set_twisted(p.pid, *target.description);
-            // --clock wall: time each generator's suspensions at its steps (Context.run(gen.send)).
+            // --clock wall: time each generator's suspensions between its steps (gen.send/throw).
             std::string waits = "not timed (--clock cpu)";
             bool hooked = false;
             if (options.clock == Clock::wall) {
                 std::string why;
-                auto run = find_builtin_method(p, objects, "PyContext_Type", "run", why);
-                auto send = run ? find_builtin_method(p, objects, "PyGen_Type", "send", why) : std::nullopt;
-                auto coro_send = send ? find_builtin_method(p, objects, "PyCoro_Type", "send", why) : std::nullopt;
-                if (run && send && coro_send) {
-                    target.bpf.gen_send_method = send->definition;
-                    target.bpf.coro_send_method = coro_send->definition;
-                    sampler.attach_generator_steps(p.pid, run->file, run->file_offset, target.bpf);
+                auto send = find_builtin_method(p, objects, "PyGen_Type", "send", why);
+                auto thrown = send ? find_builtin_method(p, objects, "PyGen_Type", "throw", why) : std::nullopt;
+                if (send && thrown) {
+                    sampler.attach_generator_steps(
+                        p.pid, {{send->file, send->probe_offset}, {thrown->file, thrown->probe_offset}}, target.bpf);
                     hooked = true;
                     waits = "charged to the generators waiting";
                 } else {

@@ -1,6 +1,7 @@
 // Recognising real CPython processes from the outside (no BPF): _PyRuntime, version, threads.
 #include <gtest/gtest.h>
 
+#include "builtin_methods.h"
 #include "code_resolver.h"
 #include "elf_file.h"
 #include "error.h"
@@ -96,4 +97,18 @@ TEST(TargetDiscovery, FindsCPythonDescendantsOnly) {
     auto found = d.poll([](pid_t) { return false; });
     ASSERT_EQ(found.size(), 1u);
     EXPECT_EQ(found[0].pid, py.pid());
+}
+
+TEST(EmulatedProbeOffset, SkipsToTheFirstInstructionTheKernelEmulates) {
+    // Debian python3.11's gen_send: xor ecx,ecx; xor edx,edx; jmp gen_send_ex
+    EXPECT_EQ(pyat::emulated_probe_offset({0x31, 0xc9, 0x31, 0xd2, 0xe9, 0xd7, 0x6b, 0xfa, 0xff}), 4u);
+    // its gen_throw: lea -0x1(%rdx),%rax; push %rbp
+    EXPECT_EQ(pyat::emulated_probe_offset({0x48, 0x8d, 0x42, 0xff, 0x55, 0x48, 0x89, 0xfd}), 4u);
+    // context_run: push %r14 first
+    EXPECT_EQ(pyat::emulated_probe_offset({0x41, 0x56, 0x41, 0x55}), 0u);
+    // xor edi,edi would change an argument: probe the entry instead.
+    EXPECT_EQ(pyat::emulated_probe_offset({0x31, 0xff, 0x55}), 0u);
+    // mov %rsi,%rdi likewise; an unknown instruction stops the scan.
+    EXPECT_EQ(pyat::emulated_probe_offset({0x48, 0x89, 0xf7, 0x55}), 0u);
+    EXPECT_EQ(pyat::emulated_probe_offset({0x0f, 0x1f, 0x44, 0x00, 0x00, 0x55}), 0u);
 }
