@@ -14,12 +14,15 @@
  * on_poll_enter / on_poll_exit  syscall entry and exit (blocking report only): a Twisted thread's
  *                 time between two polls is one reactor iteration; longer than the threshold is
  *                 reported.
+ * on_python_return USDT function__return (Deferred lifecycle log, asked for with -o FILE.jsonl): see
+ *                 deferred_log.bpf.h.
  * on_exec/on_exit process lifetime events so userspace can find new targets and drop old ones.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h> /* the maps libbpf needs to attach USDT probes */
 
 #include "pysample.h"
 #include "python_frames.bpf.h"
@@ -71,10 +74,11 @@ struct {
 } parked_since SEC(".maps");
 
 /* Scratch samples: slot 0 for the perf-event program, slot 1 for sched_switch, slot 2 for the
- * greenlet uprobe, slot 3 for the Context.run uprobe (a perf event may interrupt any of them). */
+ * greenlet uprobe, slot 3 for the generator step uprobe, slot 4 for the function__return probe
+ * (a perf event may interrupt any of them). */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 4);
+    __uint(max_entries, 5);
     __type(key, __u32);
     __type(value, struct py_sample);
 } scratch SEC(".maps");
@@ -114,15 +118,20 @@ static __always_inline __u32 sample_size(const struct py_sample *s)
  * anyway, so it is only woken when the buffer fills up. */
 #define RINGBUF_WAKEUP_BYTES (1024 * 1024)
 
-static __always_inline void emit(const struct py_sample *s)
+static __always_inline void emit_waking(const struct py_sample *s, int wake)
 {
     __u32 size = sample_size(s);
     if (size > sizeof(struct py_sample))
         size = sizeof(struct py_sample);
-    __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-                                                                                       : BPF_RB_NO_WAKEUP;
+    __u64 flags = wake || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                                                : BPF_RB_NO_WAKEUP;
     if (bpf_ringbuf_output(&events, (void *)s, size, flags))
         count(COUNTER_LOST_SAMPLES);
+}
+
+static __always_inline void emit(const struct py_sample *s)
+{
+    emit_waking(s, 0);
 }
 
 /* Walk the current thread into scratch slot `slot`; NULL when the task is not traced. */
@@ -501,6 +510,8 @@ int BPF_PROG(on_poll_exit, struct pt_regs *regs, long ret)
     bpf_map_update_elem(&busy_since, &tid, &now, BPF_ANY);
     return 0;
 }
+
+#include "deferred_log.bpf.h"
 
 static __always_inline void emit_process_event(__u32 kind, __u32 tgid)
 {

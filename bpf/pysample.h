@@ -134,6 +134,56 @@ struct parked_key {
     __u32 pad;
 };
 
+/* Deferred lifecycle log (Twisted, -o FILE.jsonl): the calls logged, in the order of
+ * deferred_log_layout.method_code; DEFERRED_CALLBACK_RAN is a callback run by the runner. */
+enum deferred_event {
+    DEFERRED_CREATED = 0,           /* Deferred.__init__ returned */
+    DEFERRED_CALLBACKS_ADDED = 1,   /* addCallbacks: target = callback, thread_main = errback */
+    DEFERRED_FIRED = 2,             /* callback(result): target = result */
+    DEFERRED_FAILED = 3,            /* errback(fail): target = fail (may be None) */
+    DEFERRED_CHAINED = 4,           /* chainDeferred(d): target = d */
+    DEFERRED_CHAINED_BY_RESULT = 5, /* a callback returned an unfired Deferred (the value returned by
+                                     * the Deferred's last DEFERRED_CALLBACK_RAN) */
+    DEFERRED_METHODS = 6,
+    DEFERRED_CALLBACK_RAN = 6,      /* target = the callable, thread_main = what it returned (0:
+                                     * raised or unknown); weight_ns = how long it ran */
+};
+
+/* How a callback ended (DEFERRED_CALLBACK_RAN). */
+enum deferred_outcome {
+    OUTCOME_RETURNED = 1,
+    OUTCOME_RETURNED_FAILURE = 2, /* returned a Failure: the chain goes on with errbacks */
+    OUTCOME_RAISED = 3,
+};
+
+#define DEFERRED_NO_LOCAL 0xffff
+
+/* The Deferred methods whose returns are lifecycle events and where their frames keep what is
+ * logged; filled by userspace from probes/twisted (names) and the target's own objects. */
+struct deferred_log_layout {
+    __u64 method_code[DEFERRED_METHODS];  /* code objects, by enum deferred_event */
+    __u64 runner_code;                    /* Deferred._runCallbacks */
+    __u64 failure_class;                  /* twisted.python.failure.Failure */
+    __u16 first_local[DEFERRED_METHODS];  /* frame slot logged as `target` (DEFERRED_NO_LOCAL: none) */
+    __u16 second_local[DEFERRED_METHODS]; /* frame slot logged as `thread_main` */
+    __u16 runner_deferred;                /* runner's local: the Deferred whose callback runs */
+    __u16 runner_callable;                /* runner's local: the callback */
+    __u16 frame_localsplus;
+    __u16 frame_func;
+    __u16 frame_stacktop;
+    __u16 tstate_exception;
+    __u16 method_func;                    /* PyMethodObject.im_func */
+    __u16 object_type;
+    __u16 func_code;
+    __u16 pad[3];
+    __u64 function_type;                  /* PyFunction_Type */
+    __u64 method_type;                    /* PyMethod_Type */
+};
+
+/* A callable logged (callback, errback) is recorded as a frame: a Python function or bound method
+ * as its code object (instr -1), anything else as its type object (instr DEFERRED_CALLABLE_TYPE). */
+#define DEFERRED_CALLABLE_TYPE (-2)
+
 enum event_kind {
     EVENT_CPU_SAMPLE = 1,   /* perf-event sample of a running thread */
     EVENT_OFFCPU = 2,       /* a thread was off-CPU for weight_ns at this stack */
@@ -144,6 +194,10 @@ enum event_kind {
     EVENT_REACTOR_BUSY = 7,   /* a thread of a Twisted process ran weight_ns between two polls
                                * (epoll_wait, poll, select...) since ktime_ns: longer than
                                * --block-threshold; no frames */
+    EVENT_DEFERRED = 8,       /* Deferred lifecycle event (deferred_event, enum deferred_event): origin =
+                               * the Deferred; base_frame = the type of the result (DEFERRED_FIRED,
+                               * DEFERRED_FAILED) or of the value returned (DEFERRED_CALLBACK_RAN);
+                               * frames: the callables logged, then the call's stack, innermost first */
     EVENT_GENERATOR_WAIT = 6, /* an inlineCallbacks generator (`target`) resumes after weight_ns
                                * suspended; frames: its suspended frame (at the yield), then the
                                * stack resuming it, when picked (see SAMPLE_PARK_SAMPLED) */
@@ -178,7 +232,10 @@ struct event_header {
                        * frame whose generator the awaiting frames wait for */
     __u16 nawaiting;  /* the last nawaiting of the nframes frames are not on the thread's stack: they
                        * are the suspended generators waiting for it, innermost first */
-    __u32 pad;
+    __u8 deferred_event;    /* EVENT_DEFERRED: enum deferred_event */
+    __u8 deferred_callables; /* EVENT_DEFERRED: frames[0..deferred_callables) name the callables logged
+                              * (see struct deferred_log_layout); the stack follows them */
+    __u16 deferred_outcome; /* EVENT_DEFERRED, DEFERRED_CALLBACK_RAN: enum deferred_outcome */
 };
 
 struct py_sample {
@@ -194,7 +251,8 @@ enum counter_index {
     COUNTER_GREENLET_SWITCHES = 3, /* greenlet switch hook hits */
     COUNTER_GREENLET_UNREADABLE = 4, /* switches whose greenlets could not be read */
     COUNTER_GENERATOR_STEPS = 5, /* generator.send/throw hook hits */
-    COUNTER_MAX = 6,
+    COUNTER_PYTHON_RETURNS = 6, /* function__return probe hits (Deferred lifecycle log) */
+    COUNTER_MAX = 7,
 };
 
 #endif

@@ -134,9 +134,18 @@ FIELDS = [
     ("gen_frame", [(v(0, 10), "off:PyGenObject:gi_frame"), (v(11), "off:PyGenObject:gi_iframe")]),
     ("gen_frame_embedded", [(v(0, 10), "const:0"), (v(11), "const:1")]),
     ("gen_frame_state", [(v(0, 10), "const:0"), (v(11), "off:PyGenObject:gi_frame_state")]),
+    # Read when a Python function returns (Deferred lifecycle log, from the function__return probe).
+    ("frame_func", [(v(0, 10), "const:0"), (v(11, 11), "off:_PyInterpreterFrame:f_func"),
+                    (v(12), "off:_PyInterpreterFrame:f_funcobj")]),
+    ("frame_stacktop", [(v(0, 10), "const:0"), (v(11), "off:_PyInterpreterFrame:stacktop")]),
+    ("tstate_exception", [(v(0, 11), "off:PyThreadState:curexc_type"),
+                          (v(12), "off:PyThreadState:current_exception")]),
     ("cfunction_self", [(ALL, "off:PyCFunctionObject:m_self")]),
     ("cfunction_method", [(ALL, "off:PyCFunctionObject:m_ml")]),
     ("type_methods", [(ALL, "off:PyTypeObject:tp_methods")]),
+    ("type_dict", [(ALL, "off:PyTypeObject:tp_dict")]),
+    ("type_name", [(ALL, "off:PyTypeObject:tp_name")]),
+    ("method_func", [(ALL, "off:PyMethodObject:im_func")]),
     ("methoddef_size", [(ALL, "size:PyMethodDef")]),
     ("methoddef_function", [(ALL, "off:PyMethodDef:ml_meth")]),
     # _Py_DebugOffsets (3.13+): where _PyRuntime's own description of these offsets sits, so the

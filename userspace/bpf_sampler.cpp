@@ -21,6 +21,10 @@ namespace pyat {
 
 namespace {
 
+int libbpf_to_stderr(enum libbpf_print_level, const char* format, va_list args) {
+    return vfprintf(stderr, format, args);
+}
+
 std::vector<int> online_cpus() {
     std::ifstream in("/sys/devices/system/cpu/online");
     std::string text;
@@ -67,7 +71,9 @@ void BpfSampler::Deleters::operator()(bpf_link* p) const { bpf_link__destroy(p);
 void BpfSampler::Deleters::operator()(ring_buffer* p) const { ring_buffer__free(p); }
 
 BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : handler_(std::move(handler)) {
-    libbpf_set_print(nullptr);  // errors are reported by us, in one line
+    // Errors are reported by us, in one line; PYASYNCTRACE_BPF_DEBUG=1 shows libbpf's own messages
+    // (the verifier's log when a program is refused).
+    libbpf_set_print(getenv("PYASYNCTRACE_BPF_DEBUG") ? libbpf_to_stderr : nullptr);
     skel_.reset(pysample_bpf__open());
     if (!skel_) throw Error(fmt::format("cannot open the BPF programs: {}", libbpf_reason(-errno)));
     skel_->rodata->report_exec = config.report_exec ? 1 : 0;
@@ -75,6 +81,7 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     skel_->rodata->sample_hz = config.hz;
     skel_->rodata->walk_every_park = config.walk_every_park ? 1 : 0;
     bpf_program__set_autoload(skel_->progs.on_sched_switch, config.off_cpu);
+    bpf_program__set_autoload(skel_->progs.on_python_return, config.deferred_log);
     if (int err = pysample_bpf__load(skel_.get()))
         throw Error(fmt::format("cannot load the BPF programs into the kernel: {} (needs a kernel with "
                                 "BTF, BPF ring buffers and bounded loops: Linux 5.8 or later)",
@@ -108,6 +115,8 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
 
 BpfSampler::~BpfSampler() {
     greenlet_links_.clear();  // detach first, then the buffer and the programs
+    step_links_.clear();
+    return_links_.clear();
     links_.clear();
     ring_.reset();
     skel_.reset();
@@ -132,6 +141,8 @@ void BpfSampler::remove_process(pid_t pid) {
     bpf_map__delete_elem(skel_->maps.twisted_processes, &key, sizeof(key), 0);
     greenlet_links_.erase(pid);
     step_links_.erase(pid);
+    bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
+    return_links_.erase(pid);
 }
 
 void BpfSampler::add_twisted(pid_t pid, const twisted_layout& layout) {
@@ -179,6 +190,25 @@ void BpfSampler::attach_generator_steps(pid_t pid, const std::vector<std::pair<s
     }
 }
 
+void BpfSampler::attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout) {
+    uint32_t key = uint32_t(pid);
+    if (bpf_map__update_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), &layout, sizeof(layout), BPF_ANY))
+        throw Error(fmt::format("cannot register PID {}'s Deferred methods with the BPF sampler: {}", pid,
+                                strerror(errno)));
+    std::string file = fmt::format("/proc/{}/root{}", pid, binary);
+    bpf_link* link =
+        bpf_program__attach_usdt(skel_->progs.on_python_return, pid, file.c_str(), "python", "function__return", nullptr);
+    if (!link) {
+        int err = -errno;
+        bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
+        throw Error(fmt::format("cannot attach to the function__return probe of {} for PID {}: {}", binary, pid,
+                                libbpf_reason(err)));
+    }
+    return_links_[pid].reset(link);
+}
+
+uint64_t BpfSampler::python_returns() const { return counter(COUNTER_PYTHON_RETURNS); }
+
 std::vector<std::pair<parked_key, uint64_t>> BpfSampler::parked() const {
     std::vector<std::pair<parked_key, uint64_t>> out;
     bpf_map* map = skel_->maps.parked_since;
@@ -210,6 +240,7 @@ void BpfSampler::poll(int timeout_ms) {
 void BpfSampler::detach() {
     greenlet_links_.clear();
     step_links_.clear();
+    return_links_.clear();
     links_.clear();
 }
 

@@ -26,6 +26,7 @@ struct SamplerConfig {
     bool report_exec = false;   // emit EVENT_EXEC for every exec on the host (discovery)
     bool walk_every_park = false;  // greenlet: every parked stack (--group-by greenlet), not sampled
     uint64_t block_threshold_ns = 0;  // > 0: report Twisted threads busy this long between polls
+    bool deferred_log = false;        // load the function__return program (Deferred lifecycle log)
 };
 
 class BpfSampler {
@@ -52,6 +53,12 @@ public:
     uint64_t generator_steps() const;
     // What is parked right now (greenlets and suspended generators): (key, since ns).
     std::vector<std::pair<parked_key, uint64_t>> parked() const;
+
+    // Attaches to CPython's function__return USDT probe in `binary` (the executable or libpython
+    // holding the probe, as mapped by PID) to log the process's Deferred lifecycle (EVENT_DEFERRED).
+    // Every Python return of the process then traps (~5 us each). Throws pyat::Error.
+    void attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout);
+    uint64_t python_returns() const;
 
     // Hooks greenlet's switch function `symbol` in the extension at `path` (as mapped by PID) for
     // that process; its switches arrive as EVENT_GREENLET_SWITCH. Throws pyat::Error.
@@ -94,6 +101,7 @@ private:
     std::unique_ptr<ring_buffer, Deleters> ring_;
     std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> greenlet_links_;
     std::map<pid_t, std::vector<std::unique_ptr<bpf_link, Deleters>>> step_links_;
+    std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> return_links_;
 };
 
 }  // namespace pyat

@@ -38,10 +38,7 @@ size_t emulated_probe_offset(const std::vector<uint8_t>& code) {
     return 0;
 }
 
-std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, const PythonObjects& objects,
-                                                 std::string_view type_symbol, std::string_view method,
-                                                 std::string& why) {
-    const CpythonLayout& layout = *process.layout;
+std::optional<uint64_t> exported_address(const PythonProcess& process, std::string_view symbol, std::string& why) {
     std::optional<ElfFile> elf;
     for (const auto& candidate : {fmt::format("/proc/{}/root{}", process.pid, process.interpreter), process.interpreter}) {
         try {
@@ -55,13 +52,21 @@ std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, c
         return std::nullopt;
     }
     auto runtime = elf->find_symbol("_PyRuntime");
-    auto type = elf->find_symbol(type_symbol);
-    if (!runtime || !type) {
-        why = fmt::format("{} does not export {}", process.interpreter, type_symbol);
+    auto found = elf->find_symbol(symbol);
+    if (!runtime || !found) {
+        why = fmt::format("{} does not export {}", process.interpreter, symbol);
         return std::nullopt;
     }
-    uint64_t bias = process.runtime_address - runtime->value;
-    uint64_t table = objects.read_pointer(bias + type->value + layout.type_methods);
+    return process.runtime_address - runtime->value + found->value;  // the file's load bias, from _PyRuntime
+}
+
+std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, const PythonObjects& objects,
+                                                 std::string_view type_symbol, std::string_view method,
+                                                 std::string& why) {
+    const CpythonLayout& layout = *process.layout;
+    auto type = exported_address(process, type_symbol, why);
+    if (!type) return std::nullopt;
+    uint64_t table = objects.read_pointer(*type + layout.type_methods);
     for (unsigned i = 0; table && i < 64; i++) {
         uint64_t def = table + uint64_t(i) * layout.methoddef_size;
         uint64_t name = objects.read_pointer(def);  // ml_name: the first member

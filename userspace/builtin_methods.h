@@ -29,6 +29,10 @@ struct BuiltinMethod {
 // gen_send's tail-call thunk `xor ecx,ecx; xor edx,edx; jmp gen_send_ex`); 0 if none is found.
 size_t emulated_probe_offset(const std::vector<uint8_t>& code);
 
+// Where the interpreter's exported `symbol` (e.g. "PyMethod_Type") sits in the process; nullopt with
+// `why` set when the interpreter does not export it.
+std::optional<uint64_t> exported_address(const PythonProcess& process, std::string_view symbol, std::string& why);
+
 // Method `method` of the type exported as `type_symbol` (e.g. "PyContext_Type", "run"); nullopt
 // with `why` set when it cannot be found.
 std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, const PythonObjects& objects,

@@ -43,6 +43,7 @@ constexpr Flag flags[] = {
     {'p', "--pid", true},      {'d', "--duration", true}, {'o', "--output", true},
     {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
     {0, "--group-by", true},   {0, "--block-threshold", true}, {0, "--raw-stacks", false},
+    {0, "--deferred-log", false},
 };
 
 const Flag* find_long(std::string_view name) {
@@ -246,6 +247,7 @@ struct Parsed {
     std::vector<std::string> pid, duration, output, format, hz, clock, group_by, block_threshold;
     bool quiet = false;
     bool raw_stacks = false;
+    bool deferred_log = false;
 };
 
 void define_options(CLI::App& app, Parsed& p) {
@@ -301,9 +303,11 @@ void define_options(CLI::App& app, Parsed& p) {
     option("--block-threshold", p.block_threshold, "MS",
            "report every greenlet that runs longer than MS milliseconds without switching, i.e. "
            "blocks gevent's hub and every other greenlet of its thread (default 100, as gevent's "
-           "monitor): with its stack, at the end, as it happens on a terminal, and in -o *.jsonl. "
-           "On whenever greenlet switches are hooked (--clock wall, --group-by greenlet); giving "
-           "it hooks them in --clock cpu too. A hooked switch costs the target about 5 us.",
+           "monitor), and every Twisted reactor iteration (the time between two polls: one "
+           "callback or a run of them) longer than MS: with its stack, at the end, as it happens "
+           "on a terminal, and in -o *.jsonl. On whenever greenlet switches are hooked (--clock "
+           "wall, --group-by greenlet); giving it hooks them in --clock cpu too. A hooked switch "
+           "costs the target about 5 us; watching the reactor's polls costs it nothing.",
            "--block-threshold 50 -o blocks.jsonl");
     app.add_flag("--raw-stacks", p.raw_stacks,
                  describe("show Twisted @inlineCallbacks code as the interpreter runs it (under the "
@@ -311,6 +315,14 @@ void define_options(CLI::App& app, Parsed& p) {
                           "default a generator shows under the code that called it and the "
                           "generators waiting for it, with Twisted's trampolines hidden.",
                           "--raw-stacks to debug Twisted itself"));
+    app.add_flag("--deferred-log", p.deferred_log,
+                 describe("log every Twisted Deferred's lifecycle into the -o *.jsonl event log: created, "
+                          "callbacks added, fired or failed, chained, each callback run (how long, how it "
+                          "ended), each with its logical stack; Deferreds still pending at the end are "
+                          "listed with their age and creation stack. Needs a CPython that fires the "
+                          "function__return USDT probe (Debian's python3.11): every Python return then "
+                          "traps, ~5 us each, so keep it to debugging runs, not busy production services.",
+                          "--deferred-log -o deferreds.jsonl"));
     app.add_flag("-q,--quiet", p.quiet,
                  describe("no live status line and no summary table at the end (errors still show).",
                           "-q -o prof.folded"));
@@ -487,6 +499,11 @@ CliResult parse_command_line(int argc, const char* const* argv) {
     }
     options.quiet = p.quiet;
     options.raw_stacks = p.raw_stacks;
+    options.deferred_log = p.deferred_log;
+    if (options.deferred_log &&
+        std::none_of(options.outputs.begin(), options.outputs.end(),
+                     [](const OutputSpec& o) { return o.format == OutputFormat::jsonl; }))
+        return error("--deferred-log writes its entries to the event log: add -o FILE.jsonl");
     return {options, 0, ""};
 }
 

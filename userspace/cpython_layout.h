@@ -93,9 +93,16 @@ struct CpythonLayout {
     uint16_t gen_frame = 0;          // gi_frame (pointer, before 3.11) or gi_iframe (embedded)
     uint8_t gen_frame_embedded = 0;
     uint16_t gen_frame_state = 0;    // gi_frame_state (3.11+; < 0: suspended); 0: gi_frame is NULL once done
+    // Read when a function returns (Deferred lifecycle log, function__return probe).
+    uint16_t frame_func = 0;         // the running function object (3.11+)
+    uint16_t frame_stacktop = 0;     // 3.11-3.13 int stacktop; 0: no such field (before 3.11, 3.14)
+    uint16_t tstate_exception = 0;   // curexc_type (3.11) / current_exception: set while unwinding
     uint16_t cfunction_self = 0;     // builtin method's __self__
     uint16_t cfunction_method = 0;   // its PyMethodDef*
     uint16_t type_methods = 0;       // tp_methods
+    uint16_t type_dict = 0;          // tp_dict (a class's own attributes)
+    uint16_t type_name = 0;          // tp_name (a C string)
+    uint16_t method_func = 0;        // a bound method's function (PyMethodObject.im_func)
     uint16_t methoddef_size = 0;
     uint16_t methoddef_function = 0; // ml_meth
     // Offsets within _PyRuntime of _Py_DebugOffsets fields (3.13+; 0 = the version has none),

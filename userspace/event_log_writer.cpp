@@ -38,25 +38,49 @@ std::string iso_time(int64_t unix_ns) {
 }
 }  // namespace
 
-void write_event_log(const Profile& profile, std::ostream& out) {
-    std::vector<const BlockingSlice*> events;
-    for (const auto& b : profile.blocking) events.push_back(&b);
-    std::stable_sort(events.begin(), events.end(),
-                     [](const auto* a, const auto* b) { return a->start_ns < b->start_ns; });
-    for (const BlockingSlice* b : events) {
-        int64_t unix_ns = int64_t(b->start_ns) + profile.run.monotonic_to_unix_ns;
-        out << fmt::format(
-            "{{\"event\":\"blocking\",\"pid\":{},\"tid\":{},\"who\":{},\"what\":{},\"start\":{},\"start_unix_ns\":{},"
-            "\"duration_ms\":{:.3f},\"threshold_ms\":{},\"ongoing\":{},\"samples\":{},\"stacks\":[",
-            b->pid, b->tid, json_string(b->who), json_string(b->what), json_string(iso_time(unix_ns)), unix_ns,
-            double(b->duration_ns) / 1e6, profile.run.block_threshold_ms, b->ongoing ? "true" : "false", b->samples);
-        for (size_t i = 0; i < b->stacks.size(); i++) {
-            out << (i ? "," : "") << "{\"samples\":" << b->stacks[i].second << ",\"frames\":[";
-            for (size_t j = 0; j < b->stacks[i].first.size(); j++) out << (j ? "," : "") << json_string(b->stacks[i].first[j]);
-            out << "]}";
-        }
-        out << "]}\n";
+namespace {
+void write_blocking(const BlockingSlice& b, const RunInfo& run, std::ostream& out) {
+    int64_t unix_ns = int64_t(b.start_ns) + run.monotonic_to_unix_ns;
+    out << fmt::format(
+        "{{\"event\":\"blocking\",\"pid\":{},\"tid\":{},\"who\":{},\"what\":{},\"start\":{},\"start_unix_ns\":{},"
+        "\"duration_ms\":{:.3f},\"threshold_ms\":{},\"ongoing\":{},\"samples\":{},\"stacks\":[",
+        b.pid, b.tid, json_string(b.who), json_string(b.what), json_string(iso_time(unix_ns)), unix_ns,
+        double(b.duration_ns) / 1e6, run.block_threshold_ms, b.ongoing ? "true" : "false", b.samples);
+    for (size_t i = 0; i < b.stacks.size(); i++) {
+        out << (i ? "," : "") << "{\"samples\":" << b.stacks[i].second << ",\"frames\":[";
+        for (size_t j = 0; j < b.stacks[i].first.size(); j++) out << (j ? "," : "") << json_string(b.stacks[i].first[j]);
+        out << "]}";
     }
+    out << "]}\n";
+}
+
+void write_deferred(const DeferredEvent& e, const RunInfo& run, std::ostream& out) {
+    int64_t unix_ns = int64_t(e.time_ns) + run.monotonic_to_unix_ns;
+    out << fmt::format("{{\"event\":\"deferred\",\"what\":{},\"pid\":{},\"tid\":{},\"time\":{},\"time_unix_ns\":{},"
+                       "\"deferred\":{}",
+                       json_string(e.what), e.pid, e.tid, json_string(iso_time(unix_ns)), unix_ns, json_string(e.deferred));
+    for (const auto& [name, value] : e.fields) out << fmt::format(",{}:{}", json_string(name), value);
+    if (e.created_ns)
+        out << ",\"created\":" << json_string(iso_time(int64_t(e.created_ns) + run.monotonic_to_unix_ns));
+    out << ",\"stack\":[";
+    for (size_t i = 0; i < e.stack.size(); i++) out << (i ? "," : "") << json_string(e.stack[i]);
+    out << "]}\n";
+}
+}  // namespace
+
+void write_event_log(const Profile& profile, std::ostream& out) {
+    // Blocking slices and lifecycle entries, merged in time order (lifecycle entries keep the
+    // kernel's order among themselves: a call is logged before what it triggers).
+    std::vector<std::pair<uint64_t, const BlockingSlice*>> blocking;
+    for (const auto& b : profile.blocking) blocking.emplace_back(b.start_ns, &b);
+    std::stable_sort(blocking.begin(), blocking.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    size_t next = 0;
+    for (const DeferredEvent& e : profile.deferred_events) {
+        for (; next < blocking.size() && blocking[next].first <= e.time_ns; next++)
+            write_blocking(*blocking[next].second, profile.run, out);
+        write_deferred(e, profile.run, out);
+    }
+    for (; next < blocking.size(); next++) write_blocking(*blocking[next].second, profile.run, out);
 }
 
 std::string format_blocking(const BlockingSlice& b, const RunInfo& run) {

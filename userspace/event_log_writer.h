@@ -1,5 +1,6 @@
-// JSON lines (-o FILE.jsonl): one JSON object per event of the run, in time order. For now the
-// events are blocking slices (greenlets that ran past --block-threshold without switching).
+// JSON lines (-o FILE.jsonl): one JSON object per event of the run, in time order: blocking slices
+// (a greenlet or a Twisted reactor busy past --block-threshold) and, with --deferred-log, the
+// Deferred lifecycle of Twisted processes.
 #pragma once
 
 #include <ostream>

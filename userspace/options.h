@@ -34,6 +34,7 @@ struct Options {
     std::optional<unsigned> block_threshold_ms;
     bool quiet = false;                   // no live status line, no summary table
     bool raw_stacks = false;              // no logical inlineCallbacks stacks
+    bool deferred_log = false;            // --deferred-log: Twisted Deferred lifecycle into -o *.jsonl
 };
 
 }  // namespace pyat

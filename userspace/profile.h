@@ -82,6 +82,19 @@ struct BlockingSlice {
     std::vector<std::pair<std::vector<std::string>, uint64_t>> stacks;
 };
 
+// One entry of the Deferred lifecycle log (Twisted, --deferred-log).
+struct DeferredEvent {
+    std::string what;      // created, callbacks_added, fired, failed, chained, callback_ran, pending,
+                           // abandoned
+    int pid = 0;
+    uint32_t tid = 0;
+    uint64_t time_ns = 0;  // CLOCK_MONOTONIC
+    uint64_t created_ns = 0;  // pending, abandoned: when the Deferred was created
+    std::string deferred;  // object id, "0x7f..."
+    std::vector<std::pair<std::string, std::string>> fields;  // further JSON members: name -> JSON text
+    std::vector<std::string> stack;  // frame labels, root first
+};
+
 // What was traced, for titles and headers.
 struct RunInfo {
     Clock clock = Clock::cpu;
@@ -99,6 +112,7 @@ struct Profile {
     RunInfo run;
     std::vector<ProcessProfile> processes;
     std::vector<BlockingSlice> blocking;
+    std::vector<DeferredEvent> deferred_events;  // in time order per process
 
     uint64_t total() const;
 };

@@ -51,7 +51,7 @@ std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector
     for (const auto& spec : outputs) {
         if (spec.format == OutputFormat::jsonl) {
             write_file(spec.path, [&](std::ostream& out) { write_event_log(profile, out); });
-            written.push_back({spec.path, spec.format, profile.blocking.size(), "events"});
+            written.push_back({spec.path, spec.format, profile.blocking.size() + profile.deferred_events.size(), "events"});
         } else if (spec.format != OutputFormat::callgrind) {
             write_file(spec.path, [&](std::ostream& out) {
                 if (spec.format == OutputFormat::folded)

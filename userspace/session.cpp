@@ -21,6 +21,7 @@
 #include "builtin_methods.h"
 #include "cli.h"
 #include "error.h"
+#include "elf_file.h"
 #include "event_log_writer.h"
 #include "greenlet_layout.h"
 #include "hot_functions.h"
@@ -165,7 +166,8 @@ int run_session(const Options& options) {
     std::vector<pid_t> exited_events;
     BpfSampler sampler(
         SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value(),
-                      options.group_by == GroupBy::greenlet, uint64_t(block_threshold_ms) * 1'000'000ULL},
+                      options.group_by == GroupBy::greenlet, uint64_t(block_threshold_ms) * 1'000'000ULL,
+                      options.deferred_log},
         [&](const void* data, size_t size) {
             const auto* hdr = static_cast<const event_header*>(data);
             switch (hdr->kind) {
@@ -179,6 +181,7 @@ int run_session(const Options& options) {
                     break;
                 }
                 case EVENT_REACTOR_BUSY:
+                case EVENT_DEFERRED:
                     aggregator.add_sample(*static_cast<const py_sample*>(data));
                     break;
                 case EVENT_EXEC:
@@ -223,6 +226,44 @@ int run_session(const Options& options) {
         }
         return true;
     };
+    // --deferred-log: hook the function__return probe of a Twisted process whose interpreter has it.
+    std::map<pid_t, std::string> deferred_log_missing;  // Twisted processes not logged, and why
+    std::set<pid_t> deferred_logged;
+    auto log_deferreds = [&](const PythonProcess& p, const TwistedTarget& target) {
+        if (deferred_logged.count(p.pid)) return;
+        if (!target.lifecycle) {
+            deferred_log_missing[p.pid] = target.lifecycle_missing;
+            return;
+        }
+        try {
+            if (!ElfFile::open(fmt::format("/proc/{}/root{}", p.pid, p.interpreter)).find_section(".note.stapsdt")) {
+                deferred_log_missing[p.pid] = fmt::format(
+                    "its CPython {} ({}) has no USDT probes: the log needs a build --with-dtrace that fires "
+                    "function__return, such as Debian's python3.11",
+                    p.version, p.interpreter);
+                return;
+            }
+            deferred_log_layout layout = *target.lifecycle;
+            std::string why;
+            auto method_type = exported_address(p, "PyMethod_Type", why);
+            if (!method_type) {
+                deferred_log_missing[p.pid] = why;
+                return;
+            }
+            layout.method_type = *method_type;
+            sampler.attach_deferred_log(p.pid, p.interpreter, layout);
+            aggregator.set_twisted(p.pid, *target.description);
+            aggregator.enable_deferred_log(p.pid);
+            deferred_logged.insert(p.pid);
+            deferred_log_missing.erase(p.pid);
+            if (!options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {}: logging the Deferred lifecycle (function__return "
+                                        "probe: every Python return now costs the target ~5 us)",
+                                        p.pid));
+        } catch (const Error& e) {
+            deferred_log_missing[p.pid] = e.what();
+        }
+    };
     // Twisted too: its inlineCallbacks chains are readable once twisted.internet.defer is imported
     // and its classes have instances (their attribute keys are laid out by then).
     std::map<pid_t, PythonProcess> twisted_pending;
@@ -237,6 +278,7 @@ int run_session(const Options& options) {
             return !process_exists(p.pid);
         case TwistedSearch::not_ready:
             twisted_missing[p.pid] = why;
+            if (options.deferred_log && target.lifecycle) log_deferreds(p, target);
             return !process_exists(p.pid);
         case TwistedSearch::unsupported:
             if (!options.quiet)
@@ -268,6 +310,7 @@ int run_session(const Options& options) {
             }
             if (!hooked) sampler.add_twisted(p.pid, target.bpf);
             twisted_followed++;
+            if (options.deferred_log) log_deferreds(p, target);
             if (!options.quiet)
                 status.note(fmt::format("pyasynctrace: PID {}: Twisted found ({}): {} inlineCallbacks stacks; "
                                         "Deferred waits {}",
@@ -325,7 +368,9 @@ int run_session(const Options& options) {
     auto next_status = start;
     auto next_liveness = start;
     auto next_greenlet_look = start + 1s;
-    auto next_twisted_look = start + 1s;
+    // --deferred-log: Twisted found soon after it is imported, so the log starts early.
+    const auto twisted_look_every = options.deferred_log ? std::chrono::milliseconds(50) : std::chrono::milliseconds(1000);
+    auto next_twisted_look = start + twisted_look_every;
     while (stop_reason.empty()) {
         epoll_event ev[2];
         int n = epoll_wait(epoll.get(), ev, 2, 50);
@@ -365,7 +410,7 @@ int run_session(const Options& options) {
         if (!twisted_pending.empty() && now >= next_twisted_look) {
             for (auto it = twisted_pending.begin(); it != twisted_pending.end();)
                 it = (!live.count(it->first) || follow_twisted(it->second)) ? twisted_pending.erase(it) : std::next(it);
-            next_twisted_look = now + 1s;
+            next_twisted_look = now + twisted_look_every;
         }
         for (const auto& b : aggregator.take_new_blocking())
             if (!options.quiet && isatty(STDERR_FILENO))
@@ -409,6 +454,8 @@ int run_session(const Options& options) {
     profile.run.lost_samples = sampler.lost_samples() + sampler.lost_off_cpu();
     profile.processes = aggregator.take_profiles();
     profile.blocking = aggregator.take_blocking();
+    uint64_t deferred_dropped = 0;
+    profile.deferred_events = aggregator.take_deferred_events(&deferred_dropped);
     if (attach_target)
         profile.run.target_summary = describe(*attach_target);
     else if (launched)
@@ -438,6 +485,31 @@ int run_session(const Options& options) {
         for (const auto& [pid, why] : twisted_missing)
             fmt::print(stderr, "pyasynctrace: PID {} imported Twisted, but its inlineCallbacks could not be followed "
                                "({}): its stacks are as the interpreter ran them\n", pid, why);
+
+    if (options.deferred_log) {
+        for (const auto& [pid, why] : deferred_log_missing)
+            fmt::print(stderr, "pyasynctrace: PID {}: no Deferred lifecycle log: {}\n", pid, why);
+        if (!twisted_followed && deferred_logged.empty())
+            fmt::print(stderr, "pyasynctrace: no traced process imported Twisted: no Deferred lifecycle log\n");
+        if (!deferred_logged.empty()) {
+            // Measured here: one function__return hit costs the target ~5.2 us (shared/FACTS.md).
+            uint64_t returns = sampler.python_returns();
+            double cost_s = double(returns) * 5.2e-6;
+            fmt::print(stderr,
+                       "pyasynctrace: Deferred lifecycle log: {} entries from {} Python returns hooked ({:.0f} a "
+                       "second); the hook cost the target about {:.1f} s over {:.1f} s\n",
+                       profile.deferred_events.size(), returns, double(returns) / std::max(duration, 1e-3), cost_s,
+                       duration);
+            if (deferred_dropped)
+                fmt::print(stderr, "pyasynctrace: warning: {} lifecycle entries over the limit were not kept\n",
+                           deferred_dropped);
+        }
+    } else if (!options.quiet && twisted_followed &&
+               std::any_of(outputs.begin(), outputs.end(),
+                           [](const OutputSpec& o) { return o.format == OutputFormat::jsonl; })) {
+        fmt::print(stderr, "pyasynctrace: the Deferred lifecycle is not in the event log: add --deferred-log "
+                           "(it hooks every Python return, ~5 us each)\n");
+    }
 
     const bool blocking_watched = block_threshold_ms && (greenlet_hooked || twisted_followed);
     if (!options.quiet && options.block_threshold_ms && !blocking_watched)

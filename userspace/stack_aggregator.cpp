@@ -46,7 +46,52 @@ void StackAggregator::add_process(const PythonProcess& process, uint64_t added_n
 
 void StackAggregator::set_twisted(pid_t pid, const TwistedDescription& description) {
     auto it = processes_.find(pid);
-    if (it != processes_.end()) it->second->inline_callbacks.emplace(description);
+    if (it == processes_.end()) return;
+    it->second->inline_callbacks.emplace(description);
+    it->second->defer_file = description.defer_file;
+}
+
+void StackAggregator::enable_deferred_log(pid_t pid) {
+    auto it = processes_.find(pid);
+    if (it != processes_.end() && !it->second->deferred_log)
+        it->second->deferred_log.emplace(pid, *it->second->process.layout);
+}
+
+// A lifecycle event's stack, as labels: Twisted's own defer.py frames (the Deferred's methods and
+// the inlineCallbacks machinery) are left out unless --raw-stacks.
+void StackAggregator::on_deferred_event(Traced& t, const py_sample& event) {
+    if (!t.deferred_log) return;
+    // The stack follows the callables the kernel recorded first.
+    unsigned callables = std::min<unsigned>(event.hdr.deferred_callables, event.hdr.nframes);
+    auto stack_part = std::make_unique<py_sample>();
+    stack_part->hdr = event.hdr;
+    stack_part->hdr.nframes = uint16_t(event.hdr.nframes - callables);
+    stack_part->hdr.awaited_at = uint16_t(event.hdr.awaited_at >= callables ? event.hdr.awaited_at - callables : 0);
+    std::copy(event.frames + callables, event.frames + std::min<size_t>(event.hdr.nframes, PYAT_MAX_FRAMES),
+              stack_part->frames);
+    Stack frames = frames_of(t, *stack_part);
+    std::vector<std::string> labels;
+    labels.reserve(frames.size());
+    for (const auto& f : frames) {
+        const Function& fn = t.profile.functions[f.function];
+        if (!config_.raw_stacks && !t.defer_file.empty() && fn.file.ends_with(t.defer_file)) continue;
+        labels.push_back(fn.file.empty() ? fn.name : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
+    }
+    t.deferred_log->add(event, std::move(labels), t.resolver);
+}
+
+std::vector<DeferredEvent> StackAggregator::take_deferred_events(uint64_t* dropped) {
+    std::vector<DeferredEvent> out;
+    uint64_t lost = 0;
+    for (pid_t pid : order_) {
+        Traced& t = *processes_.at(pid);
+        if (!t.deferred_log) continue;
+        auto events = t.deferred_log->take_events();
+        lost += t.deferred_log->dropped();
+        std::move(events.begin(), events.end(), std::back_inserter(out));
+    }
+    if (dropped) *dropped = lost;
+    return out;
 }
 
 void StackAggregator::set_greenlet_layout(pid_t pid, const GreenletLayout* layout) {
@@ -267,6 +312,9 @@ void StackAggregator::add_sample(const py_sample& sample) {
         }
         case EVENT_REACTOR_BUSY:
             on_reactor_busy(t, tid, sample.hdr.ktime_ns, sample.hdr.weight_ns);
+            break;
+        case EVENT_DEFERRED:
+            on_deferred_event(t, sample);
             break;
         case EVENT_GENERATOR_WAIT: {
             if (config_.clock != Clock::wall || !t.inline_callbacks) return;
@@ -492,6 +540,7 @@ void StackAggregator::finish(uint64_t end_ns) {
             }
         }
         g.parked.clear();
+        if (t.deferred_log) t.deferred_log->finish(end_ns);
         charge_idle_main_greenlets(t, end_ns);
         std::vector<std::pair<uint32_t, uint64_t>> running(g.current.begin(), g.current.end());
         for (const auto& [tid, greenlet] : running) end_slice(t, tid, greenlet, end_ns, true);

@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "code_resolver.h"
+#include "deferred_log.h"
 #include "greenlet_layout.h"
 #include "inline_callbacks_stacks.h"
 #include "profile.h"
@@ -44,6 +45,8 @@ public:
     void set_greenlet_layout(pid_t pid, const GreenletLayout* layout);
     // The process has imported Twisted: its inlineCallbacks stacks are made logical.
     void set_twisted(pid_t pid, const TwistedDescription& description);
+    // The process's Deferred lifecycle is hooked: EVENT_DEFERRED records become its log.
+    void enable_deferred_log(pid_t pid);
     bool has_process(pid_t pid) const { return processes_.count(pid) != 0; }
 
     // One EVENT_CPU_SAMPLE, EVENT_OFFCPU or EVENT_GREENLET_SWITCH record (header plus
@@ -69,6 +72,9 @@ public:
     // The processes in the order they were added; moves the data out.
     std::vector<ProcessProfile> take_profiles();
     std::vector<BlockingSlice> take_blocking() { return std::move(blocking_); }
+    // The Deferred lifecycle logs (after finish: with the Deferreds still pending), per process in
+    // time order; *dropped gets how many entries did not fit (DeferredLog::max_events).
+    std::vector<DeferredEvent> take_deferred_events(uint64_t* dropped);
 
 private:
     struct Parked {
@@ -105,6 +111,8 @@ private:
         Greenlets greenlets;
         const GreenletLayout* greenlet_layout = nullptr;
         std::optional<InlineCallbacksStacks> inline_callbacks;
+        std::string defer_file;  // Twisted's defer.py (path suffix): hidden from lifecycle log stacks
+        std::optional<DeferredLog> deferred_log;
         uint64_t generator_wait_remainder = 0;  // ns*hz of generator waits not yet a sample
         // generator -> (thread, the logical stack below its own frame) at its last wait seen
         std::unordered_map<uint64_t, std::pair<uint32_t, Stack>> waiting_generators;
@@ -130,6 +138,7 @@ private:
     void note_run_function(Traced& t, uint64_t greenlet, const Stack& frames);
     void on_greenlet_switch(Traced& t, const py_sample& event);
     void end_slice(Traced& t, uint32_t tid, uint64_t greenlet, uint64_t end_ns, bool ongoing);
+    void on_deferred_event(Traced& t, const py_sample& event);
     void on_reactor_busy(Traced& t, uint32_t tid, uint64_t start_ns, uint64_t duration_ns);
     void report_slice(Traced& t, uint32_t tid, std::string who, const char* what, uint64_t start_ns,
                       uint64_t duration_ns, bool ongoing, const std::deque<Stack>& samples);

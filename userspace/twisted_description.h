@@ -28,6 +28,22 @@ struct TwistedDescription {
     const char* first_run_frames = "";         // space-separated defer.py function names
     const char* resume_frames = "";
     const char* reactor_entries = "";          // space-separated "file-suffix:function"
+    // Deferred lifecycle log: methods of deferred_class whose returns are events, and their locals.
+    const char* created = "";
+    const char* callbacks_added = "";
+    const char* callbacks_added_callback = "";
+    const char* callbacks_added_errback = "";
+    const char* fired = "";
+    const char* fired_result = "";
+    const char* failed = "";
+    const char* failed_result = "";
+    const char* chained = "";
+    const char* chained_other = "";
+    const char* chained_by_result = "";  // returns once a callback's unfired Deferred is chained
+    const char* runner = "";             // runs the callbacks
+    const char* runner_deferred = "";    // its local: the Deferred whose callback runs
+    const char* runner_callable = "";    // its local: the callback running
+    const char* failure_class = "";      // in the defer module's globals
 };
 
 // Newest release first.

@@ -82,6 +82,82 @@ private:
     const CpythonLayout& l_;
 };
 
+// The lifecycle log's view of the Deferred class: its methods' code objects and the frame slots
+// of the locals logged. Empty (with `why`) when something is missing.
+std::optional<deferred_log_layout> resolve_lifecycle(const PythonObjects& objects, const CpythonLayout& layout,
+                                                     const CodeReader& code, uint64_t defer,
+                                                     const TwistedDescription& d, std::string& why) {
+    if (!*d.created || !*d.runner) {
+        why = fmt::format("{} describes no lifecycle methods", d.source);
+        return std::nullopt;
+    }
+    if (!layout.frame_stacktop) {
+        why = fmt::format("the lifecycle log needs CPython 3.11-3.13 frames (this is {})", layout.version());
+        return std::nullopt;
+    }
+    uint64_t deferred_class = objects.module_attribute(defer, d.deferred_class);
+    uint64_t class_dict = deferred_class ? objects.read_pointer(deferred_class + layout.type_dict) : 0;
+    auto method = [&](const char* name) { return code.function_code(objects.dict_get(class_dict, name)); };
+    auto slot = [&](uint64_t c, const char* name) -> std::optional<uint16_t> {
+        if (!*name) return uint16_t(DEFERRED_NO_LOCAL);
+        auto s = code.local_slot(c, name);
+        if (!s || s->is_cell) return std::nullopt;
+        return s->slot;
+    };
+    struct Method {
+        deferred_event event;
+        const char* name;
+        const char* first;
+        const char* second;
+    };
+    const Method methods[] = {
+        {DEFERRED_CREATED, d.created, "", ""},
+        {DEFERRED_CALLBACKS_ADDED, d.callbacks_added, d.callbacks_added_callback, d.callbacks_added_errback},
+        {DEFERRED_FIRED, d.fired, d.fired_result, ""},
+        {DEFERRED_FAILED, d.failed, d.failed_result, ""},
+        {DEFERRED_CHAINED, d.chained, d.chained_other, ""},
+        {DEFERRED_CHAINED_BY_RESULT, d.chained_by_result, "", ""},
+    };
+    deferred_log_layout out{};
+    for (const Method& m : methods) {
+        uint64_t c = method(m.name);
+        auto first = c ? slot(c, m.first) : std::nullopt;
+        auto second = c ? slot(c, m.second) : std::nullopt;
+        if (!c || !first || !second) {
+            why = c ? fmt::format("{}.{} has no local {} or {}", d.deferred_class, m.name, m.first, m.second)
+                    : fmt::format("{}.{} not found", d.deferred_class, m.name);
+            return std::nullopt;
+        }
+        out.method_code[m.event] = c;
+        out.first_local[m.event] = *first;
+        out.second_local[m.event] = *second;
+    }
+    uint64_t runner = method(d.runner);
+    auto runner_deferred = runner ? slot(runner, d.runner_deferred) : std::nullopt;
+    auto runner_callable = runner ? slot(runner, d.runner_callable) : std::nullopt;
+    uint64_t failure = objects.module_attribute(defer, d.failure_class);
+    if (!runner_deferred || !runner_callable || !failure) {
+        why = fmt::format("{}.{} (locals {}, {}) or {} not found", d.deferred_class, d.runner, d.runner_deferred,
+                          d.runner_callable, d.failure_class);
+        return std::nullopt;
+    }
+    out.runner_code = runner;
+    out.runner_deferred = *runner_deferred;
+    out.runner_callable = *runner_callable;
+    out.failure_class = failure;
+    out.frame_localsplus = layout.frame_localsplus;
+    out.frame_func = layout.frame_func;
+    out.frame_stacktop = layout.frame_stacktop;
+    out.tstate_exception = layout.tstate_exception;
+    out.method_func = layout.method_func;
+    out.object_type = layout.object_type;
+    out.func_code = layout.func_code;
+    // PyFunction_Type, from a function we know; PyMethod_Type is left to the caller (no bound
+    // method need exist yet: it is found by its exported symbol).
+    out.function_type = objects.read_pointer(objects.dict_get(class_dict, d.created) + layout.object_type);
+    return out;
+}
+
 TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout, uint64_t defer,
                       const TwistedDescription& d, TwistedTarget& out, std::string& why) {
     CodeReader code(objects, layout);
@@ -91,6 +167,9 @@ TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout,
         why = fmt::format("{}.{} not found", d.defer_module, d.inline_callbacks);
         return TwistedSearch::not_ready;
     }
+    // The lifecycle log needs only code objects: ready even when the chains below are not.
+    out.description = &d;
+    out.lifecycle = resolve_lifecycle(objects, layout, code, defer, d, out.lifecycle_missing);
     auto status = code.local_slot(inline_callbacks, d.inline_callbacks_status);
     if (!status) {
         why = fmt::format("{} has no local {}", d.inline_callbacks, d.inline_callbacks_status);
@@ -155,7 +234,6 @@ TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout,
     b.gen_frame_state = layout.gen_frame_state;
     b.cfunction_self = layout.cfunction_self;
     b.cfunction_method = layout.cfunction_method;
-    out.description = &d;
     return TwistedSearch::found;
 }
 

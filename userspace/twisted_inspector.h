@@ -17,13 +17,18 @@ namespace pyat {
 struct TwistedTarget {
     const TwistedDescription* description = nullptr;
     twisted_layout bpf{};
+    // The Deferred methods the lifecycle log hooks (their returns), when all were found;
+    // otherwise lifecycle_missing says what was not.
+    std::optional<deferred_log_layout> lifecycle;
+    std::string lifecycle_missing;
 };
 
 enum class TwistedSearch {
     found,
     not_imported,  // twisted.internet.defer is not in sys.modules (yet)
     not_ready,     // imported, but not all there yet (still importing, or a class has no instance
-                   // yet, so its attribute keys are unknown); `why` says what is missing
+                   // yet, so its attribute keys are unknown); `why` says what is missing. The
+                   // lifecycle log's part (out.lifecycle, out.description) may be ready already.
     unsupported,   // no description fits (reason in `why`)
 };
 

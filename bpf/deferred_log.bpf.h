@@ -1,0 +1,332 @@
+/* Deferred lifecycle log (Twisted, -o FILE.jsonl): on_python_return runs at CPython's
+ * function__return USDT probe, which fires for every return, yield and unwind of the traced
+ * process (~5 us of the target's time each: the log is asked for, never on by default).
+ *
+ * Deferred is pure Python, so its events are returns of its methods (deferred_log_layout). A call
+ * that triggers others (callback() running the callbacks, addCallbacks() on a fired Deferred) is
+ * logged at the first return nested in it, found by walking up from the returning frame, so the
+ * log keeps the order in which calls started; a callback run by _runCallbacks is logged when it
+ * returns, with how long it ran: from the thread's previous return (the last event before it
+ * started) to its own.
+ *
+ * Included by pysample.bpf.c after its maps and helpers. */
+#ifndef PYAT_DEFERRED_LOG_BPF_H
+#define PYAT_DEFERRED_LOG_BPF_H
+
+/* Frames looked at above the returning one (a power of two: indexes are masked for the verifier). */
+#define PYAT_LIFECYCLE_DEPTH 16
+#define LC(i) lifecycle_index(i)
+
+/* i masked into the arrays; the empty asm keeps the compiler from dropping the mask after its
+ * own range checks, which the verifier does not follow through register copies. */
+static __always_inline __u32 lifecycle_index(__u32 i)
+{
+    asm volatile("" : "+r"(i));
+    return i & (PYAT_LIFECYCLE_DEPTH - 1);
+}
+
+/* Processes whose Deferred lifecycle is logged. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 256);
+    __type(key, __u32); /* tgid */
+    __type(value, struct deferred_log_layout);
+} deferred_log_processes SEC(".maps");
+
+/* Calls already logged (or callbacks already seen running) that have not returned yet:
+ * (frame, tgid) -> when the call started at the latest. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct parked_key);
+    __type(value, __u64);
+} deferred_calls_open SEC(".maps");
+
+/* tid -> when its previous Python function returned. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, __u64);
+} last_return_ns SEC(".maps");
+
+/* The returning frame and the frames above it, innermost first. */
+struct lifecycle_frames {
+    __u64 frame[PYAT_LIFECYCLE_DEPTH];
+    __u64 code[PYAT_LIFECYCLE_DEPTH];
+    __u64 now; /* when this return happened */
+    __u32 n;
+    __u32 pad;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct lifecycle_frames);
+} lifecycle_scratch SEC(".maps");
+
+struct lifecycle_visit {
+    const struct py_process *proc;
+    const struct twisted_layout *twisted;
+    const struct deferred_log_layout *log;
+    struct lifecycle_frames *frames;
+    __u64 tstate;
+    __u64 now;
+    __u64 previous_return; /* the thread's previous return: a lower bound of any call's start */
+    __u32 tgid, tid;
+};
+
+static __always_inline __u64 frame_local(const struct deferred_log_layout *d, __u64 frame, __u16 slot, int *fault)
+{
+    if (slot == DEFERRED_NO_LOCAL)
+        return 0;
+    return read_u64(frame + d->frame_localsplus + 8 * (__u64)slot, fault);
+}
+
+/* Is frames[i] a callback that the runner frames[i + 1] calls? Its function is the runner's
+ * callback local, or that local is a bound method of it. */
+static __always_inline int is_running_callback(const struct lifecycle_visit *v, __u32 i)
+{
+    const struct deferred_log_layout *d = v->log;
+    const struct lifecycle_frames *f = v->frames;
+    if (i + 1 >= PYAT_LIFECYCLE_DEPTH || i + 1 >= f->n || f->code[LC(i + 1)] != d->runner_code)
+        return 0;
+    int fault = 0;
+    __u64 function = read_u64(f->frame[LC(i)] + d->frame_func, &fault);
+    __u64 callable = frame_local(d, f->frame[LC(i + 1)], d->runner_callable, &fault);
+    if (fault || !function || !callable)
+        return 0;
+    if (callable == function)
+        return 1;
+    return read_u64(callable + d->method_func, &fault) == function && !fault;
+}
+
+/* Which Deferred method frames[i] runs (enum deferred_event below DEFERRED_METHODS), or -1. */
+static __always_inline int method_of(const struct lifecycle_visit *v, __u32 i)
+{
+    if (i >= PYAT_LIFECYCLE_DEPTH)
+        return -1;
+    __u64 code = v->frames->code[LC(i)];
+    for (int m = 0; m < DEFERRED_METHODS; m++)
+        if (code && code == v->log->method_code[m])
+            return m;
+    return -1;
+}
+
+/* How the callback returning now ends: raised (an exception is set while unwinding) or returned
+ * (RETURN_VALUE leaves the value it popped just above the frame's stack top), maybe a Failure.
+ * *value gets what it returned. */
+static __always_inline __u16 callback_outcome(const struct lifecycle_visit *v, __u64 frame, __u64 *value)
+{
+    const struct deferred_log_layout *d = v->log;
+    int fault = 0;
+    *value = 0;
+    if (d->tstate_exception && read_u64(v->tstate + d->tstate_exception, &fault) && !fault)
+        return OUTCOME_RAISED;
+    __s32 top = 0;
+    if (!d->frame_stacktop || bpf_probe_read_user(&top, sizeof(top), (const void *)(frame + d->frame_stacktop)) ||
+        top < 0 || top > 4096)
+        return OUTCOME_RETURNED;
+    __u64 returned = read_u64(frame + d->frame_localsplus + 8 * (__u64)top, &fault);
+    __u64 type = returned && !fault ? read_u64(returned + d->object_type, &fault) : 0;
+    if (fault || !type)
+        return OUTCOME_RETURNED;
+    *value = returned;
+    return type == d->failure_class ? OUTCOME_RETURNED_FAILURE : OUTCOME_RETURNED;
+}
+
+/* Record callable `obj` as frame idx of s (see DEFERRED_CALLABLE_TYPE); 0 on success. */
+static __always_inline int record_callable(const struct py_layout *l, const struct deferred_log_layout *d,
+                                           __u64 obj, struct py_sample *s, __u32 idx)
+{
+    int fault = 0;
+    __u64 type = read_u64(obj + d->object_type, &fault);
+    __u64 function = obj;
+    if (!fault && type == d->method_type) {
+        function = read_u64(obj + d->method_func, &fault);
+        type = function ? read_u64(function + d->object_type, &fault) : 0;
+    }
+    if (fault || idx >= PYAT_MAX_FRAMES)
+        return -1;
+    if (type == d->function_type) {
+        __u64 code = read_u64(function + d->func_code, &fault);
+        __u64 filename = read_u64(code + l->code_filename, &fault);
+        __u64 name = read_u64(code + l->code_name, &fault);
+        if (!fault && code) {
+            s->frames[idx].code = code;
+            s->frames[idx].instr = -1;
+            s->frames[idx].code_tag = code_tag(name, filename);
+            return 0;
+        }
+    }
+    s->frames[idx].code = type;
+    s->frames[idx].instr = DEFERRED_CALLABLE_TYPE;
+    s->frames[idx].code_tag = 0;
+    return 0;
+}
+
+/* Log frames[i] of this thread's lifecycle_scratch as event `what`, with the stack from that frame
+ * out. A global function: the verifier checks it once, not at every call site (which multiplies
+ * the states of the visit past its limits), so it looks its maps up again itself. */
+__noinline int emit_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcome, __u64 returned)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32, zero = 0, slot = 4;
+    const struct deferred_log_layout *d = bpf_map_lookup_elem(&deferred_log_processes, &tgid);
+    const struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
+    const struct lifecycle_frames *f = bpf_map_lookup_elem(&lifecycle_scratch, &zero);
+    struct py_sample *s = bpf_map_lookup_elem(&scratch, &slot);
+    if (!d || !proc || !f || !s || i >= PYAT_LIFECYCLE_DEPTH)
+        return 0;
+    const struct py_layout *l = &proc->layout;
+    __u64 frame = f->frame[LC(i)];
+    int fault = 0;
+    __u64 deferred = 0, first = 0, second = 0;
+    if (what == DEFERRED_CALLBACK_RAN) {
+        if (i + 1 >= PYAT_LIFECYCLE_DEPTH)
+            return 0;
+        __u64 runner = f->frame[LC(i + 1)];
+        deferred = frame_local(d, runner, d->runner_deferred, &fault);
+        first = frame_local(d, runner, d->runner_callable, &fault);
+        second = returned;
+    } else if (what >= 0 && what < DEFERRED_METHODS) {
+        __u32 m = (__u32)what;
+        asm volatile("" : "+r"(m)); /* bound-check the very register that indexes (see lifecycle_index) */
+        if (m >= DEFERRED_METHODS)
+            return 0;
+        deferred = frame_local(d, frame, 0, &fault); /* self */
+        first = frame_local(d, frame, d->first_local[m], &fault);
+        second = frame_local(d, frame, d->second_local[m], &fault);
+    } else {
+        return 0;
+    }
+    if (!deferred)
+        return 0;
+
+    s->hdr.kind = EVENT_DEFERRED;
+    s->hdr.pid = tgid;
+    s->hdr.tid = (__u32)id;
+    s->hdr.flags = 0;
+    s->hdr.nframes = 0;
+    s->hdr.ktime_ns = f->now;
+    s->hdr.weight_ns = duration;
+    s->hdr.origin = deferred;
+    s->hdr.target = first;
+    s->hdr.thread_main = second;
+    s->hdr.deferred_event = (__u8)what;
+    s->hdr.deferred_outcome = (__u16)outcome;
+    /* The callables, then the stack; base_frame (set by the walk) is then the result's type. */
+    __u32 callables = 0;
+    if (what == DEFERRED_CALLBACKS_ADDED || what == DEFERRED_CALLBACK_RAN) {
+        if (first && record_callable(l, d, first, s, 0) == 0)
+            callables = 1;
+        if (what == DEFERRED_CALLBACKS_ADDED && callables == 1 && second && record_callable(l, d, second, s, 1) == 0)
+            callables = 2;
+    }
+    s->hdr.deferred_callables = (__u8)callables;
+    walk_frames_from(l, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, callables);
+    __u64 result = what == DEFERRED_CALLBACK_RAN ? second : (what == DEFERRED_FIRED || what == DEFERRED_FAILED) ? first : 0;
+    s->hdr.base_frame = result ? read_u64(result + d->object_type, &fault) : 0;
+    /* Wake the reader at once: it names the objects logged by reading them, while they live. */
+    emit_waking(s, 1);
+    return 0;
+}
+
+/* Visit frames[i]: i > 0 is a call still running (log it now if not yet), i == 0 returns now.
+ * A frame can be both a method and a callback (d1.chainDeferred(d2) runs d2.callback as one of
+ * d1's callbacks): the method is logged when it starts, the callback run when it returns. */
+static long lifecycle_visit_step(__u32 index, void *ctx)
+{
+    struct lifecycle_visit *v = ctx;
+    __u32 n = v->frames->n;
+    if (index >= n)
+        return 1;
+    __u32 i = n - 1 - index; /* outermost first */
+    if (i >= PYAT_LIFECYCLE_DEPTH)
+        return 1;
+    int method = method_of(v, i);
+    int callback = is_running_callback(v, i);
+    if (method < 0 && !callback)
+        return 0;
+    /* __init__ and the chaining step are logged when they return: nothing in them is. */
+    int log_method = method >= 0 && method != DEFERRED_CREATED && method != DEFERRED_CHAINED_BY_RESULT;
+    struct parked_key key = {.greenlet = v->frames->frame[LC(i)], .tgid = v->tgid};
+    __u64 *started = bpf_map_lookup_elem(&deferred_calls_open, &key);
+    if (i > 0) {
+        if (started || (!log_method && !callback))
+            return 0;
+        __u64 start = v->previous_return;
+        bpf_map_update_elem(&deferred_calls_open, &key, &start, BPF_ANY);
+        if (log_method)
+            emit_lifecycle(i, method, 0, 0, 0);
+        return 0;
+    }
+    __u64 start = started ? *started : v->previous_return;
+    if (method >= 0 && (!started || !log_method))
+        emit_lifecycle(0, method, 0, 0, 0);
+    if (callback) {
+        __u64 returned = 0;
+        __u16 outcome = callback_outcome(v, v->frames->frame[LC(0)], &returned);
+        emit_lifecycle(0, DEFERRED_CALLBACK_RAN, v->now > start ? v->now - start : 0, outcome, returned);
+    }
+    if (started)
+        bpf_map_delete_elem(&deferred_calls_open, &key);
+    return 0;
+}
+
+SEC("usdt")
+int on_python_return(struct pt_regs *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32, tid = (__u32)id;
+    const struct deferred_log_layout *log = bpf_map_lookup_elem(&deferred_log_processes, &tgid);
+    const struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
+    if (!log || !proc)
+        return 0;
+    count(COUNTER_PYTHON_RETURNS);
+    const struct py_layout *l = &proc->layout;
+    __u64 now = bpf_ktime_get_ns();
+    __u64 *last = bpf_map_lookup_elem(&last_return_ns, &tid);
+    __u64 previous = last ? *last : now;
+    bpf_map_update_elem(&last_return_ns, &tid, &now, BPF_ANY);
+
+    __u32 zero = 0;
+    struct lifecycle_frames *f = bpf_map_lookup_elem(&lifecycle_scratch, &zero);
+    if (!f)
+        return 0;
+    int fault = 0;
+    __u64 tstate = 0;
+    __u64 frame = current_frame(proc, tid, &tstate, &fault);
+    __u32 n = 0;
+    for (int i = 0; i < PYAT_LIFECYCLE_DEPTH; i++) {
+        if (!frame || fault)
+            break;
+        __u64 code = read_u64(frame + l->frame_code, &fault) & ~(__u64)l->code_ptr_tag_mask;
+        __u64 previous_frame = read_u64(frame + l->frame_previous, &fault);
+        if (fault)
+            break;
+        f->frame[n & (PYAT_LIFECYCLE_DEPTH - 1)] = frame;
+        f->code[n & (PYAT_LIFECYCLE_DEPTH - 1)] = code;
+        n++;
+        frame = previous_frame;
+    }
+    f->n = n;
+    f->now = now;
+    if (!n)
+        return 0;
+    struct lifecycle_visit v = {
+        .proc = proc,
+        .twisted = bpf_map_lookup_elem(&twisted_processes, &tgid),
+        .log = log,
+        .frames = f,
+        .tstate = tstate,
+        .now = now,
+        .previous_return = previous,
+        .tgid = tgid,
+        .tid = tid,
+    };
+    bpf_loop(n, lifecycle_visit_step, &v, 0);
+    return 0;
+}
+
+#endif
