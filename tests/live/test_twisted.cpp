@@ -191,3 +191,86 @@ TEST(LiveTwisted, BlockingCallbackIsReported) {
     EXPECT_GE(events, 3);
     EXPECT_LE(events, 4);
 }
+
+// twisted_lifecycle.py: a scripted chain run once the tracer logs the lifecycle (SIGUSR1). Every
+// event comes out, in the order the calls started, with callables named as written; the
+// Deferred nobody fires is pending at the end.
+TEST(LiveTwisted, DeferredLifecycleLogHasTheScriptedChainInOrder) {
+    Workload target({debian_python, workload("twisted_lifecycle.py")});
+    TempDir dir;
+    Child tracer({binary, "-p", std::to_string(target.pid()), "--deferred-log", "-o", dir / "life.jsonl"});
+    ASSERT_TRUE(tracer.wait_for_output("logging the Deferred lifecycle", 30, true)) << tracer.err();
+    target.signal(SIGUSR1);
+    ASSERT_EQ(target.wait(60), 0) << target.err();
+    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+
+    // "ids d1=0x... d2=0x..." -> address -> name
+    std::map<std::string, std::string> names;
+    std::smatch m;
+    std::string out = target.out();
+    std::regex id("(d[0-9])=(0x[0-9a-f]+)");
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), id); it != std::sregex_iterator(); ++it)
+        names[(*it)[2]] = (*it)[1];
+    ASSERT_EQ(names.size(), 6u) << out;
+    auto field = [](const std::string& line, const std::string& key) {
+        std::smatch f;
+        return std::regex_search(line, f, std::regex("\"" + key + "\":(\"([^\"]*)\"|[0-9.]+)"))
+                   ? (f[2].matched ? f[2].str() : f[1].str())
+                   : std::string();
+    };
+    auto callable = [](std::string label) { return label.substr(0, label.find(" (")); };
+    std::vector<std::string> got;
+    double slow_ms = 0;
+    std::istringstream in(read_file(dir / "life.jsonl"));
+    std::string line;
+    while (std::getline(in, line)) {
+        ASSERT_EQ(field(line, "event"), "deferred") << line;
+        std::string what = field(line, "what"), d = names[field(line, "deferred")];
+        std::string entry = what + " " + d;
+        if (what == "callbacks_added") entry += " " + callable(field(line, "callback")) + " " + callable(field(line, "errback"));
+        if (what == "fired" || what == "failed") entry += " " + field(line, "result");
+        if (what == "chained") entry += " " + names[field(line, "chained")] + " " + field(line, "by");
+        if (what == "callback_ran") {
+            entry += " " + callable(field(line, "callable")) + " " + field(line, "outcome");
+            if (callable(field(line, "callable")) == "slow") slow_ms = std::stod(field(line, "duration_ms"));
+        }
+        if (what == "created" || what == "pending") {
+            EXPECT_NE(line.find("twisted_lifecycle.py:"), std::string::npos) << "no creation stack: " << line;
+        }
+        got.push_back(entry);
+    }
+    const std::vector<std::string> want = {
+        "created d1",
+        "callbacks_added d1 double _failthru",
+        "created d2",
+        "chained d1 d2 chainDeferred",
+        "callbacks_added d1 Deferred.callback Deferred.errback",
+        "callbacks_added d2 fail_on _failthru",
+        "callbacks_added d2 passthru recover",
+        "fired d1 int",
+        "callback_ran d1 double returned",
+        "fired d2 int",
+        "callback_ran d2 fail_on raised",
+        "callback_ran d2 recover returned",
+        "callback_ran d1 Deferred.callback returned",
+        "created d3",
+        "created d4",
+        "callbacks_added d4 returns_deferred _failthru",
+        "callbacks_added d4 slow _failthru",
+        "fired d4 int",
+        "created d5",
+        "callback_ran d4 returns_deferred returned",
+        "chained d5 d4 callback result",
+        "fired d5 int",
+        "callback_ran d4 slow returned",
+        "created d6",
+        "callbacks_added d6 double recover",
+        "failed d6 ValueError",
+        "callback_ran d6 recover returned",
+        "pending d3",
+    };
+    EXPECT_EQ(got, want) << read_file(dir / "life.jsonl");
+    // slow() spins 50 ms (on the monotonic clock): its run is timed from the return before it.
+    EXPECT_GE(slow_ms, 49.9);
+    EXPECT_LT(slow_ms, 60.0);
+}
