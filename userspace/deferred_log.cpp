@@ -43,7 +43,8 @@ void DeferredLog::push(DeferredEvent e) {
     events_.push_back(std::move(e));
 }
 
-void DeferredLog::add(const py_sample& event, std::vector<std::string> stack, CodeResolver& resolver) {
+void DeferredLog::add(const py_sample& event, std::shared_ptr<const std::vector<std::string>> stack,
+                      CodeResolver& resolver) {
     const event_header& h = event.hdr;
     DeferredEvent e;
     e.pid = pid_;

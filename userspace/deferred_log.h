@@ -25,7 +25,7 @@ public:
 
     // One EVENT_DEFERRED record; `stack` is its logical stack (root first, as frame labels), made
     // from the frames after the callables (hdr.deferred_callables).
-    void add(const py_sample& event, std::vector<std::string> stack, CodeResolver& resolver);
+    void add(const py_sample& event, std::shared_ptr<const std::vector<std::string>> stack, CodeResolver& resolver);
 
     // End of the run at `end_ns`: the Deferreds created while we watched that never fired.
     void finish(uint64_t end_ns);
@@ -34,13 +34,13 @@ public:
     uint64_t dropped() const { return dropped_; }
 
     // Most entries kept per process: a busy service logs hundreds of thousands a second.
-    static constexpr size_t max_events = 2'000'000;
+    static constexpr size_t max_events = 1'000'000;
 
 private:
     struct Created {
         uint64_t time_ns = 0;
         uint32_t tid = 0;
-        std::vector<std::string> stack;
+        std::shared_ptr<const std::vector<std::string>> stack;
     };
     // A callable as the kernel recorded it: "compute (app.py:12)", "Deferred.callback
     // (twisted/internet/defer.py:637)" (a bound method), "functools.partial".

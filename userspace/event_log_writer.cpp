@@ -63,7 +63,7 @@ void write_deferred(const DeferredEvent& e, const RunInfo& run, std::ostream& ou
     if (e.created_ns)
         out << ",\"created\":" << json_string(iso_time(int64_t(e.created_ns) + run.monotonic_to_unix_ns));
     out << ",\"stack\":[";
-    for (size_t i = 0; i < e.stack.size(); i++) out << (i ? "," : "") << json_string(e.stack[i]);
+    for (size_t i = 0; e.stack && i < e.stack->size(); i++) out << (i ? "," : "") << json_string((*e.stack)[i]);
     out << "]}\n";
 }
 }  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <compare>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -92,7 +93,7 @@ struct DeferredEvent {
     uint64_t created_ns = 0;  // pending, abandoned: when the Deferred was created
     std::string deferred;  // object id, "0x7f..."
     std::vector<std::pair<std::string, std::string>> fields;  // further JSON members: name -> JSON text
-    std::vector<std::string> stack;  // frame labels, root first
+    std::shared_ptr<const std::vector<std::string>> stack;  // frame labels, root first (shared: few differ)
 };
 
 // What was traced, for titles and headers.

@@ -70,14 +70,19 @@ void StackAggregator::on_deferred_event(Traced& t, const py_sample& event) {
     std::copy(event.frames + callables, event.frames + std::min<size_t>(event.hdr.nframes, PYAT_MAX_FRAMES),
               stack_part->frames);
     Stack frames = frames_of(t, *stack_part);
-    std::vector<std::string> labels;
-    labels.reserve(frames.size());
-    for (const auto& f : frames) {
-        const Function& fn = t.profile.functions[f.function];
-        if (!config_.raw_stacks && !t.defer_file.empty() && fn.file.ends_with(t.defer_file)) continue;
-        labels.push_back(fn.file.empty() ? fn.name : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
+    if (!config_.raw_stacks && !t.defer_file.empty())
+        std::erase_if(frames, [&](const StackFrame& f) { return t.profile.functions[f.function].file.ends_with(t.defer_file); });
+    auto& labels = t.lifecycle_stacks[frames];
+    if (!labels) {
+        std::vector<std::string> text;
+        text.reserve(frames.size());
+        for (const auto& f : frames) {
+            const Function& fn = t.profile.functions[f.function];
+            text.push_back(fn.file.empty() ? fn.name : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
+        }
+        labels = std::make_shared<const std::vector<std::string>>(std::move(text));
     }
-    t.deferred_log->add(event, std::move(labels), t.resolver);
+    t.deferred_log->add(event, labels, t.resolver);
 }
 
 std::vector<DeferredEvent> StackAggregator::take_deferred_events(uint64_t* dropped) {

@@ -113,6 +113,8 @@ private:
         std::optional<InlineCallbacksStacks> inline_callbacks;
         std::string defer_file;  // Twisted's defer.py (path suffix): hidden from lifecycle log stacks
         std::optional<DeferredLog> deferred_log;
+        // Lifecycle log stacks, shared by the entries logged at the same stack.
+        std::unordered_map<Stack, std::shared_ptr<const std::vector<std::string>>, StackHash> lifecycle_stacks;
         uint64_t generator_wait_remainder = 0;  // ns*hz of generator waits not yet a sample
         // generator -> (thread, the logical stack below its own frame) at its last wait seen
         std::unordered_map<uint64_t, std::pair<uint32_t, Stack>> waiting_generators;
