@@ -33,6 +33,14 @@ struct {
     __type(value, struct deferred_log_layout);
 } deferred_log_processes SEC(".maps");
 
+/* Launched processes watched for the import of Twisted's defer module (see deferred_import_watch). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 256);
+    __type(key, __u32); /* tgid */
+    __type(value, struct deferred_import_watch);
+} deferred_import_watches SEC(".maps");
+
 /* Calls already logged (or callbacks already seen running) that have not returned yet:
  * (frame, tgid) -> when the call started at the latest. */
 struct {
@@ -274,6 +282,61 @@ static long lifecycle_visit_step(__u32 index, void *ctx)
     return 0;
 }
 
+/* Is the returning code object the body of the watched module? Compact ASCII strings only. */
+static __always_inline int is_watched_module(const struct deferred_import_watch *w, __u64 code)
+{
+    int fault = 0;
+    __u64 name = read_u64(code + w->code_name, &fault);
+    __u64 file = read_u64(code + w->code_filename, &fault);
+    char text[PYAT_MODULE_SUFFIX] = {};
+    if (fault || !name || !file || bpf_probe_read_user(text, 9, (const void *)(name + w->unicode_ascii_data)))
+        return 0;
+    const char module[9] = "<module>";
+    for (int i = 0; i < 9; i++)
+        if (text[i] != module[i])
+            return 0;
+    __s64 length = (__s64)read_u64(file + w->unicode_length, &fault);
+    __u32 n = w->suffix_len;
+    if (fault || n == 0 || n > PYAT_MODULE_SUFFIX || length < n)
+        return 0;
+    asm volatile("" : "+r"(n)); /* bound the register the read uses (see lifecycle_index) */
+    if (n == 0 || n > PYAT_MODULE_SUFFIX)
+        return 0;
+    if (bpf_probe_read_user(text, n, (const void *)(file + w->unicode_ascii_data + length - n)))
+        return 0;
+    for (int i = 0; i < PYAT_MODULE_SUFFIX; i++)
+        if (i < n && text[i] != w->suffix[i])
+            return 0;
+    return 1;
+}
+
+/* Before the layout is known: stop the process as the defer module's body returns. */
+static __always_inline void watch_import(const struct py_process *proc, __u32 tgid, __u32 tid)
+{
+    const struct deferred_import_watch *w = bpf_map_lookup_elem(&deferred_import_watches, &tgid);
+    if (!w)
+        return;
+    int fault = 0;
+    __u64 tstate = 0;
+    __u64 frame = current_frame(proc, tid, &tstate, &fault);
+    __u64 code = frame ? read_u64(frame + proc->layout.frame_code, &fault) & ~(__u64)proc->layout.code_ptr_tag_mask : 0;
+    if (fault || !code || !is_watched_module(w, code))
+        return;
+    bpf_map_delete_elem(&deferred_import_watches, &tgid);
+    bpf_send_signal(19 /* SIGSTOP */);
+    struct event_header *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+    if (!h) {
+        count(COUNTER_LOST_SAMPLES);
+        return;
+    }
+    __builtin_memset(h, 0, sizeof(*h));
+    h->kind = EVENT_DEFER_IMPORTED;
+    h->pid = tgid;
+    h->tid = tid;
+    h->ktime_ns = bpf_ktime_get_ns();
+    bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
+}
+
 SEC("usdt")
 int on_python_return(struct pt_regs *ctx)
 {
@@ -281,8 +344,12 @@ int on_python_return(struct pt_regs *ctx)
     __u32 tgid = id >> 32, tid = (__u32)id;
     const struct deferred_log_layout *log = bpf_map_lookup_elem(&deferred_log_processes, &tgid);
     const struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
-    if (!log || !proc)
+    if (!proc)
         return 0;
+    if (!log) {
+        watch_import(proc, tgid, tid);
+        return 0;
+    }
     count(COUNTER_PYTHON_RETURNS);
     const struct py_layout *l = &proc->layout;
     __u64 now = bpf_ktime_get_ns();

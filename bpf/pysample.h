@@ -184,6 +184,21 @@ struct deferred_log_layout {
  * as its code object (instr -1), anything else as its type object (instr DEFERRED_CALLABLE_TYPE). */
 #define DEFERRED_CALLABLE_TYPE (-2)
 
+/* A launched process that has not imported Twisted's defer module yet, under --deferred-log: the
+ * function__return probe watches for that module's body returning (its code named `<module>`, its
+ * file ending in `suffix`), stops the process (SIGSTOP) and says so (EVENT_DEFER_IMPORTED), so that
+ * userspace registers its deferred_log_layout before any Deferred exists, then continues it. */
+#define PYAT_MODULE_SUFFIX 32
+struct deferred_import_watch {
+    __u16 code_name;
+    __u16 code_filename;
+    __u16 unicode_length;
+    __u16 unicode_ascii_data;
+    __u8 suffix_len;   /* <= PYAT_MODULE_SUFFIX */
+    __u8 pad[7];
+    char suffix[PYAT_MODULE_SUFFIX]; /* e.g. "twisted/internet/defer.py" */
+};
+
 enum event_kind {
     EVENT_CPU_SAMPLE = 1,   /* perf-event sample of a running thread */
     EVENT_OFFCPU = 2,       /* a thread was off-CPU for weight_ns at this stack */
@@ -198,6 +213,8 @@ enum event_kind {
                                * the Deferred; base_frame = the type of the result (DEFERRED_FIRED,
                                * DEFERRED_FAILED) or of the value returned (DEFERRED_CALLBACK_RAN);
                                * frames: the callables logged, then the call's stack, innermost first */
+    EVENT_DEFER_IMPORTED = 9, /* a watched process finished importing Twisted's defer module and is
+                               * stopped (SIGSTOP) until userspace continues it; no frames */
     EVENT_GENERATOR_WAIT = 6, /* an inlineCallbacks generator (`target`) resumes after weight_ns
                                * suspended; frames: its suspended frame (at the yield), then the
                                * stack resuming it, when picked (see SAMPLE_PARK_SAMPLED) */

@@ -142,6 +142,7 @@ void BpfSampler::remove_process(pid_t pid) {
     greenlet_links_.erase(pid);
     step_links_.erase(pid);
     bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
+    bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
     return_links_.erase(pid);
 }
 
@@ -190,21 +191,41 @@ void BpfSampler::attach_generator_steps(pid_t pid, const std::vector<std::pair<s
     }
 }
 
+void BpfSampler::attach_function_return(pid_t pid, const std::string& binary) {
+    if (return_links_.count(pid)) return;
+    std::string file = fmt::format("/proc/{}/root{}", pid, binary);
+    bpf_link* link =
+        bpf_program__attach_usdt(skel_->progs.on_python_return, pid, file.c_str(), "python", "function__return", nullptr);
+    if (!link)
+        throw Error(fmt::format("cannot attach to the function__return probe of {} for PID {}: {}", binary, pid,
+                                libbpf_reason(-errno)));
+    return_links_[pid].reset(link);
+}
+
 void BpfSampler::attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout) {
     uint32_t key = uint32_t(pid);
     if (bpf_map__update_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), &layout, sizeof(layout), BPF_ANY))
         throw Error(fmt::format("cannot register PID {}'s Deferred methods with the BPF sampler: {}", pid,
                                 strerror(errno)));
-    std::string file = fmt::format("/proc/{}/root{}", pid, binary);
-    bpf_link* link =
-        bpf_program__attach_usdt(skel_->progs.on_python_return, pid, file.c_str(), "python", "function__return", nullptr);
-    if (!link) {
-        int err = -errno;
+    bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
+    try {
+        attach_function_return(pid, binary);
+    } catch (const Error&) {
         bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
-        throw Error(fmt::format("cannot attach to the function__return probe of {} for PID {}: {}", binary, pid,
-                                libbpf_reason(err)));
+        throw;
     }
-    return_links_[pid].reset(link);
+}
+
+void BpfSampler::watch_defer_import(pid_t pid, const std::string& binary, const deferred_import_watch& watch) {
+    uint32_t key = uint32_t(pid);
+    if (bpf_map__update_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), &watch, sizeof(watch), BPF_ANY))
+        throw Error(fmt::format("cannot watch PID {} for Twisted's import: {}", pid, strerror(errno)));
+    try {
+        attach_function_return(pid, binary);
+    } catch (const Error&) {
+        bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
+        throw;
+    }
 }
 
 uint64_t BpfSampler::python_returns() const { return counter(COUNTER_PYTHON_RETURNS); }

@@ -58,6 +58,10 @@ public:
     // holding the probe, as mapped by PID) to log the process's Deferred lifecycle (EVENT_DEFERRED).
     // Every Python return of the process then traps (~5 us each). Throws pyat::Error.
     void attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout);
+    // Same probe, before the process has imported Twisted's defer module: the process is stopped
+    // (SIGSTOP) as that module's body returns and EVENT_DEFER_IMPORTED says so; the caller registers
+    // the layout (attach_deferred_log) and continues it. Throws pyat::Error.
+    void watch_defer_import(pid_t pid, const std::string& binary, const deferred_import_watch& watch);
     uint64_t python_returns() const;
 
     // Hooks greenlet's switch function `symbol` in the extension at `path` (as mapped by PID) for
@@ -88,6 +92,7 @@ public:
 private:
     uint64_t counter(uint32_t index) const;
     static int on_record(void* ctx, void* data, size_t size);
+    void attach_function_return(pid_t pid, const std::string& binary);  // once per process
 
     struct Deleters {
         void operator()(pysample_bpf* p) const;

@@ -164,6 +164,7 @@ int run_session(const Options& options) {
 
     std::set<pid_t> live;  // traced and still running
     std::vector<pid_t> exited_events;
+    std::vector<pid_t> defer_imported;  // stopped by the kernel as they imported Twisted's defer
     BpfSampler sampler(
         SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value(),
                       options.group_by == GroupBy::greenlet, uint64_t(block_threshold_ms) * 1'000'000ULL,
@@ -189,6 +190,9 @@ int run_session(const Options& options) {
                     break;
                 case EVENT_EXIT:
                     exited_events.push_back(pid_t(hdr->pid));
+                    break;
+                case EVENT_DEFER_IMPORTED:
+                    defer_imported.push_back(pid_t(hdr->pid));
                     break;
             }
         });
@@ -229,6 +233,40 @@ int run_session(const Options& options) {
     // --deferred-log: hook the function__return probe of a Twisted process whose interpreter has it.
     std::map<pid_t, std::string> deferred_log_missing;  // Twisted processes not logged, and why
     std::set<pid_t> deferred_logged;
+    auto has_probes = [&](const PythonProcess& p) {
+        if (ElfFile::open(fmt::format("/proc/{}/root{}", p.pid, p.interpreter)).find_section(".note.stapsdt"))
+            return true;
+        deferred_log_missing[p.pid] = fmt::format(
+            "its CPython {} ({}) has no USDT probes: the log needs a build --with-dtrace that fires "
+            "function__return, such as Debian's python3.11",
+            p.version, p.interpreter);
+        return false;
+    };
+    // A launched program is watched from the start: it is stopped as it imports Twisted's defer
+    // module and continued once its Deferreds are logged, so that none is missed.
+    auto watch_defer_import = [&](const PythonProcess& p) {
+        const auto& descriptions = known_twisted_descriptions();
+        if (descriptions.empty() || deferred_logged.count(p.pid)) return;
+        try {
+            if (!has_probes(p)) return;
+            deferred_import_watch watch{};
+            watch.code_name = p.layout->bpf.code_name;
+            watch.code_filename = p.layout->bpf.code_filename;
+            watch.unicode_length = p.layout->unicode_length;
+            watch.unicode_ascii_data = p.layout->unicode_ascii_data;
+            std::string_view suffix = descriptions.front().defer_file;
+            if (suffix.empty() || suffix.size() > sizeof(watch.suffix)) return;
+            watch.suffix_len = uint8_t(suffix.size());
+            std::copy(suffix.begin(), suffix.end(), watch.suffix);
+            sampler.watch_defer_import(p.pid, p.interpreter, watch);
+            if (!options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {}: watching for Twisted's import (every Python return "
+                                        "costs the target ~5 us until then)",
+                                        p.pid));
+        } catch (const Error& e) {
+            deferred_log_missing[p.pid] = e.what();
+        }
+    };
     auto log_deferreds = [&](const PythonProcess& p, const TwistedTarget& target) {
         if (deferred_logged.count(p.pid)) return;
         if (!target.lifecycle) {
@@ -236,13 +274,7 @@ int run_session(const Options& options) {
             return;
         }
         try {
-            if (!ElfFile::open(fmt::format("/proc/{}/root{}", p.pid, p.interpreter)).find_section(".note.stapsdt")) {
-                deferred_log_missing[p.pid] = fmt::format(
-                    "its CPython {} ({}) has no USDT probes: the log needs a build --with-dtrace that fires "
-                    "function__return, such as Debian's python3.11",
-                    p.version, p.interpreter);
-                return;
-            }
+            if (!has_probes(p)) return;
             deferred_log_layout layout = *target.lifecycle;
             std::string why;
             auto method_type = exported_address(p, "PyMethod_Type", why);
@@ -334,7 +366,10 @@ int run_session(const Options& options) {
         live.insert(p.pid);
         if (!options.quiet) status.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
         if (hook_greenlets && !hook_greenlet(p)) greenlet_pending.emplace(p.pid, p);
-        if (!follow_twisted(p)) twisted_pending.emplace(p.pid, p);
+        if (!follow_twisted(p)) {
+            twisted_pending.emplace(p.pid, p);
+            if (options.deferred_log && options.mode == TargetMode::launch) watch_defer_import(p);
+        }
     };
     if (attach_target) start_traced(*attach_target);
 
@@ -376,6 +411,12 @@ int run_session(const Options& options) {
         int n = epoll_wait(epoll.get(), ev, 2, 50);
         if (n < 0 && errno != EINTR) throw Error(fmt::format("epoll_wait: {}", strerror(errno)));
         sampler.poll(0);
+        for (pid_t pid : defer_imported) {  // stopped in the kernel: log its Deferreds, continue it
+            if (auto it = twisted_pending.find(pid); it != twisted_pending.end() && follow_twisted(it->second))
+                twisted_pending.erase(it);
+            kill(pid, SIGCONT);
+        }
+        defer_imported.clear();
         if (auto sig = signals.take())
             stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
 
@@ -434,6 +475,7 @@ int run_session(const Options& options) {
     const double duration = std::chrono::duration<double>(SteadyClock::now() - start).count();
     sampler.detach();
     sampler.poll(0);
+    for (pid_t pid : defer_imported) kill(pid, SIGCONT);  // stopped as the run ended
     const uint64_t end_ns = monotonic_ns();
     if (options.clock == Clock::wall) {
         sampler.flush_off_cpu(end_ns);

@@ -192,26 +192,15 @@ TEST(LiveTwisted, BlockingCallbackIsReported) {
     EXPECT_LE(events, 4);
 }
 
-// twisted_lifecycle.py: a scripted chain run once the tracer logs the lifecycle (SIGUSR1). Every
-// event comes out, in the order the calls started, with callables named as written; the
-// Deferred nobody fires is pending at the end.
-TEST(LiveTwisted, DeferredLifecycleLogHasTheScriptedChainInOrder) {
-    Workload target({debian_python, workload("twisted_lifecycle.py")});
-    TempDir dir;
-    Child tracer({binary, "-p", std::to_string(target.pid()), "--deferred-log", "-o", dir / "life.jsonl"});
-    ASSERT_TRUE(tracer.wait_for_output("logging the Deferred lifecycle", 30, true)) << tracer.err();
-    target.signal(SIGUSR1);
-    ASSERT_EQ(target.wait(60), 0) << target.err();
-    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
-
-    // "ids d1=0x... d2=0x..." -> address -> name
+namespace {
+// The log of twisted_lifecycle.py's chain as "what deferred details" lines, Deferreds named as the
+// workload printed them ("ids d1=0x..."); the duration of slow()'s run in *slow_ms.
+std::vector<std::string> lifecycle_entries(const std::string& log, const std::string& out, double* slow_ms) {
     std::map<std::string, std::string> names;
-    std::smatch m;
-    std::string out = target.out();
     std::regex id("(d[0-9])=(0x[0-9a-f]+)");
     for (auto it = std::sregex_iterator(out.begin(), out.end(), id); it != std::sregex_iterator(); ++it)
         names[(*it)[2]] = (*it)[1];
-    ASSERT_EQ(names.size(), 6u) << out;
+    EXPECT_EQ(names.size(), 6u) << out;
     auto field = [](const std::string& line, const std::string& key) {
         std::smatch f;
         return std::regex_search(line, f, std::regex("\"" + key + "\":(\"([^\"]*)\"|[0-9.]+)"))
@@ -220,11 +209,10 @@ TEST(LiveTwisted, DeferredLifecycleLogHasTheScriptedChainInOrder) {
     };
     auto callable = [](std::string label) { return label.substr(0, label.find(" (")); };
     std::vector<std::string> got;
-    double slow_ms = 0;
-    std::istringstream in(read_file(dir / "life.jsonl"));
+    std::istringstream in(log);
     std::string line;
     while (std::getline(in, line)) {
-        ASSERT_EQ(field(line, "event"), "deferred") << line;
+        EXPECT_EQ(field(line, "event"), "deferred") << line;
         std::string what = field(line, "what"), d = names[field(line, "deferred")];
         std::string entry = what + " " + d;
         if (what == "callbacks_added") entry += " " + callable(field(line, "callback")) + " " + callable(field(line, "errback"));
@@ -232,14 +220,17 @@ TEST(LiveTwisted, DeferredLifecycleLogHasTheScriptedChainInOrder) {
         if (what == "chained") entry += " " + names[field(line, "chained")] + " " + field(line, "by");
         if (what == "callback_ran") {
             entry += " " + callable(field(line, "callable")) + " " + field(line, "outcome");
-            if (callable(field(line, "callable")) == "slow") slow_ms = std::stod(field(line, "duration_ms"));
+            if (callable(field(line, "callable")) == "slow") *slow_ms = std::stod(field(line, "duration_ms"));
         }
         if (what == "created" || what == "pending") {
             EXPECT_NE(line.find("twisted_lifecycle.py:"), std::string::npos) << "no creation stack: " << line;
         }
         got.push_back(entry);
     }
-    const std::vector<std::string> want = {
+    return got;
+}
+
+const std::vector<std::string> scripted_lifecycle = {
         "created d1",
         "callbacks_added d1 double _failthru",
         "created d2",
@@ -268,9 +259,47 @@ TEST(LiveTwisted, DeferredLifecycleLogHasTheScriptedChainInOrder) {
         "failed d6 ValueError",
         "callback_ran d6 recover returned",
         "pending d3",
-    };
-    EXPECT_EQ(got, want) << read_file(dir / "life.jsonl");
+};
+}  // namespace
+
+// twisted_lifecycle.py: a scripted chain run once the tracer logs the lifecycle (SIGUSR1). Every
+// event comes out, in the order the calls started, with callables named as written; the
+// Deferred nobody fires is pending at the end.
+TEST(LiveTwisted, DeferredLifecycleLogHasTheScriptedChainInOrder) {
+    Workload target({debian_python, workload("twisted_lifecycle.py")});
+    TempDir dir;
+    Child tracer({binary, "-p", std::to_string(target.pid()), "--deferred-log", "-o", dir / "life.jsonl"});
+    ASSERT_TRUE(tracer.wait_for_output("logging the Deferred lifecycle", 30, true)) << tracer.err();
+    target.signal(SIGUSR1);
+    ASSERT_EQ(target.wait(60), 0) << target.err();
+    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    double slow_ms = 0;
+    std::string log = read_file(dir / "life.jsonl");
+    EXPECT_EQ(lifecycle_entries(log, target.out(), &slow_ms), scripted_lifecycle) << log;
     // slow() spins 50 ms (on the monotonic clock): its run is timed from the return before it.
     EXPECT_GE(slow_ms, 49.9);
     EXPECT_LT(slow_ms, 60.0);
+}
+
+// Launched under the tracer, the program runs its chain right after importing Twisted: it is
+// stopped as the defer module's body returns and continued once its Deferreds are logged, so the
+// log is as complete as when attaching to a waiting process.
+TEST(LiveTwisted, DeferredLifecycleLogOfALaunchedProgramMissesNothing) {
+    TempDir dir;
+    RunResult r = run({binary, "--deferred-log", "-o", dir / "life.jsonl", "--", debian_python,
+                       workload("twisted_lifecycle.py"), "now"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("watching for Twisted's import"), std::string::npos) << r.err;
+    double slow_ms = 0;
+    std::string log = read_file(dir / "life.jsonl");
+    EXPECT_EQ(lifecycle_entries(log, r.out, &slow_ms), scripted_lifecycle) << log;
+}
+
+TEST(LiveTwisted, DeferredLogNeedsAnInterpreterWithTheReturnProbe) {
+    TempDir dir;
+    RunResult r = run({binary, "--deferred-log", "-o", dir / "life.jsonl", "--", "/root/.pyenv/versions/3.11.7/bin/python3.11",
+                       "-c", "import sys; sys.path.append('/usr/lib/python3/dist-packages'); "
+                             "from twisted.internet import defer; d = defer.Deferred()"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("has no USDT probes"), std::string::npos) << r.err;
 }

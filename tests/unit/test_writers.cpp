@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "callgrind_writer.h"
+#include "event_log_writer.h"
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
 #include "frame_label.h"
@@ -134,4 +135,46 @@ TEST(HotFunctions, RankedBySelfWithRecursionCountedOnce) {
         }
     }
     EXPECT_NE(format_hot_table(rows).find("self%"), std::string::npos);
+}
+
+// The event log merges blocking slices and Deferred lifecycle entries in time order, one JSON
+// object per line that Python's json module reads back, with the fields the README lists.
+TEST(EventLogWriter, BlockingAndLifecycleEntriesInTimeOrderAsJson) {
+    Profile p;
+    p.run.monotonic_to_unix_ns = 1'700'000'000'000'000'000LL;
+    p.run.block_threshold_ms = 100;
+    BlockingSlice b;
+    b.pid = 7;
+    b.tid = 7;
+    b.who = "reactor thread [7]";
+    b.what = "without returning to the reactor";
+    b.start_ns = 2'000;
+    b.duration_ns = 300'000'000;
+    b.samples = 3;
+    b.stacks.push_back({{"<module> (app.py:1)", "stall (app.py:9)"}, 3});
+    p.blocking.push_back(b);
+    auto stack = std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"<module> (a \"b\".py:3)"});
+    DeferredEvent created{"created", 7, 7, 1'000, 0, "0x10", {}, stack};
+    DeferredEvent ran{"callback_ran", 7, 7, 3'000, 0, "0x10",
+                      {{"callable", json_string("double (app.py:4)")}, {"duration_ms", "0.250"}}, stack};
+    DeferredEvent pending{"pending", 7, 7, 4'000, 1'000, "0x20", {{"age_s", "0.000"}}, stack};
+    p.deferred_events = {created, ran, pending};
+
+    std::ostringstream out;
+    write_event_log(p, out);
+    TempDir dir;
+    std::ofstream(dir / "log.jsonl") << out.str();
+    RunResult r = run({"python3", "-c",
+                       "import json, sys\n"
+                       "for line in open(sys.argv[1]):\n"
+                       "    e = json.loads(line)\n"
+                       "    print(e['event'], e.get('what'), e.get('deferred', ''), e.get('callable', ''), "
+                       "'created' in e, e.get('stack', [''])[0] if 'stack' in e else e['stacks'][0]['frames'][-1])\n",
+                       dir / "log.jsonl"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << out.str();
+    EXPECT_EQ(r.out,
+              "deferred created 0x10  False <module> (a \"b\".py:3)\n"
+              "blocking without returning to the reactor   False stall (app.py:9)\n"
+              "deferred callback_ran 0x10 double (app.py:4) False <module> (a \"b\".py:3)\n"
+              "deferred pending 0x20  True <module> (a \"b\".py:3)\n");
 }

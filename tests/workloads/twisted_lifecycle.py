@@ -1,12 +1,14 @@
 """A scripted Deferred chain with known lifecycle events, for --deferred-log.
 
-Prints "ready", waits for SIGUSR1 (sent once the tracer logs the lifecycle), then runs the chain
-below without a reactor, prints "ids NAME=0x... ..." (the Deferreds' addresses, as the log names
-them) and exits. d3 is never fired: it must show as pending.
+Prints "ready", waits for SIGUSR1 (sent once the tracer logs the lifecycle; with `now`, it does
+not wait: launched under the tracer), then runs the chain below without a reactor, prints
+"ids NAME=0x... ..." (the Deferreds' addresses, as the log names them) and exits. d3 is never
+fired: it must show as pending.
 
-Usage: python3.11 twisted_lifecycle.py
+Usage: python3.11 twisted_lifecycle.py [now]
 """
 import signal
+import sys
 import time
 
 from twisted.internet import defer
@@ -37,9 +39,10 @@ def slow(x):
     return x
 
 
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-print("ready", flush=True)
-signal.sigwait({signal.SIGUSR1})
+if sys.argv[1:] != ["now"]:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    print("ready", flush=True)
+    signal.sigwait({signal.SIGUSR1})
 
 d1 = defer.Deferred()
 d1.addCallback(double)
