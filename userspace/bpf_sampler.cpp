@@ -259,10 +259,10 @@ void BpfSampler::poll(int timeout_ms) {
 }
 
 void BpfSampler::detach() {
+    links_.clear();  // samples first: none may come after the switches it is attributed by stop
     greenlet_links_.clear();
     step_links_.clear();
     return_links_.clear();
-    links_.clear();
 }
 
 void BpfSampler::flush_off_cpu(uint64_t now_ns) {

@@ -472,11 +472,13 @@ int run_session(const Options& options) {
     }
 
     // Stop: detach, take what is still in flight, and charge threads that are off-CPU now.
+    // The run ends now: detaching takes a while (tens of ms), and what goes on meanwhile, seen
+    // only in part, must not stretch a slice or a wait past the end.
     const double duration = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    const uint64_t end_ns = monotonic_ns();
     sampler.detach();
     sampler.poll(0);
     for (pid_t pid : defer_imported) kill(pid, SIGCONT);  // stopped as the run ended
-    const uint64_t end_ns = monotonic_ns();
     if (options.clock == Clock::wall) {
         sampler.flush_off_cpu(end_ns);
         for (const auto& [key, since] : sampler.parked())
