@@ -71,17 +71,26 @@ void write_callgrind(const ProcessProfile& process, const RunInfo& run, std::ost
     }
 
     const bool wall = run.clock == Clock::wall;
-    const char* event = wall ? "wall_samples" : "cpu_samples";
-    double ms = 1000.0 / run.hz;
+    const char* event = run.traced ? "ns" : wall ? "wall_samples" : "cpu_samples";
+    double ms = run.hz ? 1000.0 / run.hz : 0;
     fmt::print(out, "# callgrind format\n");
-    fmt::print(out, "# Written by pyasynctrace from statistical samples of Python stacks, not from\n");
-    fmt::print(out, "# instrumentation. Sampling cannot count calls: each calls= line gives the number\n");
-    fmt::print(out, "# of samples that saw the call.\n");
+    if (run.traced) {
+        fmt::print(out, "# Written by pyasynctrace --mode trace from the interpreter's function probes: calls=\n");
+        fmt::print(out, "# lines give exact call counts; costs are nanoseconds of wall-clock time{}.\n",
+                   run.estimated_times ? ", estimated (CPython 3.11 fires no entry probe for most calls)" : "");
+    } else {
+        fmt::print(out, "# Written by pyasynctrace from statistical samples of Python stacks, not from\n");
+        fmt::print(out, "# instrumentation. Sampling cannot count calls: each calls= line gives the number\n");
+        fmt::print(out, "# of samples that saw the call.\n");
+    }
     fmt::print(out, "version: 1\ncreator: pyasynctrace {}\n", PYAT_VERSION);
     fmt::print(out, "pid: {}\ncmd: {}\npart: 1\n", process.pid,
                process.command_line.empty() ? process.program : process.command_line);
     fmt::print(out, "positions: line\n");
-    if (wall)
+    if (run.traced)
+        fmt::print(out, "event: ns : wall-clock time in calls, in nanoseconds ({})\n",
+                   run.estimated_times ? "estimated" : "from entry to return");
+    else if (wall)
         fmt::print(out, "event: {} : wall-clock samples at {} Hz, on-CPU and off-CPU (1 sample = {:.3f} ms)\n",
                    event, run.hz, ms);
     else
@@ -110,8 +119,12 @@ void write_callgrind(const ProcessProfile& process, const RunInfo& run, std::ost
         for (const auto& [key, call] : c.calls) {
             auto [line, callee] = key;
             fmt::print(out, "cfl={}\ncfn={}\n", files(file_of(callee)), functions(names[callee]));
-            fmt::print(out, "calls={} {}\n{} {}\n", call.samples, process.functions[callee].first_line, line,
-                       call.inclusive);
+            uint64_t count = call.samples;
+            if (run.traced) {
+                auto exact = process.call_counts.find({f, line, callee});
+                count = exact == process.call_counts.end() ? 0 : exact->second;
+            }
+            fmt::print(out, "calls={} {}\n{} {}\n", count, process.functions[callee].first_line, line, call.inclusive);
         }
         fmt::print(out, "\n");
     }

@@ -68,7 +68,8 @@ int depth_of(const Node& n) {
 
 class FrameEmitter {
 public:
-    FrameEmitter(std::ostream& out, uint64_t total, int base_y) : out_(out), total_(total), base_y_(base_y) {}
+    FrameEmitter(std::ostream& out, uint64_t total, int base_y, const char* unit)
+        : out_(out), total_(total), base_y_(base_y), unit_(unit) {}
 
     void emit(const std::string& label, const Node& node, uint64_t offset, int depth) {
         double x = double(offset) / double(total_), w = double(node.total) / double(total_);
@@ -79,10 +80,10 @@ public:
         std::string text = xml_escape(label);
         fmt::print(out_,
                    "<g class=\"f\" data-x=\"{:.6f}\" data-w=\"{:.6f}\" data-d=\"{}\" data-fill=\"{}\" "
-                   "data-label=\"{}\"><title>{} — {} samples, {:.2f}%</title>"
+                   "data-label=\"{}\"><title>{} — {} {}, {:.2f}%</title>"
                    "<rect x=\"{:.2f}\" y=\"{}\" width=\"{:.2f}\" height=\"{}\" fill=\"{}\" rx=\"2\" ry=\"2\"/>"
                    "<text x=\"{:.2f}\" y=\"{}\"></text></g>\n",
-                   x, w, depth, fill, text, text, node.total, 100.0 * w, px, y, std::max(pw - 0.5, 0.1),
+                   x, w, depth, fill, text, text, node.total, unit_, 100.0 * w, px, y, std::max(pw - 0.5, 0.1),
                    frame_height - 1, fill, px + 3, y + frame_height - 4);
         uint64_t child_offset = offset;
         for (const auto& [child_label, child] : node.children) {
@@ -95,6 +96,7 @@ private:
     std::ostream& out_;
     uint64_t total_;
     int base_y_;
+    const char* unit_;
 };
 
 std::string subtitle(const Profile& profile, uint64_t total) {
@@ -102,6 +104,11 @@ std::string subtitle(const Profile& profile, uint64_t total) {
     std::time_t start = std::time_t(run.start_unix_s);
     std::tm utc{};
     gmtime_r(&start, &utc);
+    if (run.traced)
+        return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC, {:.1f} s, --mode trace: ns of wall-clock time in calls ({}), "
+                           "{} ns in all, {} events lost",
+                           utc, run.duration_s, run.estimated_times ? "estimated" : "measured", total,
+                           run.lost_samples);
     std::string clock = run.clock == Clock::wall
                             ? "wall clock (on-CPU + off-CPU; weights of concurrent threads add up)"
                             : "cpu clock (on-CPU time only)";
@@ -159,7 +166,7 @@ void write_flamegraph(const Profile& profile, std::ostream& out) {
         fmt::print(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no samples</text>\n", image_width / 2,
                    base_y - 4);
     } else {
-        FrameEmitter emitter(out, root.total, base_y);
+        FrameEmitter emitter(out, root.total, base_y, profile.run.traced ? "ns" : "samples");
         emitter.emit("all", root, 0, 0);
     }
     fmt::print(out, "</g>\n</svg>\n");

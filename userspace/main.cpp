@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "error.h"
 #include "session.h"
+#include "trace_session.h"
 
 int main(int argc, char** argv) {
     pyat::CliResult cli = pyat::parse_command_line(argc, argv);
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
         return cli.exit_code;
     }
     try {
-        return pyat::run_session(*cli.options);
+        return cli.options->trace ? pyat::run_trace_session(*cli.options) : pyat::run_session(*cli.options);
     } catch (const pyat::Error& e) {
         fmt::print(stderr, "pyasynctrace: error: {}\n", e.what());
     } catch (const std::exception& e) {

@@ -35,6 +35,8 @@ struct Options {
     bool quiet = false;                   // no live status line, no summary table
     bool raw_stacks = false;              // no logical inlineCallbacks stacks
     bool deferred_log = false;            // --deferred-log: Twisted Deferred lifecycle into -o *.jsonl
+    bool trace = false;                   // --mode trace: every call from the function probes
+    std::vector<std::string> filters;     // --filter GLOB (--mode trace)
 };
 
 }  // namespace pyat

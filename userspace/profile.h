@@ -2,6 +2,8 @@
 #pragma once
 
 #include <compare>
+#include <map>
+#include <tuple>
 #include <memory>
 #include <cstdint>
 #include <string>
@@ -44,7 +46,9 @@ struct ProcessProfile {
     std::string command_line;  // argv joined with spaces
     std::string python_version;  // e.g. "3.11.2"
     std::vector<Function> functions;
-    std::unordered_map<Stack, uint64_t, StackHash> stacks;  // stack -> weight in samples
+    std::unordered_map<Stack, uint64_t, StackHash> stacks;  // stack -> weight in samples (ns in --mode trace)
+    // --mode trace: (caller function, its line, callee function) -> exact number of calls.
+    std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> call_counts;
 
     // Index of the function, adding it on first use.
     uint32_t intern(const Function& f);
@@ -107,6 +111,10 @@ struct RunInfo {
     uint64_t lost_samples = 0;
     uint64_t block_threshold_ms = 0;  // 0: no blocking report
     int64_t monotonic_to_unix_ns = 0;  // add to a CLOCK_MONOTONIC time to get Unix time
+    // --mode trace: weights are nanoseconds of wall-clock time measured from the interpreter's
+    // function probes, and call counts are exact; estimated_times: from returns alone (CPython 3.11).
+    bool traced = false;
+    bool estimated_times = false;
 };
 
 struct Profile {

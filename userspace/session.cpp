@@ -1,5 +1,8 @@
 #include "session.h"
 
+#include "status_line.h"
+#include "stop_signals.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <signal.h>
@@ -49,40 +52,6 @@ uint64_t monotonic_ns() {
     return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
 }
 
-// SIGINT and SIGTERM arrive through a signalfd while the run goes on; after the first one the
-// default action is restored, so a second Ctrl-C ends the tracer at once.
-class StopSignals {
-public:
-    StopSignals() {
-        sigemptyset(&set_);
-        sigaddset(&set_, SIGINT);
-        sigaddset(&set_, SIGTERM);
-        if (sigprocmask(SIG_BLOCK, &set_, &old_) != 0)
-            throw Error(fmt::format("cannot block signals: {}", strerror(errno)));
-        fd_.reset(signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
-        if (!fd_) throw Error(fmt::format("cannot create a signalfd: {}", strerror(errno)));
-    }
-    ~StopSignals() { sigprocmask(SIG_SETMASK, &old_, nullptr); }
-    StopSignals(const StopSignals&) = delete;
-    StopSignals& operator=(const StopSignals&) = delete;
-
-    int fd() const { return fd_.get(); }
-
-    // The signal received, if any; the next one will not be caught.
-    std::optional<int> take() {
-        signalfd_siginfo info{};
-        if (read(fd_.get(), &info, sizeof(info)) != sizeof(info)) return std::nullopt;
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        sigprocmask(SIG_UNBLOCK, &set_, nullptr);
-        return int(info.ssi_signo);
-    }
-
-private:
-    sigset_t set_{}, old_{};
-    UniqueFd fd_;
-};
-
 // Sleeping (S) or in uninterruptible wait (D), from /proc/PID/task/TID/stat.
 bool thread_is_blocked(pid_t pid, pid_t tid) {
     std::ifstream in(fmt::format("/proc/{}/task/{}/stat", pid, tid));
@@ -105,30 +74,6 @@ std::string describe(const PythonProcess& p) {
     return fmt::format("PID {} ({}, CPython {})", p.pid, p.command_line.empty() ? p.program : p.command_line,
                        p.version);
 }
-
-class StatusLine {
-public:
-    explicit StatusLine(bool enabled) : enabled_(enabled) {}
-    ~StatusLine() { clear(); }
-    void show(const std::string& text) {
-        if (!enabled_) return;
-        fmt::print(stderr, "\r\033[K{}", text);
-        std::fflush(stderr);
-        shown_ = true;
-    }
-    void clear() {
-        if (shown_) fmt::print(stderr, "\r\033[K");
-        shown_ = false;
-    }
-    void note(const std::string& text) {  // a line of its own, above the status line
-        clear();
-        fmt::print(stderr, "{}\n", text);
-    }
-
-private:
-    bool enabled_;
-    bool shown_ = false;
-};
 
 }  // namespace
 

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/* pyasynctrace --mode trace: every call of the traced process from CPython's USDT probes.
+ *
+ * on_function_entry / on_function_return  function__entry and function__return (filename,
+ *                 funcname, lineno): one small event each; the first time a (filename, funcname)
+ *                 pointer pair shows up, its text follows in a TRACE_NAME event.
+ * on_gc_start / on_gc_done  gc__start and gc__done.
+ * on_return_only  CPython 3.11, whose function__entry fires only for frames entered from C:
+ *                 at each return, the returning frame and the frames above it, read from the
+ *                 interpreter, with how long the call ran, estimated from the thread's previous
+ *                 return (the last event before the call started).
+ * Every probe hit traps (~5 us of the target's time here): this mode is for exact counts, not for
+ * production.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+
+#include "pytrace.h"
+#include "python_frames.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 traced_tgid = 0;  /* the traced process */
+const volatile __u8 yield_opcode = 0;  /* return-only mode: the interpreter's YIELD_VALUE */
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 32 * 1024 * 1024);
+} trace_events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, TRACE_COUNTER_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} trace_counters SEC(".maps");
+
+/* (filename, funcname) pointer pairs already named. */
+struct name_key {
+    __u64 filename;
+    __u64 funcname;
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct name_key);
+    __type(value, __u8);
+} names_sent SEC(".maps");
+
+/* Return-only mode: the traced CPython (key 0). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct py_process);
+} trace_process SEC(".maps");
+
+/* Return-only mode: frames seen running (an event returned under them) -> when they started at
+ * the latest; tid -> when its previous return happened. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 131072);
+    __type(key, __u64);
+    __type(value, __u64);
+} frame_started SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, __u64);
+} previous_return SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct trace_name);
+} name_scratch SEC(".maps");
+
+static __always_inline void bump(__u32 index)
+{
+    __u64 *c = bpf_map_lookup_elem(&trace_counters, &index);
+    if (c)
+        (*c)++;
+}
+
+/* The ring buffer's reader polls; it is woken only when much is waiting. */
+#define TRACE_WAKEUP_BYTES (4 * 1024 * 1024)
+
+static __always_inline __u64 wakeup_flag(void)
+{
+    return bpf_ringbuf_query(&trace_events, BPF_RB_AVAIL_DATA) >= TRACE_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                                     : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline int traced(__u32 *tid)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    *tid = (__u32)id;
+    return (id >> 32) == traced_tgid;
+}
+
+static __always_inline void send_name(__u64 filename, __u64 funcname)
+{
+    struct name_key key = {.filename = filename, .funcname = funcname};
+    if (bpf_map_lookup_elem(&names_sent, &key))
+        return;
+    __u8 one = 1;
+    bpf_map_update_elem(&names_sent, &key, &one, BPF_ANY);
+    __u32 zero = 0;
+    struct trace_name *n = bpf_map_lookup_elem(&name_scratch, &zero);
+    if (!n)
+        return;
+    n->hdr.kind = TRACE_NAME;
+    n->hdr.pid = traced_tgid;
+    n->hdr.tid = 0;
+    n->hdr.ktime_ns = 0;
+    n->hdr.filename = filename;
+    n->hdr.funcname = funcname;
+    n->hdr.lineno = 0;
+    if (bpf_probe_read_user_str(n->file, sizeof(n->file), (const void *)filename) < 0)
+        n->file[0] = 0;
+    if (bpf_probe_read_user_str(n->func, sizeof(n->func), (const void *)funcname) < 0)
+        n->func[0] = 0;
+    if (bpf_ringbuf_output(&trace_events, n, sizeof(*n), wakeup_flag()))
+        bump(TRACE_COUNTER_LOST);
+}
+
+static __always_inline int send_call(__u32 kind, __u32 tid, __u64 filename, __u64 funcname, __s32 lineno)
+{
+    bump(TRACE_COUNTER_PROBES);
+    send_name(filename, funcname);
+    struct call_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
+    if (!e) {
+        bump(TRACE_COUNTER_LOST);
+        return 0;
+    }
+    e->kind = kind;
+    e->tid = tid;
+    e->ktime_ns = bpf_ktime_get_ns();
+    e->filename = filename;
+    e->funcname = funcname;
+    e->lineno = lineno;
+    e->pid = traced_tgid;
+    bpf_ringbuf_submit(e, wakeup_flag());
+    return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(on_function_entry, void *filename, void *funcname, int lineno)
+{
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    return send_call(TRACE_ENTRY, tid, (__u64)filename, (__u64)funcname, lineno);
+}
+
+SEC("usdt")
+int BPF_USDT(on_function_return, void *filename, void *funcname, int lineno)
+{
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    return send_call(TRACE_RETURN, tid, (__u64)filename, (__u64)funcname, lineno);
+}
+
+static __always_inline int send_gc(__u32 kind)
+{
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    bump(TRACE_COUNTER_PROBES);
+    struct call_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
+    if (!e) {
+        bump(TRACE_COUNTER_LOST);
+        return 0;
+    }
+    __builtin_memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    e->tid = tid;
+    e->pid = traced_tgid;
+    e->ktime_ns = bpf_ktime_get_ns();
+    bpf_ringbuf_submit(e, wakeup_flag());
+    return 0;
+}
+
+SEC("usdt")
+int on_gc_start(struct pt_regs *ctx)
+{
+    return send_gc(TRACE_GC_START);
+}
+
+SEC("usdt")
+int on_gc_done(struct pt_regs *ctx)
+{
+    return send_gc(TRACE_GC_DONE);
+}
+
+/* i masked into the frames array; the empty asm keeps the compiler from dropping the mask. */
+static __always_inline __u32 trace_index(__u32 i)
+{
+    asm volatile("" : "+r"(i));
+    return i & (PYAT_TRACE_FRAMES - 1);
+}
+
+SEC("usdt")
+int on_return_only(struct pt_regs *ctx)
+{
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    bump(TRACE_COUNTER_PROBES);
+    __u32 zero = 0;
+    const struct py_process *proc = bpf_map_lookup_elem(&trace_process, &zero);
+    if (!proc)
+        return 0;
+    const struct py_layout *l = &proc->layout;
+    __u64 now = bpf_ktime_get_ns();
+    __u64 *last = bpf_map_lookup_elem(&previous_return, &tid);
+    __u64 before = last ? *last : now;
+    bpf_map_update_elem(&previous_return, &tid, &now, BPF_ANY);
+
+    struct trace_return *r = bpf_ringbuf_reserve(&trace_events, sizeof(*r), 0);
+    if (!r) {
+        bump(TRACE_COUNTER_LOST);
+        return 0;
+    }
+    r->hdr.kind = TRACE_RETURN_ONLY;
+    r->hdr.tid = tid;
+    r->hdr.pid = traced_tgid;
+    r->hdr.ktime_ns = now;
+    r->hdr.filename = 0;
+    r->hdr.funcname = 0;
+    r->hdr.lineno = 0;
+    r->frame = 0;
+    r->caller_frame = 0;
+    r->estimated_ns = 0;
+    r->is_yield = 0;
+    r->nframes = 0;
+    r->truncated = 0;
+
+    int fault = 0;
+    __u64 tstate = 0;
+    __u64 frame = current_frame(proc, tid, &tstate, &fault);
+    __u32 n = 0;
+    for (int i = 0; i < PYAT_TRACE_FRAMES + 1; i++) {
+        if (!frame || fault)
+            break;
+        if (i == PYAT_TRACE_FRAMES) {
+            r->truncated = 1;
+            break;
+        }
+        __u64 code = read_u64(frame + l->frame_code, &fault) & ~(__u64)l->code_ptr_tag_mask;
+        __u64 previous = read_u64(frame + l->frame_previous, &fault);
+        __u64 filename = read_u64(code + l->code_filename, &fault);
+        __u64 name = read_u64(code + l->code_name, &fault);
+        if (fault)
+            break;
+        __u32 k = trace_index(n);
+        r->frames[k].code = code;
+        r->frames[k].instr = -1;
+        r->frames[k].code_tag = code_tag(name, filename);
+        if (i == 0) {
+            r->frame = frame;
+            __u64 ip = read_u64(frame + l->frame_instr, &fault);
+            __u8 opcode = 0;
+            if (ip && !bpf_probe_read_user(&opcode, 1, (const void *)ip) && yield_opcode && opcode == yield_opcode)
+                r->is_yield = 1;
+            __u64 *started = bpf_map_lookup_elem(&frame_started, &frame);
+            __u64 start = started ? *started : before;
+            r->estimated_ns = now > start ? now - start : 0;
+            bpf_map_delete_elem(&frame_started, &frame);
+        } else {
+            if (i == 1)
+                r->caller_frame = frame;
+            /* A frame first seen now has had nothing return inside it before this call: it
+             * started after the thread's previous return. */
+            bpf_map_update_elem(&frame_started, &frame, &before, BPF_NOEXIST);
+        }
+        n++;
+        frame = previous;
+    }
+    r->nframes = (__u8)n;
+    bpf_ringbuf_submit(r, wakeup_flag());
+    return 0;
+}

@@ -1,0 +1,94 @@
+/* A stand-in for an interpreter that fires CPython's function probes for every call (as builds
+ * --with-dtrace of CPython <= 3.10 and 3.15 do), to test --mode trace end to end: provider
+ * `python`, probes function__entry / function__return (filename, funcname, lineno) and
+ * gc__start / gc__done, each behind its semaphore like CPython's.
+ *
+ * It runs a scripted call tree with known counts and sleeps (see main), prints each call edge as
+ * "expect CALLER CALLEE calls=N inclusive_ms=T", then exits. Times are wall-clock sleeps.
+ *
+ * Usage: usdt_call_tree [ROUNDS]   (default 5)
+ */
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* The semaphores the tracer's uprobes increment (what CPython's PyDTrace_*_ENABLED() read). */
+unsigned short python_function__entry_semaphore __attribute__((section(".probes"), used));
+unsigned short python_function__return_semaphore __attribute__((section(".probes"), used));
+unsigned short python_gc__start_semaphore __attribute__((section(".probes"), used));
+unsigned short python_gc__done_semaphore __attribute__((section(".probes"), used));
+
+static const char FILE_NAME[] = "call_tree.py";
+
+/* A "Python function": entry and return probes around its body, as ceval fires them. */
+#define ENTER(name, line) \
+    do { \
+        if (python_function__entry_semaphore) STAP_PROBE3(python, function__entry, FILE_NAME, name, line); \
+    } while (0)
+#define LEAVE(name, line) \
+    do { \
+        if (python_function__return_semaphore) STAP_PROBE3(python, function__return, FILE_NAME, name, line); \
+    } while (0)
+
+static void sleep_ms(int ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0) {
+    }
+}
+
+static void inner(void)
+{
+    ENTER("inner", 20);
+    sleep_ms(10);
+    LEAVE("inner", 22);
+}
+
+/* rec(n): 10 ms of its own, then rec(n - 1). */
+static void rec(int n)
+{
+    ENTER("rec", 30);
+    sleep_ms(10);
+    if (n > 0)
+        rec(n - 1);
+    LEAVE("rec", 33);
+}
+
+static void collect(void)
+{
+    if (python_gc__start_semaphore) STAP_PROBE1(python, gc__start, 2);
+    sleep_ms(30);
+    if (python_gc__done_semaphore) STAP_PROBE1(python, gc__done, 0L);
+}
+
+/* outer: 20 ms of its own, inner() three times, rec(3) once. */
+static void outer(void)
+{
+    ENTER("outer", 40);
+    sleep_ms(20);
+    for (int i = 0; i < 3; i++)
+        inner();
+    rec(3);
+    LEAVE("outer", 45);
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? atoi(argv[1]) : 5;
+    ENTER("main", 50);
+    for (int i = 0; i < rounds; i++)
+        outer();
+    collect(); /* a 30 ms collection, inside main */
+    LEAVE("main", 55);
+    /* caller -> callee: calls, and the time spent in those calls (callgrind's inclusive cost; time
+     * inside nested recursive calls counts once: rec(3) -> rec(2) -> ... spends 30 ms under rec -> rec). */
+    printf("expect main outer calls=%d inclusive_ms=%d\n", rounds, rounds * 90);
+    printf("expect outer inner calls=%d inclusive_ms=%d\n", 3 * rounds, 30 * rounds);
+    printf("expect outer rec calls=%d inclusive_ms=%d\n", rounds, 40 * rounds);
+    printf("expect rec rec calls=%d inclusive_ms=%d\n", 3 * rounds, 30 * rounds);
+    printf("expect main [gc] calls=1 inclusive_ms=30\n");
+    return 0;
+}

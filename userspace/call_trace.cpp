@@ -1,0 +1,193 @@
+#include "call_trace.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace pyat {
+
+namespace {
+// A (filename, funcname) pointer pair as one key; code objects (return-only mode) are their own key.
+uint64_t name_key(uint64_t filename, uint64_t funcname) {
+    return (filename * 0x9E3779B97F4A7C15ULL) ^ funcname;
+}
+constexpr uint64_t gc_key = ~0ULL;
+
+std::string unknown_function(uint64_t funcname) {
+    char buf[48];
+    snprintf(buf, sizeof(buf), "[function at 0x%llx]", static_cast<unsigned long long>(funcname));
+    return buf;
+}
+}  // namespace
+
+CallTrace::CallTrace(ProcessProfile& profile, const CallTraceConfig& config, CodeResolver* resolver,
+                     ProcessMemory memory)
+    : profile_(profile), config_(config), resolver_(resolver), memory_(memory) {}
+
+bool CallTrace::recorded(uint32_t function) {
+    if (config_.filters.empty()) return true;
+    auto known = recorded_.find(function);
+    if (known != recorded_.end()) return known->second;
+    const Function& f = profile_.functions[function];
+    bool match = f.file.empty();  // synthetic frames ([gc]) stay
+    for (const auto& glob : config_.filters)
+        match = match || fnmatch(glob.c_str(), f.file.c_str(), 0) == 0 || fnmatch(glob.c_str(), f.name.c_str(), 0) == 0;
+    return recorded_[function] = match;
+}
+
+uint32_t CallTrace::function_for(uint64_t filename, uint64_t funcname, int32_t lineno) {
+    uint64_t key = name_key(filename, funcname);
+    auto known = functions_.find(key);
+    if (known != functions_.end()) return known->second;
+    auto named = names_.find(key);
+    std::string file = named != names_.end() ? named->second.first : "";
+    std::string name = named != names_.end() ? named->second.second : "";
+    if (name.empty()) name = unknown_function(funcname);
+    uint32_t index = profile_.intern({name, file.empty() ? "???" : file, uint32_t(std::max(lineno, 0))});
+    functions_.emplace(key, index);
+    return index;
+}
+
+Stack CallTrace::stack_of(const Shadow& s, size_t depth) const {
+    Stack stack;
+    for (size_t i = 0; i <= depth && i < s.size(); i++)
+        if (s[i].recorded) stack.push_back({s[i].function, profile_.functions[s[i].function].first_line});
+    return stack;
+}
+
+void CallTrace::enter(Shadow& s, uint64_t key, uint32_t function, uint64_t now) {
+    s.push_back(Open{key, function, recorded(function), now, 0});
+}
+
+// The call at s[index] returns now (with anything still open above it).
+void CallTrace::leave(Shadow& s, size_t index, uint64_t now) {
+    while (s.size() > index) {
+        Open call = s.back();
+        uint64_t total = now > call.start_ns ? now - call.start_ns : 0;
+        uint64_t self = total > call.child_ns ? total - call.child_ns : 0;
+        size_t depth = s.size() - 1;
+        if (call.recorded) {
+            Stack stack = stack_of(s, depth);
+            if (!stack.empty()) profile_.add(stack, self);
+            // The edge from the nearest recorded caller.
+            for (size_t i = depth; i-- > 0;)
+                if (s[i].recorded) {
+                    const Open& caller = s[i];
+                    profile_.call_counts[{caller.function, profile_.functions[caller.function].first_line,
+                                          call.function}]++;
+                    break;
+                }
+            calls_++;
+        } else if (self) {
+            // Not recorded: its own time is its nearest recorded caller's.
+            Stack stack = stack_of(s, depth);
+            if (!stack.empty()) profile_.add(stack, self);
+        }
+        s.pop_back();
+        if (!s.empty()) s.back().child_ns += total;
+    }
+}
+
+void CallTrace::add(const void* data, size_t size) {
+    const auto* e = static_cast<const call_event*>(data);
+    events_++;
+    switch (e->kind) {
+        case TRACE_NAME: {
+            if (size < sizeof(trace_name)) return;
+            const auto* n = static_cast<const trace_name*>(data);
+            std::string file(n->file, strnlen(n->file, sizeof(n->file)));
+            std::string func(n->func, strnlen(n->func, sizeof(n->func)));
+            // The kernel cannot fault a page in: a string the program never touched reads here.
+            auto text = [&](uint64_t address, size_t max) {
+                std::string out;
+                for (size_t at = 0; at < max; at += 16) {
+                    auto chunk = memory_.read_bytes(address + at, 16);
+                    if (!chunk) break;
+                    auto end = std::find(chunk->begin(), chunk->end(), uint8_t(0));
+                    out.append(chunk->begin(), end);
+                    if (end != chunk->end()) break;
+                }
+                return out;
+            };
+            if (file.empty() && e->filename) file = text(e->filename, PYAT_TRACE_FILE_LEN);
+            if (func.empty() && e->funcname) func = text(e->funcname, PYAT_TRACE_NAME_LEN);
+            names_[name_key(e->filename, e->funcname)] = {file, func};
+            return;
+        }
+        case TRACE_ENTRY: {
+            Shadow& s = threads_[e->tid];
+            enter(s, name_key(e->filename, e->funcname), function_for(e->filename, e->funcname, e->lineno), e->ktime_ns);
+            return;
+        }
+        case TRACE_RETURN: {
+            Shadow& s = threads_[e->tid];
+            uint64_t key = name_key(e->filename, e->funcname);
+            for (size_t i = s.size(); i-- > 0;)
+                if (s[i].key == key) {
+                    leave(s, i, e->ktime_ns);
+                    return;
+                }
+            unmatched_returns_++;  // entered before tracing began
+            return;
+        }
+        case TRACE_GC_START: {
+            if (gc_function_ == UINT32_MAX) gc_function_ = profile_.intern({"[gc]", "", 0});
+            enter(threads_[e->tid], gc_key, gc_function_, e->ktime_ns);
+            return;
+        }
+        case TRACE_GC_DONE: {
+            Shadow& s = threads_[e->tid];
+            for (size_t i = s.size(); i-- > 0;)
+                if (s[i].key == gc_key) {
+                    leave(s, i, e->ktime_ns);
+                    return;
+                }
+            return;
+        }
+        case TRACE_RETURN_ONLY:
+            if (size >= sizeof(trace_return)) add_return_only(*static_cast<const trace_return*>(data));
+            return;
+        default:
+            return;
+    }
+}
+
+// CPython 3.11: the return of frames[0], called from frames[1]. Counted exactly; its time is the
+// kernel's estimate, less what its callees took.
+void CallTrace::add_return_only(const trace_return& r) {
+    if (!resolver_ || r.nframes == 0) return;
+    size_t n = std::min<size_t>(r.nframes, PYAT_TRACE_FRAMES);
+    Stack stack;
+    if (r.truncated) stack.push_back({profile_.intern({"[more frames]", "", 0}), 0});
+    for (size_t i = n; i-- > 0;) {
+        ResolvedFrame f = resolver_->resolve(r.frames[i]);
+        stack.push_back({profile_.intern({*f.name, *f.file, f.first_line}), f.first_line});
+    }
+    uint64_t children = 0;
+    if (auto it = child_ns_.find(r.frame); it != child_ns_.end()) {
+        children = it->second;
+        child_ns_.erase(it);
+    }
+    uint64_t self = r.estimated_ns > children ? r.estimated_ns - children : 0;
+    if (r.caller_frame) child_ns_[r.caller_frame] += r.estimated_ns;
+    // Filtered out: counted for nobody, its time goes to the nearest recorded caller.
+    const bool callee_recorded = recorded(stack.back().function);
+    while (!stack.empty() && !recorded(stack.back().function)) stack.pop_back();
+    if (!stack.empty()) profile_.add(stack, self);
+    // Only a call that ends counts (a yield suspends a generator: it is resumed, not called).
+    if (r.is_yield || !callee_recorded) return;
+    if (n >= 2 && stack.size() >= 2) {
+        const StackFrame& caller = stack[stack.size() - 2];
+        profile_.call_counts[{caller.function, caller.line, stack.back().function}]++;
+    }
+    calls_++;
+}
+
+void CallTrace::finish(uint64_t end_ns) {
+    for (auto& [tid, s] : threads_) leave(s, 0, end_ns);
+    threads_.clear();
+}
+
+}  // namespace pyat

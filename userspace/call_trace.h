@@ -1,0 +1,77 @@
+// --mode trace: turns the probe events of one traced process into a ProcessProfile whose stacks
+// are weighted by wall-clock nanoseconds and whose call counts are exact.
+//
+// With function__entry and function__return (CPython <= 3.10 and 3.15 built --with-dtrace, and
+// any stand-in firing them): one shadow stack per thread; a call's time runs from its entry to
+// its return, its self time is that minus its callees'; gc__start/gc__done make a `[gc]` frame.
+// With function__return alone (CPython 3.11): each return carries the frames it returns to, so
+// calls are counted exactly per function and per caller, and times are estimates.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "code_resolver.h"
+#include "process_memory.h"
+#include "profile.h"
+#include "pytrace.h"
+
+namespace pyat {
+
+struct CallTraceConfig {
+    // --filter: globs matched against a function's file and its qualified name; empty: record all.
+    // Unrecorded calls are still followed: their time goes to the nearest recorded caller.
+    std::vector<std::string> filters;
+};
+
+class CallTrace {
+public:
+    // `resolver`: return-only mode (the interpreter's code objects); null with entry/return probes.
+    CallTrace(ProcessProfile& profile, const CallTraceConfig& config, CodeResolver* resolver, ProcessMemory memory);
+
+    // One ring-buffer record from BpfTracer.
+    void add(const void* data, size_t size);
+    // End of the run: calls still open are closed at end_ns (and counted).
+    void finish(uint64_t end_ns);
+
+    uint64_t events() const { return events_; }
+    uint64_t unmatched_returns() const { return unmatched_returns_; }  // calls begun before tracing
+    uint64_t calls() const { return calls_; }
+
+private:
+    struct Open {
+        uint64_t key = 0;      // which function (name pair or code object)
+        uint32_t function = 0;
+        bool recorded = true;  // passes --filter
+        uint64_t start_ns = 0;
+        uint64_t child_ns = 0;
+    };
+    using Shadow = std::vector<Open>;
+
+    uint32_t function_for(uint64_t filename, uint64_t funcname, int32_t lineno);
+    bool recorded(uint32_t function);
+    void enter(Shadow& s, uint64_t key, uint32_t function, uint64_t now);
+    void leave(Shadow& s, size_t index, uint64_t now);
+    void add_return_only(const trace_return& r);
+    Stack stack_of(const Shadow& s, size_t depth) const;  // recorded frames of s[0..depth]
+
+    ProcessProfile& profile_;
+    CallTraceConfig config_;
+    CodeResolver* resolver_;
+    ProcessMemory memory_;  // names the kernel could not read (a page not yet touched)
+    std::unordered_map<uint32_t, Shadow> threads_;
+    std::unordered_map<uint64_t, std::pair<std::string, std::string>> names_;  // key -> (file, name)
+    std::unordered_map<uint64_t, uint32_t> functions_;                          // key -> function index
+    std::unordered_map<uint32_t, bool> recorded_;
+    std::unordered_map<uint64_t, uint64_t> child_ns_;  // return-only: frame -> time of callees returned
+    uint32_t gc_function_ = UINT32_MAX;
+    uint64_t events_ = 0, unmatched_returns_ = 0, calls_ = 0;
+};
+
+}  // namespace pyat

@@ -1,0 +1,313 @@
+#include "trace_session.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "bpf_tracer.h"
+#include "call_trace.h"
+#include "cli.h"
+#include "code_resolver.h"
+#include "elf_file.h"
+#include "error.h"
+#include "hot_functions.h"
+#include "launched_command.h"
+#include "privileges.h"
+#include "proc_maps.h"
+#include "profile_outputs.h"
+#include "python_process.h"
+#include "status_line.h"
+#include "stop_signals.h"
+#include "unique_fd.h"
+#include "usdt_probes.h"
+
+namespace pyat {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Measured here: one probe hit costs the target ~5.2 us (shared/FACTS.md, section 7).
+constexpr double probe_cost_s = 5.2e-6;
+
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
+}
+
+// YIELD_VALUE, for telling a generator's suspension from a call's end (return-only mode).
+uint8_t yield_opcode(int minor) { return minor == 11 ? 86 : 0; }
+
+struct ProbeSite {
+    std::string binary;  // as the process maps it
+    bool entry = false, ret = false, gc = false;
+};
+
+std::optional<ProbeSite> probes_in(const std::string& path, const std::string& opened_as) {
+    std::vector<UsdtProbe> probes;
+    try {
+        probes = usdt_probes(opened_as);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    ProbeSite site{path, has_usdt_probe(probes, "python", "function__entry"),
+                   has_usdt_probe(probes, "python", "function__return"),
+                   has_usdt_probe(probes, "python", "gc__start") && has_usdt_probe(probes, "python", "gc__done")};
+    if (!site.entry && !site.ret) return std::nullopt;
+    return site;
+}
+
+// The ELF of a running process holding the python probes: its executable or a mapped libpython.
+std::optional<ProbeSite> find_probes(pid_t pid) {
+    std::vector<std::string> candidates{read_executable(pid)};
+    try {
+        for (const auto& m : read_maps(pid))
+            if (m.path.find("libpython") != std::string::npos &&
+                std::find(candidates.begin(), candidates.end(), m.path) == candidates.end())
+                candidates.push_back(m.path);
+    } catch (const Error&) {
+    }
+    for (const auto& path : candidates)
+        if (!path.empty())
+            if (auto site = probes_in(path, fmt::format("/proc/{}/root{}", pid, path))) return site;
+    return std::nullopt;
+}
+
+// argv[0] as exec would find it (PATH search for a bare name).
+std::string resolve_program(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    const char* path = getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+        size_t end = dirs.find(':', start);
+        std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        if (access(candidate.c_str(), X_OK) == 0) return candidate;
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return name;
+}
+
+// Is this ELF a CPython interpreter, and which minor version? (nullopt: not CPython)
+std::optional<int> cpython_minor(const std::string& path) {
+    try {
+        ElfFile elf = ElfFile::open(path);
+        if (!elf.find_symbol("_PyRuntime")) return std::nullopt;
+        if (auto v = version_from_rodata(elf)) return v->second;
+    } catch (const Error&) {
+    }
+    return std::nullopt;
+}
+
+std::string no_probes_message(pid_t pid, const std::optional<PythonProcess>& python) {
+    if (python) {
+        int minor = python->layout->minor;
+        std::string why = minor >= 12 && minor <= 14
+                              ? "CPython 3.12 to 3.14 have no function probes (3.15 restores them)"
+                              : "it was built without --with-dtrace";
+        return fmt::format("PID {} runs CPython {} ({}), which fires no function__entry/function__return "
+                           "probes: {}. Use --mode sample (the default) for this interpreter",
+                           pid, python->version, python->interpreter, why);
+    }
+    return fmt::format("PID {} ({}) has no python:function__return USDT probe (an interpreter built "
+                       "--with-dtrace has it): use --mode sample (the default)",
+                       pid, read_executable(pid));
+}
+
+}  // namespace
+
+int run_trace_session(const Options& options) {
+    require_privileges();
+    for (const auto& out : options.outputs) check_output_writable(out.path);
+
+    StopSignals signals;
+    std::unique_ptr<LaunchedCommand> launched;
+    pid_t pid = options.pid;
+    if (options.mode == TargetMode::attach_pid && !process_exists(pid))
+        throw Error(fmt::format("no process with PID {}", pid));
+    if (options.mode == TargetMode::launch) {
+        launched = std::make_unique<LaunchedCommand>(options.command);
+        pid = launched->pid();
+    }
+    std::vector<OutputSpec> outputs = options.outputs.empty() ? default_outputs(pid) : options.outputs;
+    for (const auto& out : outputs) check_output_writable(out.path);
+
+    // Where the probes are, and which kind of tracing they allow. A launched program whose
+    // executable holds entry and return probes (not CPython 3.11) is attached before it runs.
+    TracerConfig config;
+    config.pid = pid;
+    std::optional<PythonProcess> python;
+    std::optional<ProbeSite> site;
+    if (launched) {
+        std::string program = resolve_program(options.command.front());
+        auto minor = cpython_minor(program);
+        site = probes_in(program, program);
+        if (!(site && site->entry && site->ret && minor != 11)) site.reset();
+        if (!site) {
+            // Let it run, then find its interpreter (for 3.11's return-only tracing, or probes in
+            // a shared libpython): calls made before that are not seen.
+            const std::string self = read_executable(getpid());
+            launched->release();
+            auto deadline = SteadyClock::now() + 10s;
+            while (SteadyClock::now() < deadline && !launched->reap() && read_executable(pid) == self)
+                std::this_thread::sleep_for(1ms);
+            while (SteadyClock::now() < deadline && !launched->exited() && !python) {
+                python = try_inspect_python_process(pid);
+                if (!python && (site = find_probes(pid)) && cpython_minor(read_executable(pid)) != 11) break;
+                if (!python) std::this_thread::sleep_for(1ms);
+            }
+            if (launched->exited()) throw Error(fmt::format("'{}' exited before it could be traced", program));
+        }
+    } else {
+        python = try_inspect_python_process(pid);
+    }
+    if (!site) site = find_probes(pid);
+    if (python && python->layout->minor >= 12 && python->layout->minor <= 14) site.reset();
+    if (!site || !site->ret) throw Error(no_probes_message(pid, python));
+    config.binary = site->binary;
+    config.gc = site->gc;
+    config.return_only = !site->entry || (python && python->layout->minor == 11);
+    if (config.return_only) {
+        if (!python) throw Error(no_probes_message(pid, python));
+        py_process bpf{};
+        bpf.runtime_addr = python->runtime_address;
+        bpf.layout = python->layout->bpf;
+        config.process = bpf;
+        config.yield_opcode = yield_opcode(python->layout->minor);
+    }
+
+    ProcessProfile profile;
+    profile.pid = pid;
+    profile.command_line = launched ? fmt::format("{}", fmt::join(options.command, " ")) : read_command_line(pid);
+    profile.program = python ? python->program : config.binary.substr(config.binary.rfind('/') + 1);
+    profile.python_version = python ? python->version : "";
+    std::optional<CodeResolver> resolver;
+    if (config.return_only) resolver.emplace(ProcessMemory(pid), *python->layout);
+    CallTrace trace(profile, CallTraceConfig{options.filters}, resolver ? &*resolver : nullptr, ProcessMemory(pid));
+    BpfTracer tracer(config, [&](const void* data, size_t size) { trace.add(data, size); });
+
+    StatusLine status(!options.quiet && isatty(STDERR_FILENO));
+    if (!options.quiet)
+        status.note(fmt::format("pyasynctrace: tracing every call of PID {} ({}) from the probes in {}{}", pid,
+                                profile.command_line, config.binary,
+                                config.return_only ? " (function__return only: counts exact, times estimated)"
+                                                   : " (function__entry and function__return)"));
+    const auto start = SteadyClock::now();
+    const int64_t start_unix = int64_t(time(nullptr));
+    int64_t monotonic_to_unix = 0;
+    {
+        timespec real{}, mono{};
+        clock_gettime(CLOCK_REALTIME, &real);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        monotonic_to_unix = (int64_t(real.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000LL +
+                            (int64_t(real.tv_nsec) - int64_t(mono.tv_nsec));
+    }
+    if (launched) launched->release();
+
+    UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
+    for (int fd : {tracer.epoll_fd(), signals.fd()}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+            throw Error(fmt::format("epoll_ctl: {}", strerror(errno)));
+    }
+    const auto deadline = options.duration_s ? start + std::chrono::duration_cast<SteadyClock::duration>(
+                                                           std::chrono::duration<double>(*options.duration_s))
+                                             : SteadyClock::time_point::max();
+    std::string stop_reason;
+    auto next_status = start;
+    while (stop_reason.empty()) {
+        epoll_event ev[2];
+        int n = epoll_wait(epoll.get(), ev, 2, 50);
+        if (n < 0 && errno != EINTR) throw Error(fmt::format("epoll_wait: {}", strerror(errno)));
+        tracer.poll(0);
+        if (auto sig = signals.take())
+            stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
+        auto now = SteadyClock::now();
+        if (launched) launched->reap();
+        if (launched ? launched->exited() : !process_exists(pid)) stop_reason = "the target exited";
+        if (now >= deadline) stop_reason = "duration reached";
+        if (now >= next_status) {
+            double elapsed = std::chrono::duration<double>(now - start).count();
+            status.show(fmt::format("pyasynctrace: {:.1f} s  calls {}  probe hits {} ({:.0f}/s)  lost {}", elapsed,
+                                    trace.calls(), tracer.probe_hits(),
+                                    double(tracer.probe_hits()) / std::max(elapsed, 1e-3), tracer.lost()));
+            next_status = now + 500ms;
+        }
+    }
+
+    const double duration = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    const uint64_t end_ns = monotonic_ns();
+    tracer.detach();
+    tracer.poll(0);
+    trace.finish(end_ns);
+    status.clear();
+
+    Profile result;
+    result.run.traced = true;
+    result.run.estimated_times = config.return_only;
+    result.run.clock = Clock::wall;
+    result.run.hz = 0;
+    result.run.duration_s = duration;
+    result.run.start_unix_s = start_unix;
+    result.run.monotonic_to_unix_ns = monotonic_to_unix;
+    result.run.lost_samples = tracer.lost();
+    result.run.target_summary = fmt::format("PID {} ({})", pid, profile.command_line);
+    result.processes.push_back(std::move(profile));
+
+    const uint64_t hits = tracer.probe_hits();
+    if (!options.quiet) {
+        fmt::print(stderr, "pyasynctrace: {} after {:.1f} s; {} calls traced ({} events)\n", stop_reason, duration,
+                   trace.calls(), trace.events());
+        fmt::print(stderr,
+                   "pyasynctrace: {} probe hits ({:.0f} a second); each one traps (~5 us here): the target lost "
+                   "about {:.2f} s of its {:.1f} s to tracing (an estimated {:.1f}x slowdown while it ran Python)\n",
+                   hits, double(hits) / std::max(duration, 1e-3), double(hits) * probe_cost_s, duration,
+                   1.0 + double(hits) * probe_cost_s / std::max(duration - double(hits) * probe_cost_s, 1e-3));
+        if (config.return_only)
+            fmt::print(stderr, "pyasynctrace: call counts are exact, per function and per caller; times are "
+                               "estimates: CPython {} fires function__entry only for frames entered from C, so a "
+                               "call is taken to start at the thread's previous return\n",
+                       python->version);
+        else
+            fmt::print(stderr, "pyasynctrace: call counts and times are exact (wall clock, entry to return)\n");
+        if (!options.filters.empty())
+            fmt::print(stderr, "pyasynctrace: --filter {}: only matching functions are recorded, but every call "
+                               "still costs the target its trap\n",
+                       fmt::join(options.filters, " "));
+        if (trace.unmatched_returns())
+            fmt::print(stderr, "pyasynctrace: {} returns of calls begun before tracing were left out\n",
+                       trace.unmatched_returns());
+    }
+    if (tracer.lost())
+        fmt::print(stderr, "pyasynctrace: warning: {} events were lost (ring buffer full): counts and times are "
+                           "lower bounds\n",
+                   tracer.lost());
+    for (const auto& w : write_outputs(result, outputs))
+        fmt::print(stderr, "pyasynctrace: wrote {} ({}, {})\n", w.path, format_name(w.format), w.what);
+    if (!options.quiet && result.total() > 0)
+        fmt::print(stderr, "\nHottest functions (wall-clock time in calls):\n{}",
+                   format_hot_table(hottest_functions(result, 10)));
+
+    if (launched) {
+        while (!launched->reap()) usleep(10'000);
+        return launched->exit_code();
+    }
+    return 0;
+}
+
+}  // namespace pyat
