@@ -25,6 +25,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 traced_tgid = 0;  /* the traced process */
 const volatile __u8 yield_opcode = 0;  /* return-only mode: the interpreter's YIELD_VALUE */
+/* Return-only mode: where a code object keeps its names, to send them while the process lives. */
+const volatile __u16 code_qualname = 0;
+const volatile __u16 code_filename = 0;
+const volatile __u16 code_firstlineno = 0;
+const volatile __u16 unicode_state = 0;
+const volatile __u16 unicode_ascii_data = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -79,6 +85,13 @@ struct {
     __type(key, __u32);
     __type(value, struct trace_name);
 } name_scratch SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct trace_return);
+} return_scratch SEC(".maps");
 
 static __always_inline void bump(__u32 index)
 {
@@ -199,6 +212,47 @@ int on_gc_done(struct pt_regs *ctx)
     return send_gc(TRACE_GC_DONE);
 }
 
+/* A compact ASCII str's characters into buf (empty if it is not one). */
+static __always_inline void read_ascii(__u64 str, char *buf, __u32 size)
+{
+    __u32 state = 0;
+    buf[0] = 0;
+    if (!str || bpf_probe_read_user(&state, sizeof(state), (const void *)(str + unicode_state)))
+        return;
+    if (!((state >> 5) & 1) || !((state >> 6) & 1)) /* compact, ascii */
+        return;
+    if (bpf_probe_read_user_str(buf, size, (const void *)(str + unicode_ascii_data)) < 0)
+        buf[0] = 0;
+}
+
+/* Name a code object the first time it shows up. */
+static __always_inline void send_code(__u64 code)
+{
+    struct name_key key = {.filename = code, .funcname = 0};
+    if (bpf_map_lookup_elem(&names_sent, &key))
+        return;
+    __u8 one = 1;
+    bpf_map_update_elem(&names_sent, &key, &one, BPF_ANY);
+    __u32 zero = 0;
+    struct trace_name *n = bpf_map_lookup_elem(&name_scratch, &zero);
+    if (!n)
+        return;
+    int fault = 0;
+    __s32 first = 0;
+    bpf_probe_read_user(&first, sizeof(first), (const void *)(code + code_firstlineno));
+    n->hdr.kind = TRACE_CODE;
+    n->hdr.pid = traced_tgid;
+    n->hdr.tid = 0;
+    n->hdr.ktime_ns = 0;
+    n->hdr.filename = code;
+    n->hdr.funcname = 0;
+    n->hdr.lineno = first;
+    read_ascii(read_u64(code + code_filename, &fault), n->file, sizeof(n->file));
+    read_ascii(code_qualname ? read_u64(code + code_qualname, &fault) : 0, n->func, sizeof(n->func));
+    if (bpf_ringbuf_output(&trace_events, n, sizeof(*n), wakeup_flag()))
+        bump(TRACE_COUNTER_LOST);
+}
+
 /* i masked into the frames array; the empty asm keeps the compiler from dropping the mask. */
 static __always_inline __u32 trace_index(__u32 i)
 {
@@ -223,11 +277,10 @@ int on_return_only(struct pt_regs *ctx)
     __u64 before = last ? *last : now;
     bpf_map_update_elem(&previous_return, &tid, &now, BPF_ANY);
 
-    struct trace_return *r = bpf_ringbuf_reserve(&trace_events, sizeof(*r), 0);
-    if (!r) {
-        bump(TRACE_COUNTER_LOST);
+    /* Built aside and copied out last, so that the names of new code objects go out before it. */
+    struct trace_return *r = bpf_map_lookup_elem(&return_scratch, &zero);
+    if (!r)
         return 0;
-    }
     r->hdr.kind = TRACE_RETURN_ONLY;
     r->hdr.tid = tid;
     r->hdr.pid = traced_tgid;
@@ -259,6 +312,7 @@ int on_return_only(struct pt_regs *ctx)
         __u64 name = read_u64(code + l->code_name, &fault);
         if (fault)
             break;
+        send_code(code);
         __u32 k = trace_index(n);
         r->frames[k].code = code;
         r->frames[k].instr = -1;
@@ -284,6 +338,7 @@ int on_return_only(struct pt_regs *ctx)
         frame = previous;
     }
     r->nframes = (__u8)n;
-    bpf_ringbuf_submit(r, wakeup_flag());
+    if (bpf_ringbuf_output(&trace_events, r, sizeof(*r), wakeup_flag()))
+        bump(TRACE_COUNTER_LOST);
     return 0;
 }

@@ -27,6 +27,11 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler) : handler
     if (!skel_) throw Error(fmt::format("cannot open the BPF trace programs: {}", reason(-errno)));
     skel_->rodata->traced_tgid = uint32_t(config.pid);
     skel_->rodata->yield_opcode = config.yield_opcode;
+    skel_->rodata->code_qualname = config.code_qualname;
+    skel_->rodata->code_filename = config.code_filename;
+    skel_->rodata->code_firstlineno = config.code_firstlineno;
+    skel_->rodata->unicode_state = config.unicode_state;
+    skel_->rodata->unicode_ascii_data = config.unicode_ascii_data;
     bpf_program__set_autoload(skel_->progs.on_function_entry, !config.return_only);
     bpf_program__set_autoload(skel_->progs.on_function_return, !config.return_only);
     bpf_program__set_autoload(skel_->progs.on_return_only, config.return_only);

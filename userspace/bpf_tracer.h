@@ -26,6 +26,8 @@ struct TracerConfig {
     bool return_only = false;    // CPython 3.11: calls read at function__return (needs `process`)
     std::optional<py_process> process;
     uint8_t yield_opcode = 0;    // return-only: YIELD_VALUE of that interpreter
+    // return-only: where code objects keep their names (CpythonLayout)
+    uint16_t code_qualname = 0, code_filename = 0, code_firstlineno = 0, unicode_state = 0, unicode_ascii_data = 0;
     bool gc = false;             // the binary has gc__start / gc__done
 };
 

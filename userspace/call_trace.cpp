@@ -146,6 +146,15 @@ void CallTrace::add(const void* data, size_t size) {
                 }
             return;
         }
+        case TRACE_CODE: {
+            if (size < sizeof(trace_name)) return;
+            const auto* n = static_cast<const trace_name*>(data);
+            std::string file(n->file, strnlen(n->file, sizeof(n->file)));
+            std::string func(n->func, strnlen(n->func, sizeof(n->func)));
+            if (file.empty() || func.empty()) return;  // not plain ASCII: the resolver reads it
+            code_functions_[e->filename] = profile_.intern({func, file, uint32_t(std::max(e->lineno, 0))});
+            return;
+        }
         case TRACE_RETURN_ONLY:
             if (size >= sizeof(trace_return)) add_return_only(*static_cast<const trace_return*>(data));
             return;
@@ -162,6 +171,11 @@ void CallTrace::add_return_only(const trace_return& r) {
     Stack stack;
     if (r.truncated) stack.push_back({profile_.intern({"[more frames]", "", 0}), 0});
     for (size_t i = n; i-- > 0;) {
+        auto named = code_functions_.find(r.frames[i].code);
+        if (named != code_functions_.end()) {
+            stack.push_back({named->second, profile_.functions[named->second].first_line});
+            continue;
+        }
         ResolvedFrame f = resolver_->resolve(r.frames[i]);
         stack.push_back({profile_.intern({*f.name, *f.file, f.first_line}), f.first_line});
     }

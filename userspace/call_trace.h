@@ -69,6 +69,7 @@ private:
     std::unordered_map<uint64_t, std::pair<std::string, std::string>> names_;  // key -> (file, name)
     std::unordered_map<uint64_t, uint32_t> functions_;                          // key -> function index
     std::unordered_map<uint32_t, bool> recorded_;
+    std::unordered_map<uint64_t, uint32_t> code_functions_;  // return-only: code object -> function
     std::unordered_map<uint64_t, uint64_t> child_ns_;  // return-only: frame -> time of callees returned
     uint32_t gc_function_ = UINT32_MAX;
     uint64_t events_ = 0, unmatched_returns_ = 0, calls_ = 0;

@@ -164,9 +164,13 @@ int run_trace_session(const Options& options) {
             auto deadline = SteadyClock::now() + 10s;
             while (SteadyClock::now() < deadline && !launched->reap() && read_executable(pid) == self)
                 std::this_thread::sleep_for(1ms);
-            while (SteadyClock::now() < deadline && !launched->exited() && !python) {
+            // A CPython is inspectable once its interpreter has started; anything else is decided now.
+            const std::string exe = read_executable(pid);
+            const std::string base = exe.substr(exe.rfind('/') + 1);
+            const bool is_cpython = cpython_minor(fmt::format("/proc/{}/root{}", pid, exe)).has_value() ||
+                                    base.rfind("python", 0) == 0 || find_probes(pid).has_value();
+            while (is_cpython && SteadyClock::now() < deadline && !launched->reap() && !python) {
                 python = try_inspect_python_process(pid);
-                if (!python && (site = find_probes(pid)) && cpython_minor(read_executable(pid)) != 11) break;
                 if (!python) std::this_thread::sleep_for(1ms);
             }
             if (launched->exited()) throw Error(fmt::format("'{}' exited before it could be traced", program));
@@ -187,6 +191,12 @@ int run_trace_session(const Options& options) {
         bpf.layout = python->layout->bpf;
         config.process = bpf;
         config.yield_opcode = yield_opcode(python->layout->minor);
+        const CpythonLayout& l = *python->layout;
+        config.code_qualname = l.code_qualname;
+        config.code_filename = l.bpf.code_filename;
+        config.code_firstlineno = l.code_firstlineno;
+        config.unicode_state = l.unicode_state;
+        config.unicode_ascii_data = l.unicode_ascii_data;
     }
 
     ProcessProfile profile;

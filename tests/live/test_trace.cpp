@@ -85,3 +85,33 @@ TEST(LiveTrace, InterpreterWithoutFunctionProbesIsAClearError) {
     EXPECT_NE(r.err.find("3.12"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("--mode sample"), std::string::npos) << r.err;
 }
+
+// Debian's python3.11 fires function__return for every return but function__entry almost never:
+// calls are counted at their return, per function and per caller, exactly as the workload counts
+// them itself (plain calls, __init__, a method, a generator counted once however often it yields,
+// a key function called from C, recursion).
+TEST(LiveTrace, Python311CallCountsMatchTheWorkloadsOwnExactly) {
+    Workload target({debian_python, workload("call_counts.py"), "300"});
+    TempDir dir;
+    Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "c.callgrind"});
+    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
+    target.signal(SIGUSR1);
+    ASSERT_EQ(target.wait(60), 0) << target.err();
+    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    EXPECT_NE(tracer.err().find("call counts are exact"), std::string::npos) << tracer.err();
+    EXPECT_NE(tracer.err().find("times are estimates"), std::string::npos) << tracer.err();
+
+    auto edges = call_edges(read_file(dir / "c.callgrind"));
+    std::map<std::string, uint64_t> per_function;
+    for (const auto& [key, e] : edges) per_function[key.second] += e.calls;
+    std::regex edge(R"(edge (\S+) (\S+) (\d+))"), count(R"(count (\S+) (\d+))");
+    const std::string out = target.out();
+    int checked = 0;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
+        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
+        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
+    }
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), count); it != std::sregex_iterator(); ++it, checked++)
+        EXPECT_EQ(per_function[(*it)[1]], std::stoull((*it)[2])) << (*it)[0];
+    EXPECT_EQ(checked, 19) << out;
+}
