@@ -115,3 +115,44 @@ TEST(LiveTrace, Python311CallCountsMatchTheWorkloadsOwnExactly) {
         EXPECT_EQ(per_function[(*it)[1]], std::stoull((*it)[2])) << (*it)[0];
     EXPECT_EQ(checked, 19) << out;
 }
+
+// gevent: greenlets switch in the middle of their calls (every step sleeps between two leaf
+// calls). Each return is read from the running greenlet's own frames, so each greenlet's calls stay
+// apart: counts exact, and no stack mixes an alpha greenlet's frames with a beta one's.
+TEST(LiveTrace, GreenletSwitchesMidCallKeepEachGreenletsCallsApart) {
+    Workload target({debian_python, workload("gevent_calls.py"), "150"});
+    TempDir dir;
+    Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "g.callgrind", "-o",
+                  dir / "g.folded"});
+    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
+    target.signal(SIGUSR1);
+    ASSERT_EQ(target.wait(60), 0) << target.err();
+    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+
+    auto edges = call_edges(read_file(dir / "g.callgrind"));
+    std::regex edge(R"(edge (\S+) (\S+) (\d+))");
+    const std::string out = target.out();
+    int checked = 0;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
+        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
+        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
+    }
+    EXPECT_EQ(checked, 4) << out;
+    uint64_t alpha = 0, beta = 0;
+    for (const auto& [stack, weight] : read_folded(dir / "g.folded")) {
+        auto names = function_names(stack);
+        bool a = std::any_of(names.begin(), names.end(), [](const auto& n) { return n.rfind("alpha_", 0) == 0; });
+        bool b = std::any_of(names.begin(), names.end(), [](const auto& n) { return n.rfind("beta_", 0) == 0; });
+        EXPECT_FALSE(a && b) << stack;
+        if (a) {
+            EXPECT_EQ(names.front(), "alpha_worker") << stack;  // a greenlet's stack starts at its run function
+            alpha++;
+        }
+        if (b) {
+            EXPECT_EQ(names.front(), "beta_worker") << stack;
+            beta++;
+        }
+    }
+    EXPECT_GT(alpha, 0u);
+    EXPECT_GT(beta, 0u);
+}
