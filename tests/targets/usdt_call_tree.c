@@ -7,12 +7,16 @@
  * "expect CALLER CALLEE calls=N inclusive_ms=T", then exits. Times are wall-clock sleeps.
  *
  * Usage: usdt_call_tree [ROUNDS]   (default 5)
+ *        usdt_call_tree burst CALLS THREADS   (benchmark: THREADS threads each making CALLS calls of
+ *                                               an empty function, as fast as the probes allow)
  */
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* The semaphores the tracer's uprobes increment (what CPython's PyDTrace_*_ENABLED() read). */
@@ -75,8 +79,33 @@ static void outer(void)
     LEAVE("outer", 45);
 }
 
+static long burst_calls;
+
+static void *burst(void *unused)
+{
+    (void)unused;
+    for (long i = 0; i < burst_calls; i++) {
+        ENTER("tick", 60);
+        LEAVE("tick", 61);
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 3 && strcmp(argv[1], "burst") == 0) {
+        burst_calls = atol(argv[2]);
+        int threads = atoi(argv[3]);
+        pthread_t t[64];
+        if (threads < 1 || threads > 64)
+            return 2;
+        for (int i = 0; i < threads; i++)
+            pthread_create(&t[i], NULL, burst, NULL);
+        for (int i = 0; i < threads; i++)
+            pthread_join(t[i], NULL);
+        printf("calls %ld\n", burst_calls * threads);
+        return 0;
+    }
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
     ENTER("main", 50);
     for (int i = 0; i < rounds; i++)
