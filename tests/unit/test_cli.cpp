@@ -357,3 +357,16 @@ TEST(CommandLine, DeferredLogWritesToAnEventLog) {
     EXPECT_TRUE(contains(bad({"--deferred-log", "-o", "x.svg", "-p", "42"}), "add -o FILE.jsonl"));
     EXPECT_TRUE(contains(parse({"--help"}).message, "--deferred-log"));
 }
+
+TEST(CommandLine, ModeTraceFollowsOneProcessAndTakesFilters) {
+    Options o = ok({"--mode", "trace", "--filter", "*/app/*", "--filter", "Handler.*", "-p", "42"});
+    EXPECT_TRUE(o.trace);
+    EXPECT_EQ(o.filters, (std::vector<std::string>{"*/app/*", "Handler.*"}));
+    EXPECT_FALSE(ok({"--mode", "sample", "-p", "42"}).trace);
+    EXPECT_TRUE(contains(bad({"--mode", "trace"}), "-p PID or a command"));
+    EXPECT_TRUE(contains(bad({"--mode", "fast", "-p", "42"}), "sample or trace"));
+    EXPECT_TRUE(contains(bad({"--filter", "x", "-p", "42"}), "--mode trace"));
+    EXPECT_TRUE(contains(bad({"--mode", "trace", "--clock", "wall", "-p", "42"}), "--mode sample"));
+    EXPECT_TRUE(contains(bad({"--mode", "trace", "-o", "x.jsonl", "-p", "42"}), "not an event log"));
+    EXPECT_TRUE(contains(parse({"--help"}).message, "--mode"));
+}
