@@ -50,43 +50,52 @@ uint32_t CallTrace::function_for(uint64_t filename, uint64_t funcname, int32_t l
     return index;
 }
 
-Stack CallTrace::stack_of(const Shadow& s, size_t depth) const {
-    Stack stack;
-    for (size_t i = 0; i <= depth && i < s.size(); i++)
-        if (s[i].recorded) stack.push_back({s[i].function, profile_.functions[s[i].function].first_line});
-    return stack;
+uint32_t CallTrace::child(uint32_t parent, uint32_t function) {
+    uint64_t key = (uint64_t(parent) << 32) | function;
+    auto [it, added] = children_.try_emplace(key, uint32_t(nodes_.size()));
+    if (added) nodes_.push_back(Node{parent, function, 0, 0});
+    return it->second;
 }
 
 void CallTrace::enter(Shadow& s, uint64_t key, uint32_t function, uint64_t now) {
-    s.push_back(Open{key, function, recorded(function), now, 0});
+    bool keep = recorded(function);
+    uint32_t parent = s.empty() ? 0 : s.back().node;
+    s.push_back(Open{key, function, keep ? child(parent, function) : parent, keep, now, 0});
 }
 
 // The call at s[index] returns now (with anything still open above it).
 void CallTrace::leave(Shadow& s, size_t index, uint64_t now) {
     while (s.size() > index) {
-        Open call = s.back();
+        const Open& call = s.back();
         uint64_t total = now > call.start_ns ? now - call.start_ns : 0;
         uint64_t self = total > call.child_ns ? total - call.child_ns : 0;
-        size_t depth = s.size() - 1;
+        // Not recorded: its own time is its nearest recorded caller's (its node).
+        nodes_[call.node].self_ns += self;
         if (call.recorded) {
-            Stack stack = stack_of(s, depth);
-            if (!stack.empty()) profile_.add(stack, self);
-            // The edge from the nearest recorded caller.
-            for (size_t i = depth; i-- > 0;)
-                if (s[i].recorded) {
-                    const Open& caller = s[i];
-                    profile_.call_counts[{caller.function, profile_.functions[caller.function].first_line,
-                                          call.function}]++;
-                    break;
-                }
+            nodes_[call.node].calls++;
             calls_++;
-        } else if (self) {
-            // Not recorded: its own time is its nearest recorded caller's.
-            Stack stack = stack_of(s, depth);
-            if (!stack.empty()) profile_.add(stack, self);
         }
         s.pop_back();
         if (!s.empty()) s.back().child_ns += total;
+    }
+}
+
+void CallTrace::flush_tree() {
+    for (uint32_t i = 1; i < nodes_.size(); i++) {
+        Node& node = nodes_[i];
+        if (node.self_ns) {
+            Stack stack;
+            for (uint32_t at = i; at != 0; at = nodes_[at].parent)
+                stack.push_back({nodes_[at].function, profile_.functions[nodes_[at].function].first_line});
+            std::reverse(stack.begin(), stack.end());
+            profile_.add(stack, node.self_ns);
+        }
+        if (node.calls && node.parent) {
+            uint32_t caller = nodes_[node.parent].function;
+            profile_.call_counts[{caller, profile_.functions[caller].first_line, node.function}] += node.calls;
+        }
+        node.self_ns = 0;
+        node.calls = 0;
     }
 }
 
@@ -202,6 +211,7 @@ void CallTrace::add_return_only(const trace_return& r) {
 void CallTrace::finish(uint64_t end_ns) {
     for (auto& [tid, s] : threads_) leave(s, 0, end_ns);
     threads_.clear();
+    flush_tree();
 }
 
 }  // namespace pyat

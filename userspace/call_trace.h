@@ -37,7 +37,8 @@ public:
 
     // One ring-buffer record from BpfTracer.
     void add(const void* data, size_t size);
-    // End of the run: calls still open are closed at end_ns (and counted).
+    // End of the run: calls still open are closed at end_ns (and counted), and what was traced goes
+    // into the profile.
     void finish(uint64_t end_ns);
 
     uint64_t events() const { return events_; }
@@ -48,9 +49,18 @@ private:
     struct Open {
         uint64_t key = 0;      // which function (name pair or code object)
         uint32_t function = 0;
+        uint32_t node = 0;     // its place in the call tree (its nearest recorded caller's if not recorded)
         bool recorded = true;  // passes --filter
         uint64_t start_ns = 0;
         uint64_t child_ns = 0;
+    };
+    // The call tree of entry/return tracing: a node per distinct recorded stack, so that a return
+    // costs an addition, not a stack copy; turned into profile stacks by finish().
+    struct Node {
+        uint32_t parent = 0;
+        uint32_t function = 0;
+        uint64_t self_ns = 0;
+        uint64_t calls = 0;
     };
     using Shadow = std::vector<Open>;
 
@@ -59,7 +69,8 @@ private:
     void enter(Shadow& s, uint64_t key, uint32_t function, uint64_t now);
     void leave(Shadow& s, size_t index, uint64_t now);
     void add_return_only(const trace_return& r);
-    Stack stack_of(const Shadow& s, size_t depth) const;  // recorded frames of s[0..depth]
+    uint32_t child(uint32_t parent, uint32_t function);
+    void flush_tree();  // the call tree into the profile
 
     ProcessProfile& profile_;
     CallTraceConfig config_;
@@ -71,6 +82,8 @@ private:
     std::unordered_map<uint32_t, bool> recorded_;
     std::unordered_map<uint64_t, uint32_t> code_functions_;  // return-only: code object -> function
     std::unordered_map<uint64_t, uint64_t> child_ns_;  // return-only: frame -> time of callees returned
+    std::vector<Node> nodes_{Node{}};  // nodes_[0]: the root, above every thread's first call
+    std::unordered_map<uint64_t, uint32_t> children_;  // (parent << 32 | function) -> node
     uint32_t gc_function_ = UINT32_MAX;
     uint64_t events_ = 0, unmatched_returns_ = 0, calls_ = 0;
 };

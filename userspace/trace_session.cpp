@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -288,6 +289,12 @@ int run_trace_session(const Options& options) {
                    "about {:.2f} s of its {:.1f} s to tracing (an estimated {:.1f}x slowdown while it ran Python)\n",
                    hits, double(hits) / std::max(duration, 1e-3), double(hits) * probe_cost_s, duration,
                    1.0 + double(hits) * probe_cost_s / std::max(duration - double(hits) * probe_cost_s, 1e-3));
+        rusage self{};
+        getrusage(RUSAGE_SELF, &self);
+        double cpu = double(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
+                     double(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
+        fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU ({:.2f} s per million events)\n", cpu,
+                   cpu / std::max(double(trace.events()) / 1e6, 1e-6));
         if (config.return_only)
             fmt::print(stderr, "pyasynctrace: call counts are exact, per function and per caller; times are "
                                "estimates: CPython {} fires function__entry only for frames entered from C, so a "

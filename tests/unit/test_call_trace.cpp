@@ -40,8 +40,9 @@ public:
     Script& enter(uint64_t id, uint64_t t, uint32_t tid = 7) { return event(TRACE_ENTRY, id, t, tid); }
     Script& leave(uint64_t id, uint64_t t, uint32_t tid = 7) { return event(TRACE_RETURN, id, t, tid); }
 
-    // "a;b" -> weight
-    std::map<std::string, uint64_t> stacks() const {
+    // "a;b" -> weight (once every call has returned, or finish() was called)
+    std::map<std::string, uint64_t> stacks() {
+        trace_.finish(1'000'000);
         std::map<std::string, uint64_t> out;
         for (const auto& [stack, weight] : profile_.stacks) {
             std::string key;
@@ -51,7 +52,8 @@ public:
         return out;
     }
     // "a>b" -> calls
-    std::map<std::string, uint64_t> calls() const {
+    std::map<std::string, uint64_t> calls() {
+        trace_.finish(1'000'000);
         std::map<std::string, uint64_t> out;
         for (const auto& [key, n] : profile_.call_counts)
             out[profile_.functions[std::get<0>(key)].name + ">" + profile_.functions[std::get<2>(key)].name] += n;
