@@ -225,10 +225,11 @@ static __always_inline void read_ascii(__u64 str, char *buf, __u32 size)
         buf[0] = 0;
 }
 
-/* Name a code object the first time it shows up. */
-static __always_inline void send_code(__u64 code)
+/* Name a code object the first time it shows up (with its fingerprint: a freed code object's
+ * address may come back as another one). */
+static __always_inline void send_code(__u64 code, __u32 tag)
 {
-    struct name_key key = {.filename = code, .funcname = 0};
+    struct name_key key = {.filename = code, .funcname = tag};
     if (bpf_map_lookup_elem(&names_sent, &key))
         return;
     __u8 one = 1;
@@ -245,7 +246,7 @@ static __always_inline void send_code(__u64 code)
     n->hdr.tid = 0;
     n->hdr.ktime_ns = 0;
     n->hdr.filename = code;
-    n->hdr.funcname = 0;
+    n->hdr.funcname = tag;
     n->hdr.lineno = first;
     read_ascii(read_u64(code + code_filename, &fault), n->file, sizeof(n->file));
     read_ascii(code_qualname ? read_u64(code + code_qualname, &fault) : 0, n->func, sizeof(n->func));
@@ -312,11 +313,12 @@ int on_return_only(struct pt_regs *ctx)
         __u64 name = read_u64(code + l->code_name, &fault);
         if (fault)
             break;
-        send_code(code);
+        __u32 tag = code_tag(name, filename);
+        send_code(code, tag);
         __u32 k = trace_index(n);
         r->frames[k].code = code;
         r->frames[k].instr = -1;
-        r->frames[k].code_tag = code_tag(name, filename);
+        r->frames[k].code_tag = tag;
         if (i == 0) {
             r->frame = frame;
             __u64 ip = read_u64(frame + l->frame_instr, &fault);

@@ -22,7 +22,7 @@ enum call_event_kind {
     TRACE_GC_DONE = 5,     /* gc__done */
     TRACE_RETURN_ONLY = 6, /* CPython 3.11: a return, with the frames it returns to (struct trace_return) */
     TRACE_CODE = 7,        /* return-only mode, first sight of a code object (struct trace_name: filename =
-                            * the code object, lineno = co_firstlineno, file and func = co_filename and
+                            * the code object, funcname = its code_tag, lineno = co_firstlineno, file and func = co_filename and
                             * co_qualname when compact ASCII, else empty) */
 };
 

@@ -15,6 +15,9 @@ uint64_t name_key(uint64_t filename, uint64_t funcname) {
 }
 constexpr uint64_t gc_key = ~0ULL;
 
+// A code object and its fingerprint (a freed code object's address may come back as another).
+uint64_t code_key(uint64_t code, uint32_t tag) { return code ^ (uint64_t(tag) << 32) ^ tag; }
+
 std::string unknown_function(uint64_t funcname) {
     char buf[48];
     snprintf(buf, sizeof(buf), "[function at 0x%llx]", static_cast<unsigned long long>(funcname));
@@ -161,7 +164,8 @@ void CallTrace::add(const void* data, size_t size) {
             std::string file(n->file, strnlen(n->file, sizeof(n->file)));
             std::string func(n->func, strnlen(n->func, sizeof(n->func)));
             if (file.empty() || func.empty()) return;  // not plain ASCII: the resolver reads it
-            code_functions_[e->filename] = profile_.intern({func, file, uint32_t(std::max(e->lineno, 0))});
+            code_functions_[code_key(e->filename, uint32_t(e->funcname))] =
+                profile_.intern({func, file, uint32_t(std::max(e->lineno, 0))});
             return;
         }
         case TRACE_RETURN_ONLY:
@@ -180,7 +184,7 @@ void CallTrace::add_return_only(const trace_return& r) {
     Stack stack;
     if (r.truncated) stack.push_back({profile_.intern({"[more frames]", "", 0}), 0});
     for (size_t i = n; i-- > 0;) {
-        auto named = code_functions_.find(r.frames[i].code);
+        auto named = code_functions_.find(code_key(r.frames[i].code, r.frames[i].code_tag));
         if (named != code_functions_.end()) {
             stack.push_back({named->second, profile_.functions[named->second].first_line});
             continue;

@@ -149,7 +149,7 @@ struct Inspection {
     std::string why;  // when process is empty
 };
 
-Inspection inspect(pid_t pid) {
+Inspection inspect(pid_t pid, bool before_initialization = false) {
     if (!process_exists(pid)) return {std::nullopt, fmt::format("no process with PID {}", pid)};
     std::vector<Mapping> maps;
     try {
@@ -209,7 +209,7 @@ Inspection inspect(pid_t pid) {
                             pid, interp->version.text(), interp->path, supported_cpython_versions())};
 
     LayoutCheck check = check_layout(ProcessMemory(pid), interp->runtime_address, *layout);
-    if (check.verdict == LayoutVerdict::not_initialized)
+    if (check.verdict == LayoutVerdict::not_initialized && !before_initialization)
         return {std::nullopt, fmt::format("PID {} runs CPython {}, but {}; try again in a moment", pid,
                                           interp->version.text(), check.problem)};
     if (check.verdict == LayoutVerdict::mismatch)
@@ -266,8 +266,8 @@ PythonProcess inspect_python_process(pid_t pid) {
     return *result.process;
 }
 
-std::optional<PythonProcess> try_inspect_python_process(pid_t pid, std::string* why) {
-    Inspection result = inspect(pid);
+std::optional<PythonProcess> try_inspect_python_process(pid_t pid, std::string* why, bool before_initialization) {
+    Inspection result = inspect(pid, before_initialization);
     if (why) *why = result.why;
     return result.process;
 }

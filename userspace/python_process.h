@@ -31,7 +31,10 @@ struct PythonProcess {
 PythonProcess inspect_python_process(pid_t pid);
 
 // Same, for discovery: nullopt when PID is not (yet) a CPython process; `why` says why.
-std::optional<PythonProcess> try_inspect_python_process(pid_t pid, std::string* why = nullptr);
+// before_initialization: also a process that has just exec'd its interpreter, before it set up
+// its thread list (for hooks that read the interpreter only later, as it runs).
+std::optional<PythonProcess> try_inspect_python_process(pid_t pid, std::string* why = nullptr,
+                                                        bool before_initialization = false);
 
 // (3, minor) from the PY_VERSION string in the file's .rodata, for stripped builds without
 // Py_Version (before 3.11) and without the version in their name; nullopt if absent or ambiguous.

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -46,6 +47,25 @@ uint64_t monotonic_ns() {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
 }
+
+// A launched process stopped (SIGSTOP) until the tracer is attached; continued on every way out.
+class HeldProcess {
+public:
+    HeldProcess() = default;
+    ~HeldProcess() { resume(); }
+    HeldProcess(const HeldProcess&) = delete;
+    HeldProcess& operator=(const HeldProcess&) = delete;
+    void hold(pid_t pid) {
+        if (kill(pid, SIGSTOP) == 0) pid_ = pid;
+    }
+    void resume() {
+        if (pid_) kill(pid_, SIGCONT);
+        pid_ = 0;
+    }
+
+private:
+    pid_t pid_ = 0;
+};
 
 // YIELD_VALUE, for telling a generator's suspension from a call's end (return-only mode).
 uint8_t yield_opcode(int minor) { return minor == 11 ? 86 : 0; }
@@ -148,6 +168,8 @@ int run_trace_session(const Options& options) {
 
     // Where the probes are, and which kind of tracing they allow. A launched program whose
     // executable holds entry and return probes (not CPython 3.11) is attached before it runs.
+    HeldProcess held;
+    bool released = false;
     TracerConfig config;
     config.pid = pid;
     std::optional<PythonProcess> python;
@@ -158,21 +180,24 @@ int run_trace_session(const Options& options) {
         site = probes_in(program, program);
         if (!(site && site->entry && site->ret && minor != 11)) site.reset();
         if (!site) {
-            // Let it run, then find its interpreter (for 3.11's return-only tracing, or probes in
-            // a shared libpython): calls made before that are not seen.
-            const std::string self = read_executable(getpid());
+            // Let it exec (release() returns once it has), and hold it there (SIGSTOP) while its
+            // interpreter is inspected and the probes attached: its code runs only once traced.
+            // (A shared libpython is not mapped yet at exec: such a process runs a moment first.)
             launched->release();
-            auto deadline = SteadyClock::now() + 10s;
-            while (SteadyClock::now() < deadline && !launched->reap() && read_executable(pid) == self)
-                std::this_thread::sleep_for(1ms);
-            // A CPython is inspectable once its interpreter has started; anything else is decided now.
+            released = true;
+            held.hold(pid);
             const std::string exe = read_executable(pid);
             const std::string base = exe.substr(exe.rfind('/') + 1);
             const bool is_cpython = cpython_minor(fmt::format("/proc/{}/root{}", pid, exe)).has_value() ||
-                                    base.rfind("python", 0) == 0 || find_probes(pid).has_value();
-            while (is_cpython && SteadyClock::now() < deadline && !launched->reap() && !python) {
-                python = try_inspect_python_process(pid);
-                if (!python) std::this_thread::sleep_for(1ms);
+                                    base.rfind("python", 0) == 0;
+            python = try_inspect_python_process(pid, nullptr, true);
+            if (!python && is_cpython) {
+                held.resume();  // it has to run to map its libpython
+                auto deadline = SteadyClock::now() + 10s;
+                while (SteadyClock::now() < deadline && !launched->reap() && !python) {
+                    std::this_thread::sleep_for(1ms);
+                    python = try_inspect_python_process(pid, nullptr, true);
+                }
             }
             if (launched->exited()) throw Error(fmt::format("'{}' exited before it could be traced", program));
         }
@@ -226,7 +251,8 @@ int run_trace_session(const Options& options) {
         monotonic_to_unix = (int64_t(real.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000LL +
                             (int64_t(real.tv_nsec) - int64_t(mono.tv_nsec));
     }
-    if (launched) launched->release();
+    if (launched && !released) launched->release();
+    held.resume();
 
     UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
     for (int fd : {tracer.epoll_fd(), signals.fd()}) {
@@ -293,8 +319,11 @@ int run_trace_session(const Options& options) {
         getrusage(RUSAGE_SELF, &self);
         double cpu = double(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
                      double(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
-        fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU ({:.2f} s per million events)\n", cpu,
-                   cpu / std::max(double(trace.events()) / 1e6, 1e-6));
+        if (trace.events() >= 100'000)
+            fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU ({:.2f} s per million events)\n", cpu,
+                       cpu / (double(trace.events()) / 1e6));
+        else
+            fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU\n", cpu);
         if (config.return_only)
             fmt::print(stderr, "pyasynctrace: call counts are exact, per function and per caller; times are "
                                "estimates: CPython {} fires function__entry only for frames entered from C, so a "

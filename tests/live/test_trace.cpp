@@ -90,6 +90,24 @@ TEST(LiveTrace, InterpreterWithoutFunctionProbesIsAClearError) {
 // calls are counted at their return, per function and per caller, exactly as the workload counts
 // them itself (plain calls, __init__, a method, a generator counted once however often it yields,
 // a key function called from C, recursion).
+namespace {
+// call_counts.py's own "edge" and "count" lines against the callgrind file: 19 checks, exact.
+void expect_workload_counts(const std::string& out, const std::string& callgrind) {
+    auto edges = call_edges(callgrind);
+    std::map<std::string, uint64_t> per_function;
+    for (const auto& [key, e] : edges) per_function[key.second] += e.calls;
+    std::regex edge(R"(edge (\S+) (\S+) (\d+))"), count(R"(count (\S+) (\d+))");
+    int checked = 0;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
+        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
+        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
+    }
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), count); it != std::sregex_iterator(); ++it, checked++)
+        EXPECT_EQ(per_function[(*it)[1]], std::stoull((*it)[2])) << (*it)[0];
+    EXPECT_EQ(checked, 19) << out;
+}
+}  // namespace
+
 TEST(LiveTrace, Python311CallCountsMatchTheWorkloadsOwnExactly) {
     Workload target({debian_python, workload("call_counts.py"), "300"});
     TempDir dir;
@@ -100,20 +118,17 @@ TEST(LiveTrace, Python311CallCountsMatchTheWorkloadsOwnExactly) {
     ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
     EXPECT_NE(tracer.err().find("call counts are exact"), std::string::npos) << tracer.err();
     EXPECT_NE(tracer.err().find("times are estimates"), std::string::npos) << tracer.err();
+    expect_workload_counts(target.out(), read_file(dir / "c.callgrind"));
+}
 
-    auto edges = call_edges(read_file(dir / "c.callgrind"));
-    std::map<std::string, uint64_t> per_function;
-    for (const auto& [key, e] : edges) per_function[key.second] += e.calls;
-    std::regex edge(R"(edge (\S+) (\S+) (\d+))"), count(R"(count (\S+) (\d+))");
-    const std::string out = target.out();
-    int checked = 0;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
-        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
-        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
-    }
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), count); it != std::sregex_iterator(); ++it, checked++)
-        EXPECT_EQ(per_function[(*it)[1]], std::stoull((*it)[2])) << (*it)[0];
-    EXPECT_EQ(checked, 19) << out;
+// Launched, the interpreter is held (SIGSTOP) right after its exec until the probe is attached:
+// the program's calls are all there, from its first line.
+TEST(LiveTrace, LaunchedPython311IsTracedFromItsFirstCall) {
+    TempDir dir;
+    RunResult r = run({binary, "--mode", "trace", "-o", dir / "c.callgrind", "--", debian_python,
+                       workload("call_counts.py"), "100", "now"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    expect_workload_counts(r.out, read_file(dir / "c.callgrind"));
 }
 
 // gevent: greenlets switch in the middle of their calls (every step sleeps between two leaf
