@@ -116,30 +116,45 @@ static __always_inline int traced(__u32 *tid)
     return (id >> 32) == traced_tgid;
 }
 
-static __always_inline void send_name(__u64 filename, __u64 funcname)
+/* The scratch record to name (a, b) in, the first time the pair shows up; NULL when named before. */
+static __always_inline struct trace_name *first_sight(__u32 kind, __u64 a, __u64 b, __s32 lineno)
 {
-    struct name_key key = {.filename = filename, .funcname = funcname};
+    struct name_key key = {.filename = a, .funcname = b};
     if (bpf_map_lookup_elem(&names_sent, &key))
-        return;
+        return NULL;
     __u8 one = 1;
     bpf_map_update_elem(&names_sent, &key, &one, BPF_ANY);
     __u32 zero = 0;
     struct trace_name *n = bpf_map_lookup_elem(&name_scratch, &zero);
     if (!n)
-        return;
-    n->hdr.kind = TRACE_NAME;
+        return NULL;
+    n->hdr.kind = kind;
     n->hdr.pid = traced_tgid;
     n->hdr.tid = 0;
     n->hdr.ktime_ns = 0;
-    n->hdr.filename = filename;
-    n->hdr.funcname = funcname;
-    n->hdr.lineno = 0;
+    n->hdr.filename = a;
+    n->hdr.funcname = b;
+    n->hdr.lineno = lineno;
+    return n;
+}
+
+static __always_inline void send_name_record(struct trace_name *n)
+{
+    if (bpf_ringbuf_output(&trace_events, n, sizeof(*n), wakeup_flag()))
+        bump(TRACE_COUNTER_LOST);
+}
+
+/* Name a (filename, funcname) pointer pair the first time it shows up. */
+static __always_inline void send_name(__u64 filename, __u64 funcname)
+{
+    struct trace_name *n = first_sight(TRACE_NAME, filename, funcname, 0);
+    if (!n)
+        return;
     if (bpf_probe_read_user_str(n->file, sizeof(n->file), (const void *)filename) < 0)
         n->file[0] = 0;
     if (bpf_probe_read_user_str(n->func, sizeof(n->func), (const void *)funcname) < 0)
         n->func[0] = 0;
-    if (bpf_ringbuf_output(&trace_events, n, sizeof(*n), wakeup_flag()))
-        bump(TRACE_COUNTER_LOST);
+    send_name_record(n);
 }
 
 static __always_inline int send_call(__u32 kind, __u32 tid, __u64 filename, __u64 funcname, __s32 lineno)
@@ -229,29 +244,15 @@ static __always_inline void read_ascii(__u64 str, char *buf, __u32 size)
  * address may come back as another one). */
 static __always_inline void send_code(__u64 code, __u32 tag)
 {
-    struct name_key key = {.filename = code, .funcname = tag};
-    if (bpf_map_lookup_elem(&names_sent, &key))
-        return;
-    __u8 one = 1;
-    bpf_map_update_elem(&names_sent, &key, &one, BPF_ANY);
-    __u32 zero = 0;
-    struct trace_name *n = bpf_map_lookup_elem(&name_scratch, &zero);
+    __s32 first = 0;
+    bpf_probe_read_user(&first, sizeof(first), (const void *)(code + code_firstlineno));
+    struct trace_name *n = first_sight(TRACE_CODE, code, tag, first);
     if (!n)
         return;
     int fault = 0;
-    __s32 first = 0;
-    bpf_probe_read_user(&first, sizeof(first), (const void *)(code + code_firstlineno));
-    n->hdr.kind = TRACE_CODE;
-    n->hdr.pid = traced_tgid;
-    n->hdr.tid = 0;
-    n->hdr.ktime_ns = 0;
-    n->hdr.filename = code;
-    n->hdr.funcname = tag;
-    n->hdr.lineno = first;
     read_ascii(read_u64(code + code_filename, &fault), n->file, sizeof(n->file));
     read_ascii(code_qualname ? read_u64(code + code_qualname, &fault) : 0, n->func, sizeof(n->func));
-    if (bpf_ringbuf_output(&trace_events, n, sizeof(*n), wakeup_flag()))
-        bump(TRACE_COUNTER_LOST);
+    send_name_record(n);
 }
 
 /* i masked into the frames array; the empty asm keeps the compiler from dropping the mask. */

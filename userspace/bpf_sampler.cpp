@@ -1,5 +1,7 @@
 #include "bpf_sampler.h"
 
+#include "bpf_counters.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
@@ -293,17 +295,7 @@ void BpfSampler::seed_off_cpu(const py_sample& sample, uint64_t since_ns) {
     bpf_map__update_elem(skel_->maps.offcpu_start, &tid, sizeof(tid), seeded.get(), sizeof(*seeded), BPF_NOEXIST);
 }
 
-uint64_t BpfSampler::counter(uint32_t index) const {
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return 0;
-    std::vector<uint64_t> values(size_t(ncpu), 0);
-    if (bpf_map__lookup_elem(skel_->maps.counters, &index, sizeof(index), values.data(),
-                             values.size() * sizeof(uint64_t), 0))
-        return 0;
-    uint64_t sum = 0;
-    for (uint64_t v : values) sum += v;
-    return sum;
-}
+uint64_t BpfSampler::counter(uint32_t index) const { return sum_percpu_counter(skel_->maps.counters, index); }
 
 uint64_t BpfSampler::lost_samples() const { return counter(COUNTER_LOST_SAMPLES); }
 uint64_t BpfSampler::lost_off_cpu() const { return counter(COUNTER_LOST_OFFCPU); }

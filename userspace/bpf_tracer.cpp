@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bpf_counters.h"
 #include "error.h"
 #include "pytrace.h"
 #include "pytrace.skel.h"
@@ -92,17 +93,7 @@ void BpfTracer::poll(int timeout_ms) {
 }
 void BpfTracer::detach() { links_.clear(); }
 
-uint64_t BpfTracer::counter(uint32_t index) const {
-    int ncpus = libbpf_num_possible_cpus();
-    if (ncpus <= 0) return 0;
-    std::vector<uint64_t> values(size_t(ncpus), 0);
-    if (bpf_map__lookup_elem(skel_->maps.trace_counters, &index, sizeof(index), values.data(),
-                             values.size() * sizeof(uint64_t), 0))
-        return 0;
-    uint64_t total = 0;
-    for (uint64_t v : values) total += v;
-    return total;
-}
+uint64_t BpfTracer::counter(uint32_t index) const { return sum_percpu_counter(skel_->maps.trace_counters, index); }
 
 uint64_t BpfTracer::probe_hits() const { return counter(TRACE_COUNTER_PROBES); }
 uint64_t BpfTracer::lost() const { return counter(TRACE_COUNTER_LOST); }

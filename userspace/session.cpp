@@ -1,13 +1,8 @@
 #include "session.h"
 
-#include "status_line.h"
-#include "stop_signals.h"
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <signal.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,8 +18,8 @@
 #include "bpf_sampler.h"
 #include "builtin_methods.h"
 #include "cli.h"
+#include "epoll_set.h"
 #include "error.h"
-#include "elf_file.h"
 #include "event_log_writer.h"
 #include "greenlet_layout.h"
 #include "hot_functions.h"
@@ -34,10 +29,14 @@
 #include "profile_outputs.h"
 #include "python_process.h"
 #include "python_stack_reader.h"
+#include "run_clock.h"
 #include "stack_aggregator.h"
+#include "status_line.h"
+#include "stop_signals.h"
 #include "target_discovery.h"
 #include "twisted_inspector.h"
 #include "unique_fd.h"
+#include "usdt_probes.h"
 
 namespace pyat {
 
@@ -45,12 +44,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
-}
 
 // Sleeping (S) or in uninterruptible wait (D), from /proc/PID/task/TID/stat.
 bool thread_is_blocked(pid_t pid, pid_t tid) {
@@ -179,7 +172,8 @@ int run_session(const Options& options) {
     std::map<pid_t, std::string> deferred_log_missing;  // Twisted processes not logged, and why
     std::set<pid_t> deferred_logged;
     auto has_probes = [&](const PythonProcess& p) {
-        if (ElfFile::open(fmt::format("/proc/{}/root{}", p.pid, p.interpreter)).find_section(".note.stapsdt"))
+        if (has_usdt_probe(usdt_probes(fmt::format("/proc/{}/root{}", p.pid, p.interpreter)), "python",
+                           "function__return"))
             return true;
         deferred_log_missing[p.pid] = fmt::format(
             "its CPython {} ({}) has no USDT probes: the log needs a build --with-dtrace that fires "
@@ -320,25 +314,12 @@ int run_session(const Options& options) {
 
     const auto start = SteadyClock::now();
     RunInfo clock_offsets;  // to show CLOCK_MONOTONIC times of events as wall-clock times
-    {
-        timespec real{}, mono{};
-        clock_gettime(CLOCK_REALTIME, &real);
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        clock_offsets.monotonic_to_unix_ns = (int64_t(real.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000LL +
-                                             (int64_t(real.tv_nsec) - int64_t(mono.tv_nsec));
-    }
+    clock_offsets.monotonic_to_unix_ns = monotonic_to_unix_ns();
     const int64_t start_unix = int64_t(time(nullptr));
     if (launched) launched->release();
     auto traced = [&](pid_t pid) { return aggregator.has_process(pid); };
 
-    UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
-    for (int fd : {sampler.epoll_fd(), signals.fd()}) {
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-            throw Error(fmt::format("epoll_ctl: {}", strerror(errno)));
-    }
+    EpollSet ready({sampler.epoll_fd(), signals.fd()});
 
     std::string stop_reason;
     const auto deadline = options.duration_s
@@ -352,9 +333,7 @@ int run_session(const Options& options) {
     const auto twisted_look_every = options.deferred_log ? std::chrono::milliseconds(50) : std::chrono::milliseconds(1000);
     auto next_twisted_look = start + twisted_look_every;
     while (stop_reason.empty()) {
-        epoll_event ev[2];
-        int n = epoll_wait(epoll.get(), ev, 2, 50);
-        if (n < 0 && errno != EINTR) throw Error(fmt::format("epoll_wait: {}", strerror(errno)));
+        ready.wait(50);
         sampler.poll(0);
         for (pid_t pid : defer_imported) {  // stopped in the kernel: log its Deferreds, continue it
             if (auto it = twisted_pending.find(pid); it != twisted_pending.end() && follow_twisted(it->second))

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include "cli.h"
 #include "code_resolver.h"
 #include "elf_file.h"
+#include "epoll_set.h"
 #include "error.h"
 #include "hot_functions.h"
 #include "launched_command.h"
@@ -27,6 +27,7 @@
 #include "proc_maps.h"
 #include "profile_outputs.h"
 #include "python_process.h"
+#include "run_clock.h"
 #include "status_line.h"
 #include "stop_signals.h"
 #include "unique_fd.h"
@@ -41,12 +42,6 @@ using namespace std::chrono_literals;
 
 // Measured here: one probe hit costs the target ~5.2 us (shared/FACTS.md, section 7).
 constexpr double probe_cost_s = 5.2e-6;
-
-uint64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
-}
 
 // A launched process stopped (SIGSTOP) until the tracer is attached; continued on every way out.
 class HeldProcess {
@@ -243,34 +238,18 @@ int run_trace_session(const Options& options) {
                                                    : " (function__entry and function__return)"));
     const auto start = SteadyClock::now();
     const int64_t start_unix = int64_t(time(nullptr));
-    int64_t monotonic_to_unix = 0;
-    {
-        timespec real{}, mono{};
-        clock_gettime(CLOCK_REALTIME, &real);
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        monotonic_to_unix = (int64_t(real.tv_sec) - int64_t(mono.tv_sec)) * 1'000'000'000LL +
-                            (int64_t(real.tv_nsec) - int64_t(mono.tv_nsec));
-    }
+    const int64_t monotonic_to_unix = monotonic_to_unix_ns();
     if (launched && !released) launched->release();
     held.resume();
 
-    UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
-    for (int fd : {tracer.epoll_fd(), signals.fd()}) {
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-            throw Error(fmt::format("epoll_ctl: {}", strerror(errno)));
-    }
+    EpollSet ready({tracer.epoll_fd(), signals.fd()});
     const auto deadline = options.duration_s ? start + std::chrono::duration_cast<SteadyClock::duration>(
                                                            std::chrono::duration<double>(*options.duration_s))
                                              : SteadyClock::time_point::max();
     std::string stop_reason;
     auto next_status = start;
     while (stop_reason.empty()) {
-        epoll_event ev[2];
-        int n = epoll_wait(epoll.get(), ev, 2, 50);
-        if (n < 0 && errno != EINTR) throw Error(fmt::format("epoll_wait: {}", strerror(errno)));
+        ready.wait(50);
         tracer.poll(0);
         if (auto sig = signals.take())
             stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
