@@ -43,7 +43,7 @@ constexpr Flag flags[] = {
     {'p', "--pid", true},      {'d', "--duration", true}, {'o', "--output", true},
     {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
     {0, "--group-by", true},   {0, "--block-threshold", true}, {0, "--raw-stacks", false},
-    {0, "--deferred-log", false}, {0, "--mode", true}, {0, "--filter", true},
+    {0, "--deferred-log", false}, {0, "--no-deferred-log", false}, {0, "--mode", true}, {0, "--filter", true},
 };
 
 const Flag* find_long(std::string_view name) {
@@ -248,6 +248,7 @@ struct Parsed {
     bool quiet = false;
     bool raw_stacks = false;
     bool deferred_log = false;
+    bool no_deferred_log = false;
 };
 
 void define_options(CLI::App& app, Parsed& p) {
@@ -278,7 +279,8 @@ void define_options(CLI::App& app, Parsed& p) {
            "write a profile to PATH; repeat for several. The format follows the name: *.callgrind "
            "or callgrind.out* -> callgrind (kcachegrind, callgrind_annotate); *.folded -> folded "
            "stacks (flamegraph.pl, speedscope); *.svg -> interactive flame graph; *.jsonl -> "
-           "event log, one JSON object per line (blocking greenlets). Default: see Outputs below.",
+           "event log, one JSON object per line (blocking slices; the Deferred lifecycle of Twisted "
+           "processes, see --deferred-log). Default: see Outputs below.",
            "-o prof.svg -o prof.callgrind");
     option("--format", p.format, "FORMAT",
            "callgrind, folded, svg or jsonl: the format of every -o, whatever its name.",
@@ -334,8 +336,14 @@ void define_options(CLI::App& app, Parsed& p) {
                           "ended), each with its logical stack; Deferreds still pending at the end are "
                           "listed with their age and creation stack. Needs a CPython that fires the "
                           "function__return USDT probe (Debian's python3.11): every Python return then "
-                          "traps, ~5 us each, so keep it to debugging runs, not busy production services.",
+                          "traps, ~5 us each, so keep it to debugging runs, not busy production services. "
+                          "On by itself when -o *.jsonl is asked for without a blocking report (no "
+                          "--block-threshold, --clock wall or --group-by greenlet): the event log of a "
+                          "Twisted process would otherwise hold nothing.",
                           "--deferred-log -o deferreds.jsonl"));
+    app.add_flag("--no-deferred-log", p.no_deferred_log,
+                 describe("never hook Python returns for the Deferred lifecycle log, even with -o *.jsonl.",
+                          "-o events.jsonl --no-deferred-log"));
     app.add_flag("-q,--quiet", p.quiet,
                  describe("no live status line and no summary table at the end (errors still show).",
                           "-q -o prof.folded"));
@@ -512,6 +520,7 @@ CliResult parse_command_line(int argc, const char* const* argv) {
     }
     options.quiet = p.quiet;
     options.raw_stacks = p.raw_stacks;
+    if (p.deferred_log && p.no_deferred_log) return error("--deferred-log and --no-deferred-log contradict each other");
     options.deferred_log = p.deferred_log;
     if (!p.mode.empty()) {
         if (p.mode.front() == "trace")
@@ -534,10 +543,17 @@ CliResult parse_command_line(int argc, const char* const* argv) {
             return error("--mode trace measures every call's wall-clock time: --clock, --hz, --group-by, "
                          "--block-threshold and --deferred-log belong to --mode sample");
     }
-    if (options.deferred_log &&
-        std::none_of(options.outputs.begin(), options.outputs.end(),
-                     [](const OutputSpec& o) { return o.format == OutputFormat::jsonl; }))
+    const bool event_log = std::any_of(options.outputs.begin(), options.outputs.end(),
+                                       [](const OutputSpec& o) { return o.format == OutputFormat::jsonl; });
+    if (options.deferred_log && !event_log)
         return error("--deferred-log writes its entries to the event log: add -o FILE.jsonl");
+    // An event log with no blocking report asked for would hold nothing for a Twisted process.
+    const bool blocking_report = options.block_threshold_ms || options.clock == Clock::wall ||
+                                 options.group_by == GroupBy::greenlet;
+    if (!options.trace && event_log && !blocking_report && !p.no_deferred_log && !options.deferred_log) {
+        options.deferred_log = true;
+        options.deferred_log_by_default = true;
+    }
     return {options, 0, ""};
 }
 

@@ -229,8 +229,12 @@ int run_session(const Options& options) {
             deferred_log_missing.erase(p.pid);
             if (!options.quiet)
                 status.note(fmt::format("pyasynctrace: PID {}: logging the Deferred lifecycle (function__return "
-                                        "probe: every Python return now costs the target ~5 us)",
-                                        p.pid));
+                                        "probe: every Python return now costs the target ~5 us{})",
+                                        p.pid,
+                                        options.deferred_log_by_default
+                                            ? "; on because -o *.jsonl was asked for without a blocking "
+                                              "report: --no-deferred-log turns it off"
+                                            : ""));
         } catch (const Error& e) {
             deferred_log_missing[p.pid] = e.what();
         }
@@ -307,7 +311,10 @@ int run_session(const Options& options) {
         if (hook_greenlets && !hook_greenlet(p)) greenlet_pending.emplace(p.pid, p);
         if (!follow_twisted(p)) {
             twisted_pending.emplace(p.pid, p);
-            if (options.deferred_log && options.mode == TargetMode::launch) watch_defer_import(p);
+            // Asked for explicitly: the launched program is watched from its start (every return
+            // traps until Twisted is imported). By default only the periodic look finds it.
+            if (options.deferred_log && !options.deferred_log_by_default && options.mode == TargetMode::launch)
+                watch_defer_import(p);
         }
     };
     if (attach_target) start_traced(*attach_target);
@@ -456,8 +463,9 @@ int run_session(const Options& options) {
 
     if (options.deferred_log) {
         for (const auto& [pid, why] : deferred_log_missing)
-            fmt::print(stderr, "pyasynctrace: PID {}: no Deferred lifecycle log: {}\n", pid, why);
-        if (!twisted_followed && deferred_logged.empty())
+            if (!options.deferred_log_by_default || twisted_followed)
+                fmt::print(stderr, "pyasynctrace: PID {}: no Deferred lifecycle log: {}\n", pid, why);
+        if (!twisted_followed && deferred_logged.empty() && !options.deferred_log_by_default)
             fmt::print(stderr, "pyasynctrace: no traced process imported Twisted: no Deferred lifecycle log\n");
         if (!deferred_logged.empty()) {
             // Measured here: one function__return hit costs the target ~5.2 us (shared/FACTS.md).

@@ -303,3 +303,19 @@ TEST(LiveTwisted, DeferredLogNeedsAnInterpreterWithTheReturnProbe) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("has no USDT probes"), std::string::npos) << r.err;
 }
+
+// An event log asked for without a blocking report holds the Deferred lifecycle by default (it
+// would hold nothing else), and says how to turn it off.
+TEST(LiveTwisted, EventLogWithoutBlockingReportHoldsTheLifecycleByDefault) {
+    Workload target({debian_python, workload("twisted_lifecycle.py")});
+    TempDir dir;
+    Child tracer({binary, "-p", std::to_string(target.pid()), "-o", dir / "life.jsonl"});
+    ASSERT_TRUE(tracer.wait_for_output("logging the Deferred lifecycle", 30, true)) << tracer.err();
+    target.signal(SIGUSR1);
+    ASSERT_EQ(target.wait(60), 0) << target.err();
+    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    EXPECT_NE(tracer.err().find("--no-deferred-log turns it off"), std::string::npos) << tracer.err();
+    double slow_ms = 0;
+    std::string log = read_file(dir / "life.jsonl");
+    EXPECT_EQ(lifecycle_entries(log, target.out(), &slow_ms), scripted_lifecycle) << log;
+}

@@ -351,8 +351,19 @@ TEST(CommandLine, CheckOutputWritable) {
 }  // namespace
 
 TEST(CommandLine, DeferredLogWritesToAnEventLog) {
-    EXPECT_TRUE(ok({"--deferred-log", "-o", "d.jsonl", "-p", "42"}).deferred_log);
-    EXPECT_FALSE(ok({"-o", "d.jsonl", "-p", "42"}).deferred_log);
+    Options asked = ok({"--deferred-log", "-o", "d.jsonl", "-p", "42"});
+    EXPECT_TRUE(asked.deferred_log);
+    EXPECT_FALSE(asked.deferred_log_by_default);
+    // An event log without a blocking report: the lifecycle is what it holds.
+    Options implied = ok({"-o", "d.jsonl", "-p", "42"});
+    EXPECT_TRUE(implied.deferred_log);
+    EXPECT_TRUE(implied.deferred_log_by_default);
+    EXPECT_FALSE(ok({"-o", "d.jsonl", "--block-threshold", "50", "-p", "42"}).deferred_log);
+    EXPECT_FALSE(ok({"-o", "d.jsonl", "--clock", "wall", "-p", "42"}).deferred_log);
+    EXPECT_FALSE(ok({"-o", "d.jsonl", "--no-deferred-log", "-p", "42"}).deferred_log);
+    EXPECT_FALSE(ok({"-o", "d.svg", "-p", "42"}).deferred_log);
+    EXPECT_TRUE(ok({"-o", "d.jsonl", "--block-threshold", "50", "--deferred-log", "-p", "42"}).deferred_log);
+    EXPECT_TRUE(contains(bad({"--deferred-log", "--no-deferred-log", "-o", "d.jsonl", "-p", "42"}), "contradict"));
     EXPECT_TRUE(contains(bad({"--deferred-log", "-p", "42"}), "add -o FILE.jsonl"));
     EXPECT_TRUE(contains(bad({"--deferred-log", "-o", "x.svg", "-p", "42"}), "add -o FILE.jsonl"));
     EXPECT_TRUE(contains(parse({"--help"}).message, "--deferred-log"));
