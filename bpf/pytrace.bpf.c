@@ -64,6 +64,14 @@ struct {
     __type(value, struct py_process);
 } trace_process SEC(".maps");
 
+/* Return-only mode, Twisted: the inlineCallbacks wrapper (key 0; zeros without Twisted). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct trace_twisted);
+} trace_twisted SEC(".maps");
+
 /* Return-only mode: frames seen running (an event returned under them) -> when they started at
  * the latest; tid -> when its previous return happened. */
 struct {
@@ -296,6 +304,9 @@ int on_return_only(struct pt_regs *ctx)
     r->is_yield = 0;
     r->nframes = 0;
     r->truncated = 0;
+    r->counted_elsewhere = 0;
+    const struct trace_twisted *tw = bpf_map_lookup_elem(&trace_twisted, &zero);
+    int twisted = tw && tw->wrapper_code;
 
     int fault = 0;
     __u64 tstate = 0;
@@ -314,6 +325,20 @@ int on_return_only(struct pt_regs *ctx)
         __u64 name = read_u64(code + l->code_name, &fault);
         if (fault)
             break;
+        if (twisted && i == 0 && code == tw->wrapper_code) {
+            /* An @inlineCallbacks call returning its Deferred: a call of the decorated function. */
+            __u64 cell = read_u64(frame + tw->frame_localsplus + 8 * (__u64)tw->wrapper_function_slot, &fault);
+            __u64 function = cell ? read_u64(cell + tw->cell_ref, &fault) : 0;
+            __u64 wrapped = function ? read_u64(function + tw->func_code, &fault) : 0;
+            if (!fault && wrapped) {
+                code = wrapped & ~(__u64)l->code_ptr_tag_mask;
+                filename = read_u64(code + l->code_filename, &fault);
+                name = read_u64(code + l->code_name, &fault);
+            }
+            fault = 0;
+        }
+        if (twisted && i == 1 && (code == tw->inline_callbacks_code || code == tw->wrapper_code))
+            r->counted_elsewhere = 1; /* a generator stepped (or created) by the machinery */
         __u32 tag = code_tag(name, filename);
         send_code(code, tag);
         __u32 k = trace_index(n);

@@ -52,8 +52,23 @@ struct trace_return {
     __u8 is_yield;            /* a generator suspending at a yield, not a call ending */
     __u8 nframes;             /* frames[0] is the callee, frames[1] its caller... */
     __u8 truncated;           /* more frames above the ones sent */
-    __u8 pad[5];
+    __u8 counted_elsewhere;   /* a step of an inlineCallbacks generator: its call is counted at the
+                               * wrapper that started it (frames[0] of that return names the
+                               * decorated function, see struct trace_twisted) */
+    __u8 pad[4];
     struct py_frame frames[PYAT_TRACE_FRAMES];
+};
+
+/* --mode trace, Twisted: how an @inlineCallbacks function is called (filled by userspace from
+ * probes/twisted); all zero when the process has not imported Twisted. */
+struct trace_twisted {
+    __u64 wrapper_code;          /* unwindGenerator */
+    __u64 inline_callbacks_code; /* _inlineCallbacks, which steps the generators */
+    __u16 wrapper_function_slot; /* localsplus slot of the wrapper's free variable `f` (a cell) */
+    __u16 frame_localsplus;
+    __u16 cell_ref;
+    __u16 func_code;
+    __u32 pad;
 };
 
 enum trace_counter {

@@ -83,6 +83,12 @@ int BpfTracer::on_record(void* ctx, void* data, size_t size) {
     return 0;
 }
 
+void BpfTracer::set_twisted(const trace_twisted& twisted) {
+    uint32_t zero = 0;
+    if (bpf_map__update_elem(skel_->maps.trace_twisted, &zero, sizeof(zero), &twisted, sizeof(twisted), BPF_ANY))
+        throw Error(fmt::format("cannot register Twisted with the BPF tracer: {}", strerror(errno)));
+}
+
 int BpfTracer::epoll_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
 void BpfTracer::poll(int timeout_ms) {
     // The programs rarely wake the reader (see TRACE_WAKEUP_BYTES): consume whatever is there.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pysample.h"
+#include "pytrace.h"
 
 struct pytrace_bpf;
 struct bpf_link;
@@ -40,6 +41,10 @@ public:
     ~BpfTracer();
     BpfTracer(const BpfTracer&) = delete;
     BpfTracer& operator=(const BpfTracer&) = delete;
+
+    // Return-only mode: the process has imported Twisted: @inlineCallbacks calls are counted as
+    // calls of the decorated functions.
+    void set_twisted(const trace_twisted& twisted);
 
     int epoll_fd() const;
     void poll(int timeout_ms);

@@ -199,17 +199,27 @@ void CallTrace::add_return_only(const trace_return& r) {
     }
     uint64_t self = r.estimated_ns > children ? r.estimated_ns - children : 0;
     if (r.caller_frame) child_ns_[r.caller_frame] += r.estimated_ns;
-    // Filtered out: counted for nobody, its time goes to the nearest recorded caller.
-    const bool callee_recorded = recorded(stack.back().function);
-    while (!stack.empty() && !recorded(stack.back().function)) stack.pop_back();
-    if (!stack.empty()) profile_.add(stack, self);
-    // Only a call that ends counts (a yield suspends a generator: it is resumed, not called).
-    if (r.is_yield || !callee_recorded) return;
-    if (n >= 2 && stack.size() >= 2) {
-        const StackFrame& caller = stack[stack.size() - 2];
-        profile_.call_counts[{caller.function, caller.line, stack.back().function}]++;
+    // The call, from its nearest recorded caller as the interpreter ran it. Only a call that ends
+    // counts: a yield suspends a generator (it is resumed, not called), and an @inlineCallbacks
+    // generator's steps are counted at the wrapper that started it.
+    const StackFrame callee = stack.back();
+    if (!r.is_yield && !r.counted_elsewhere && recorded(callee.function)) {
+        for (size_t i = stack.size() - 1; i-- > 0;)
+            if (recorded(stack[i].function)) {
+                if (n >= 2) profile_.call_counts[{stack[i].function, stack[i].line, callee.function}]++;
+                break;
+            }
+        calls_++;
     }
-    calls_++;
+    // Its own time, on the stack without Twisted's machinery (never the callee itself) and without
+    // unrecorded frames: what a filtered-out call took goes to its nearest recorded caller.
+    Stack shown;
+    for (size_t i = 0; i < stack.size(); i++) {
+        const StackFrame& f = stack[i];
+        bool machinery = !hidden_file_.empty() && profile_.functions[f.function].file.ends_with(hidden_file_);
+        if (recorded(f.function) && (i + 1 == stack.size() || !machinery)) shown.push_back(f);
+    }
+    if (!shown.empty()) profile_.add(shown, self);
 }
 
 void CallTrace::finish(uint64_t end_ns) {

@@ -35,6 +35,10 @@ public:
     // `resolver`: return-only mode (the interpreter's code objects); null with entry/return probes.
     CallTrace(ProcessProfile& profile, const CallTraceConfig& config, CodeResolver* resolver, ProcessMemory memory);
 
+    // The process imported Twisted: its defer.py frames (the machinery between an @inlineCallbacks
+    // generator and what runs it) are left out of return-only stacks.
+    void hide_file(const std::string& suffix) { hidden_file_ = suffix; }
+
     // One ring-buffer record from BpfTracer.
     void add(const void* data, size_t size);
     // End of the run: calls still open are closed at end_ns (and counted), and what was traced goes
@@ -85,6 +89,7 @@ private:
     std::vector<Node> nodes_{Node{}};  // nodes_[0]: the root, above every thread's first call
     std::unordered_map<uint64_t, uint32_t> children_;  // (parent << 32 | function) -> node
     uint32_t gc_function_ = UINT32_MAX;
+    std::string hidden_file_;
     uint64_t events_ = 0, unmatched_returns_ = 0, calls_ = 0;
 };
 

@@ -29,6 +29,7 @@
 #include "python_process.h"
 #include "run_clock.h"
 #include "status_line.h"
+#include "twisted_inspector.h"
 #include "stop_signals.h"
 #include "unique_fd.h"
 #include "usdt_probes.h"
@@ -231,6 +232,25 @@ int run_trace_session(const Options& options) {
     BpfTracer tracer(config, [&](const void* data, size_t size) { trace.add(data, size); });
 
     StatusLine status(!options.quiet && isatty(STDERR_FILENO));
+    // Return-only mode: look for Twisted now and then until found (it may be imported later).
+    const TwistedDescription* twisted = nullptr;
+    auto next_twisted_look = SteadyClock::now() + 200ms;
+    auto look_for_twisted = [&] {
+        if (!config.return_only || twisted) return;
+        PythonObjects objects(ProcessMemory(pid), *python->layout);
+        TwistedTarget target;
+        std::string why;
+        find_twisted(objects, *python->layout, python->runtime_address, target, why);
+        if (!target.trace || !target.description) return;
+        tracer.set_twisted(*target.trace);
+        trace.hide_file(target.description->defer_file);
+        twisted = target.description;
+        if (!options.quiet)
+            status.note(fmt::format("pyasynctrace: PID {}: Twisted found ({}): @inlineCallbacks calls are counted as "
+                                    "calls of the decorated functions",
+                                    pid, twisted->source));
+    };
+    look_for_twisted();
     if (!options.quiet)
         status.note(fmt::format("pyasynctrace: tracing every call of PID {} ({}) from the probes in {}{}", pid,
                                 profile.command_line, config.binary,
@@ -254,6 +274,10 @@ int run_trace_session(const Options& options) {
         if (auto sig = signals.take())
             stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
         auto now = SteadyClock::now();
+        if (now >= next_twisted_look) {
+            look_for_twisted();
+            next_twisted_look = now + 200ms;
+        }
         if (launched) launched->reap();
         if (launched ? launched->exited() : !process_exists(pid)) stop_reason = "the target exited";
         if (now >= deadline) stop_reason = "duration reached";

@@ -44,6 +44,10 @@ struct TwistedDescription {
     const char* runner_deferred = "";    // its local: the Deferred whose callback runs
     const char* runner_callable = "";    // its local: the callback running
     const char* failure_class = "";      // in the defer module's globals
+    // --mode trace: what an @inlineCallbacks function is called through.
+    const char* wrapper = "";
+    const char* wrapper_nested_in = "";
+    const char* wrapper_function = "";   // the wrapper's free variable holding the decorated function
 };
 
 // Newest release first.

@@ -167,9 +167,26 @@ TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout,
         why = fmt::format("{}.{} not found", d.defer_module, d.inline_callbacks);
         return TwistedSearch::not_ready;
     }
-    // The lifecycle log needs only code objects: ready even when the chains below are not.
+    // The lifecycle log and the call tracer need only code objects: ready even when the chains
+    // below are not.
     out.description = &d;
     out.lifecycle = resolve_lifecycle(objects, layout, code, defer, d, out.lifecycle_missing);
+    out.trace.reset();
+    if (*d.wrapper && layout.code_localspluskinds) {
+        uint64_t wrapper =
+            code.nested_code(code.function_code(objects.module_attribute(defer, d.wrapper_nested_in)), d.wrapper);
+        auto slot = wrapper ? code.local_slot(wrapper, d.wrapper_function) : std::nullopt;
+        if (slot) {
+            trace_twisted t{};
+            t.wrapper_code = wrapper;
+            t.inline_callbacks_code = inline_callbacks;
+            t.wrapper_function_slot = slot->slot;  // a free variable: its slot holds the cell
+            t.frame_localsplus = layout.frame_localsplus;
+            t.cell_ref = layout.cell_ref;
+            t.func_code = layout.func_code;
+            out.trace = t;
+        }
+    }
     auto status = code.local_slot(inline_callbacks, d.inline_callbacks_status);
     if (!status) {
         why = fmt::format("{} has no local {}", d.inline_callbacks, d.inline_callbacks_status);

@@ -9,6 +9,7 @@
 
 #include "cpython_layout.h"
 #include "pysample.h"
+#include "pytrace.h"
 #include "python_objects.h"
 #include "twisted_description.h"
 
@@ -21,6 +22,8 @@ struct TwistedTarget {
     // otherwise lifecycle_missing says what was not.
     std::optional<deferred_log_layout> lifecycle;
     std::string lifecycle_missing;
+    // --mode trace: how @inlineCallbacks functions are called (when found).
+    std::optional<trace_twisted> trace;
 };
 
 enum class TwistedSearch {

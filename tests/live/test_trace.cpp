@@ -171,3 +171,31 @@ TEST(LiveTrace, GreenletSwitchesMidCallKeepEachGreenletsCallsApart) {
     EXPECT_GT(alpha, 0u);
     EXPECT_GT(beta, 0u);
 }
+
+// Twisted: an @inlineCallbacks function is called through Twisted's wrapper and its generator is
+// stepped by the reactor; its calls are counted as calls of the decorated function from the code
+// that called it (main -> outer -> middle -> leaf), as the workload counts them itself.
+TEST(LiveTrace, InlineCallbacksCallsAreCountedFromTheirCallers) {
+    Workload target({debian_python, workload("twisted_calls.py"), "40"});
+    TempDir dir;
+    Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "t.callgrind"});
+    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
+    EXPECT_NE(tracer.err().find("Twisted found"), std::string::npos) << tracer.err();
+    target.signal(SIGUSR1);
+    ASSERT_EQ(target.wait(60), 0) << target.err();
+    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    auto edges = call_edges(read_file(dir / "t.callgrind"));
+    std::regex edge(R"(edge (\S+) (\S+) (\d+))");
+    const std::string out = target.out();
+    int checked = 0;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
+        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
+        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
+    }
+    EXPECT_EQ(checked, 3) << out;
+    // Not as calls of the wrapper, nor of the generators' steps.
+    uint64_t wrapper = 0;
+    for (const auto& [key, e] : edges)
+        if (key.second == "unwindGenerator") wrapper += e.calls;
+    EXPECT_EQ(wrapper, 0u);
+}
