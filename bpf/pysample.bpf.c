@@ -26,6 +26,7 @@
 
 #include "pysample.h"
 #include "python_frames.bpf.h"
+#include "greenlet_switch.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -222,18 +223,11 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
     const struct greenlet_layout *l = &g->layout;
     __u64 impl = (__u64)target_impl;
     int fault = 0;
-    __u64 target = read_u64(impl + l->impl_self, &fault);
-    __u64 stack_stop = read_u64(impl + l->impl_stack_stop, &fault);
-    /* The running greenlet, from the per-thread state that the target's main greenlet owns. */
-    __u64 main_impl = impl;
-    if (stack_stop != (__u64)-1) {
-        __u64 main = read_u64(impl + l->impl_main_greenlet, &fault);
-        main_impl = main ? read_u64(main + l->pygreenlet_pimpl, &fault) : 0;
-    }
-    __u64 thread_state = main_impl ? read_u64(main_impl + l->main_thread_state, &fault) : 0;
-    __u64 origin = thread_state ? read_u64(thread_state + l->thread_state_current, &fault) : 0;
+    struct greenlet_switch sw;
+    int unreadable = read_greenlet_switch(l, impl, &sw);
+    __u64 target = sw.target, origin = sw.origin, main_impl = sw.main_impl;
     count(COUNTER_GREENLET_SWITCHES);
-    if (fault || !target) {
+    if (unreadable) {
         count(COUNTER_GREENLET_UNREADABLE);
         return 0;
     }

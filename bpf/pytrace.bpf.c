@@ -5,6 +5,8 @@
  *                 funcname, lineno): one small event each; the first time a (filename, funcname)
  *                 pointer pair shows up, its text follows in a TRACE_NAME event.
  * on_gc_start / on_gc_done  gc__start and gc__done.
+ * on_trace_greenlet_switch  uprobe on greenlet's switch (entry/return mode, greenlet loaded): which
+ *                 greenlet runs next, so that each greenlet keeps its own shadow stack.
  * on_return_only  CPython 3.11, whose function__entry fires only for frames entered from C:
  *                 at each return, the returning frame and the frames above it, read from the
  *                 interpreter, with how long the call ran, estimated from the thread's previous
@@ -20,6 +22,7 @@
 
 #include "pytrace.h"
 #include "python_frames.bpf.h"
+#include "greenlet_switch.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -368,5 +371,44 @@ int on_return_only(struct pt_regs *ctx)
     r->nframes = (__u8)n;
     if (bpf_ringbuf_output(&trace_events, r, sizeof(*r), wakeup_flag()))
         bump(TRACE_COUNTER_LOST);
+    return 0;
+}
+
+/* Entry/return mode, greenlet loaded: its layout (key 0). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct greenlet_layout);
+} trace_greenlet SEC(".maps");
+
+/* Greenlet::g_switchstack(this = the target's impl, after the hidden return slot in rdi). */
+SEC("uprobe")
+int BPF_KPROBE(on_trace_greenlet_switch, void *sret, void *target_impl)
+{
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    __u32 zero = 0;
+    const struct greenlet_layout *l = bpf_map_lookup_elem(&trace_greenlet, &zero);
+    if (!l)
+        return 0;
+    struct greenlet_switch sw;
+    if (read_greenlet_switch(l, (__u64)target_impl, &sw))
+        return 0;
+    bump(TRACE_COUNTER_PROBES);
+    struct call_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
+    if (!e) {
+        bump(TRACE_COUNTER_LOST);
+        return 0;
+    }
+    e->kind = TRACE_SWITCH;
+    e->tid = tid;
+    e->pid = traced_tgid;
+    e->ktime_ns = bpf_ktime_get_ns();
+    e->filename = sw.origin;
+    e->funcname = sw.target;
+    e->lineno = 0;
+    bpf_ringbuf_submit(e, wakeup_flag());
     return 0;
 }

@@ -21,6 +21,8 @@ enum call_event_kind {
     TRACE_GC_START = 4,    /* gc__start */
     TRACE_GC_DONE = 5,     /* gc__done */
     TRACE_RETURN_ONLY = 6, /* CPython 3.11: a return, with the frames it returns to (struct trace_return) */
+    TRACE_SWITCH = 8,      /* a greenlet switch: filename = the greenlet running until now (0: unknown),
+                            * funcname = the one running next */
     TRACE_CODE = 7,        /* return-only mode, first sight of a code object (struct trace_name: filename =
                             * the code object, funcname = its code_tag, lineno = co_firstlineno, file and func = co_filename and
                             * co_qualname when compact ASCII, else empty) */

@@ -23,7 +23,8 @@ void BpfTracer::Deleters::operator()(pytrace_bpf* p) const { pytrace_bpf__destro
 void BpfTracer::Deleters::operator()(bpf_link* p) const { bpf_link__destroy(p); }
 void BpfTracer::Deleters::operator()(ring_buffer* p) const { ring_buffer__free(p); }
 
-BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler) : handler_(std::move(handler)) {
+BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
+    : handler_(std::move(handler)), pid_(config.pid) {
     skel_.reset(pytrace_bpf__open());
     if (!skel_) throw Error(fmt::format("cannot open the BPF trace programs: {}", reason(-errno)));
     skel_->rodata->traced_tgid = uint32_t(config.pid);
@@ -87,6 +88,19 @@ void BpfTracer::set_twisted(const trace_twisted& twisted) {
     uint32_t zero = 0;
     if (bpf_map__update_elem(skel_->maps.trace_twisted, &zero, sizeof(zero), &twisted, sizeof(twisted), BPF_ANY))
         throw Error(fmt::format("cannot register Twisted with the BPF tracer: {}", strerror(errno)));
+}
+
+void BpfTracer::attach_greenlet(const std::string& path, const char* symbol, const greenlet_layout& layout) {
+    uint32_t zero = 0;
+    if (bpf_map__update_elem(skel_->maps.trace_greenlet, &zero, sizeof(zero), &layout, sizeof(layout), BPF_ANY))
+        throw Error(fmt::format("cannot register greenlet with the BPF tracer: {}", strerror(errno)));
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol);
+    std::string file = fmt::format("/proc/{}/root{}", pid_, path);
+    bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.on_trace_greenlet_switch, pid_, file.c_str(), 0, &opts);
+    if (!link)
+        throw Error(fmt::format("cannot hook greenlet's switch ({} in {}) for PID {}: {}", symbol, path, pid_,
+                                reason(-errno)));
+    links_.emplace_back(link);
 }
 
 int BpfTracer::epoll_fd() const { return ring_buffer__epoll_fd(ring_.get()); }

@@ -46,6 +46,10 @@ public:
     // calls of the decorated functions.
     void set_twisted(const trace_twisted& twisted);
 
+    // Entry/return mode: hooks greenlet's switch `symbol` in the extension at `path` (as the process
+    // maps it), so that each greenlet keeps its own shadow stack. Throws pyat::Error.
+    void attach_greenlet(const std::string& path, const char* symbol, const greenlet_layout& layout);
+
     int epoll_fd() const;
     void poll(int timeout_ms);
     void detach();
@@ -64,6 +68,7 @@ private:
     std::unique_ptr<pytrace_bpf, Deleters> skel_;
     std::vector<std::unique_ptr<bpf_link, Deleters>> links_;
     std::unique_ptr<ring_buffer, Deleters> ring_;
+    pid_t pid_ = 0;
 };
 
 }  // namespace pyat

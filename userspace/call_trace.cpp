@@ -102,6 +102,11 @@ void CallTrace::flush_tree() {
     }
 }
 
+uint64_t CallTrace::shadow_key(uint32_t tid) const {
+    auto running = running_greenlet_.find(tid);
+    return running != running_greenlet_.end() ? running->second : tid;  // PyGreenlet* are far above any TID
+}
+
 void CallTrace::add(const void* data, size_t size) {
     const auto* e = static_cast<const call_event*>(data);
     events_++;
@@ -129,12 +134,12 @@ void CallTrace::add(const void* data, size_t size) {
             return;
         }
         case TRACE_ENTRY: {
-            Shadow& s = threads_[e->tid];
+            Shadow& s = threads_[shadow_key(e->tid)];
             enter(s, name_key(e->filename, e->funcname), function_for(e->filename, e->funcname, e->lineno), e->ktime_ns);
             return;
         }
         case TRACE_RETURN: {
-            Shadow& s = threads_[e->tid];
+            Shadow& s = threads_[shadow_key(e->tid)];
             uint64_t key = name_key(e->filename, e->funcname);
             for (size_t i = s.size(); i-- > 0;)
                 if (s[i].key == key) {
@@ -146,11 +151,11 @@ void CallTrace::add(const void* data, size_t size) {
         }
         case TRACE_GC_START: {
             if (gc_function_ == UINT32_MAX) gc_function_ = profile_.intern({"[gc]", "", 0});
-            enter(threads_[e->tid], gc_key, gc_function_, e->ktime_ns);
+            enter(threads_[shadow_key(e->tid)], gc_key, gc_function_, e->ktime_ns);
             return;
         }
         case TRACE_GC_DONE: {
-            Shadow& s = threads_[e->tid];
+            Shadow& s = threads_[shadow_key(e->tid)];
             for (size_t i = s.size(); i-- > 0;)
                 if (s[i].key == gc_key) {
                     leave(s, i, e->ktime_ns);
@@ -166,6 +171,20 @@ void CallTrace::add(const void* data, size_t size) {
             if (file.empty() || func.empty()) return;  // not plain ASCII: the resolver reads it
             code_functions_[code_key(e->filename, uint32_t(e->funcname))] =
                 profile_.intern({func, file, uint32_t(std::max(e->lineno, 0))});
+            return;
+        }
+        case TRACE_SWITCH: {
+            // The calls open so far on a thread seen switching for the first time are its origin's.
+            uint64_t origin = e->filename, target = e->funcname;
+            if (!running_greenlet_.count(e->tid) && origin) {
+                auto so_far = threads_.find(e->tid);
+                if (so_far != threads_.end()) {
+                    Shadow calls = std::move(so_far->second);
+                    threads_.erase(so_far);
+                    threads_[origin] = std::move(calls);
+                }
+            }
+            running_greenlet_[e->tid] = target;
             return;
         }
         case TRACE_RETURN_ONLY:

@@ -80,7 +80,10 @@ private:
     CallTraceConfig config_;
     CodeResolver* resolver_;
     ProcessMemory memory_;  // names the kernel could not read (a page not yet touched)
-    std::unordered_map<uint32_t, Shadow> threads_;
+    // Shadow stacks by thread, or by greenlet once its thread is seen switching greenlets.
+    uint64_t shadow_key(uint32_t tid) const;
+    std::unordered_map<uint64_t, Shadow> threads_;
+    std::unordered_map<uint32_t, uint64_t> running_greenlet_;  // tid -> PyGreenlet* running
     std::unordered_map<uint64_t, std::pair<std::string, std::string>> names_;  // key -> (file, name)
     std::unordered_map<uint64_t, uint32_t> functions_;                          // key -> function index
     std::unordered_map<uint32_t, bool> recorded_;

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "code_resolver.h"
 #include "elf_file.h"
+#include "greenlet_layout.h"
 #include "epoll_set.h"
 #include "error.h"
 #include "hot_functions.h"
@@ -85,20 +86,27 @@ std::optional<ProbeSite> probes_in(const std::string& path, const std::string& o
     return site;
 }
 
-// The ELF of a running process holding the python probes: its executable or a mapped libpython.
-std::optional<ProbeSite> find_probes(pid_t pid) {
+// The ELF of a running process holding the python probes: one that fires both function probes
+// other than the interpreter (a stand-in, or an extension firing them) first, else the executable
+// or libpython.
+std::optional<ProbeSite> find_probes(pid_t pid, const std::string& interpreter = "") {
     std::vector<std::string> candidates{read_executable(pid)};
     try {
         for (const auto& m : read_maps(pid))
-            if (m.path.find("libpython") != std::string::npos &&
+            if (!m.path.empty() && m.path.front() == '/' &&
                 std::find(candidates.begin(), candidates.end(), m.path) == candidates.end())
                 candidates.push_back(m.path);
     } catch (const Error&) {
     }
-    for (const auto& path : candidates)
-        if (!path.empty())
-            if (auto site = probes_in(path, fmt::format("/proc/{}/root{}", pid, path))) return site;
-    return std::nullopt;
+    std::optional<ProbeSite> found;
+    for (const auto& path : candidates) {
+        if (path.empty()) continue;
+        auto site = probes_in(path, fmt::format("/proc/{}/root{}", pid, path));
+        if (!site) continue;
+        if (site->entry && site->ret && path != interpreter) return site;
+        if (!found) found = site;
+    }
+    return found;
 }
 
 // argv[0] as exec would find it (PATH search for a bare name).
@@ -200,12 +208,15 @@ int run_trace_session(const Options& options) {
     } else {
         python = try_inspect_python_process(pid);
     }
-    if (!site) site = find_probes(pid);
-    if (python && python->layout->minor >= 12 && python->layout->minor <= 14) site.reset();
+    if (!site) site = find_probes(pid, python ? python->interpreter : "");
+    if (python && python->layout->minor >= 12 && python->layout->minor <= 14 && site &&
+        site->binary == python->interpreter)
+        site.reset();
     if (!site || !site->ret) throw Error(no_probes_message(pid, python));
     config.binary = site->binary;
     config.gc = site->gc;
-    config.return_only = !site->entry || (python && python->layout->minor == 11);
+    // CPython 3.11's own function__entry fires only for frames entered from C.
+    config.return_only = !site->entry || (python && python->layout->minor == 11 && site->binary == python->interpreter);
     if (config.return_only) {
         if (!python) throw Error(no_probes_message(pid, python));
         py_process bpf{};
@@ -251,6 +262,25 @@ int run_trace_session(const Options& options) {
                                     pid, twisted->source));
     };
     look_for_twisted();
+    // Entry/return mode: greenlets each keep their own shadow stack, from greenlet's switch hook.
+    bool greenlet_hooked = false;
+    auto hook_greenlet = [&] {
+        if (config.return_only || greenlet_hooked || !python) return;
+        std::optional<GreenletModule> module;
+        try {
+            module = find_greenlet_module(pid, read_maps(pid), python->layout->major, python->layout->minor);
+        } catch (const Error&) {
+            return;
+        }
+        if (!module || !module->layout) return;
+        tracer.attach_greenlet(module->path, module->layout->switch_symbol, module->layout->bpf);
+        greenlet_hooked = true;
+        if (!options.quiet)
+            status.note(fmt::format("pyasynctrace: PID {}: following greenlet {} switches: each greenlet keeps its "
+                                    "own shadow stack",
+                                    pid, module->version));
+    };
+    hook_greenlet();
     if (!options.quiet)
         status.note(fmt::format("pyasynctrace: tracing every call of PID {} ({}) from the probes in {}{}", pid,
                                 profile.command_line, config.binary,
@@ -276,6 +306,7 @@ int run_trace_session(const Options& options) {
         auto now = SteadyClock::now();
         if (now >= next_twisted_look) {
             look_for_twisted();
+            hook_greenlet();
             next_twisted_look = now + 200ms;
         }
         if (launched) launched->reap();

@@ -199,3 +199,47 @@ TEST(LiveTrace, InlineCallbacksCallsAreCountedFromTheirCallers) {
         if (key.second == "unwindGenerator") wrapper += e.calls;
     EXPECT_EQ(wrapper, 0u);
 }
+
+// Entry/return tracing on real Python with greenlets: Debian's python3.11 fires function__entry and
+// function__return for every call from a C profile hook (usdt_profile_hook, as a CPython built
+// --with-dtrace <= 3.10 would), and gevent's greenlets switch in the middle of calls. greenlet's
+// switch hook gives each greenlet its own shadow stack: counts exact, no stack mixes greenlets.
+TEST(LiveTrace, EntryReturnShadowStacksArePerGreenlet) {
+    Workload target({debian_python, workload("gevent_calls.py"), "150", "--profile-hook", PYAT_USDT_PROFILE_HOOK});
+    TempDir dir;
+    Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "g.callgrind", "-o",
+                  dir / "g.folded"});
+    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
+    EXPECT_NE(tracer.err().find("each greenlet keeps its own shadow stack"), std::string::npos) << tracer.err();
+    EXPECT_NE(tracer.err().find("(function__entry and function__return)"), std::string::npos) << tracer.err();
+    target.signal(SIGUSR1);
+    ASSERT_EQ(target.wait(60), 0) << target.err();
+    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    EXPECT_NE(tracer.err().find("call counts and times are exact"), std::string::npos) << tracer.err();
+
+    auto edges = call_edges(read_file(dir / "g.callgrind"));
+    std::regex edge(R"(edge (\S+) (\S+) (\d+))");
+    const std::string out = target.out();
+    int checked = 0;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
+        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
+        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
+    }
+    EXPECT_EQ(checked, 4) << out;
+    uint64_t parked_in_sleep = 0;
+    for (const auto& [stack, weight] : read_folded(dir / "g.folded")) {
+        auto names = function_names(stack);
+        bool a = std::any_of(names.begin(), names.end(), [](const auto& n) { return n.rfind("alpha_", 0) == 0; });
+        bool b = std::any_of(names.begin(), names.end(), [](const auto& n) { return n.rfind("beta_", 0) == 0; });
+        EXPECT_FALSE(a && b) << stack;
+        if (a) {
+            EXPECT_EQ(names.front(), "alpha_worker") << stack;
+        }
+        if (b) {
+            EXPECT_EQ(names.front(), "beta_worker") << stack;
+        }
+        if ((a || b) && names.back() == "sleep") parked_in_sleep += weight;
+    }
+    // A parked greenlet's open calls keep running in wall-clock time: most of it is at its sleep.
+    EXPECT_GT(parked_in_sleep, 0u);
+}

@@ -3,14 +3,20 @@ alpha_step -> alpha_leaf, BETA greenlets beta_step -> beta_leaf, and every step 
 (gevent.sleep(0)) between two leaf calls, so calls of both kinds are open at every switch.
 Prints "ready", waits for SIGUSR1, runs, prints "edge CALLER CALLEE N" lines, exits.
 
-Usage: python3.11 gevent_calls.py [STEPS]   (default 100 steps per greenlet)
+With --profile-hook LIB (tests/targets/usdt_profile_hook.c), every call also fires
+function__entry / function__return from that library, as a CPython --with-dtrace <= 3.10 would.
+
+Usage: python3.11 gevent_calls.py [STEPS] [--profile-hook LIB]   (default 100 steps per greenlet)
 """
+import ctypes
 import signal
 import sys
 
 import gevent
 
 STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+if "--profile-hook" in sys.argv:
+    ctypes.PyDLL(sys.argv[sys.argv.index("--profile-hook") + 1]).pyat_install_profile_hook()
 ALPHA, BETA = 3, 2
 
 
