@@ -12,7 +12,7 @@
 #define PYAT_TRACE_FILE_LEN 160
 #define PYAT_TRACE_NAME_LEN 96
 /* Frames sent with a return in return-only mode (innermost first): the callee, its caller... */
-#define PYAT_TRACE_FRAMES 8
+#define PYAT_TRACE_FRAMES 16
 
 enum call_event_kind {
     TRACE_ENTRY = 1,       /* function__entry: a call starts (filename, funcname, lineno) */
