@@ -273,13 +273,12 @@ static __always_inline __u32 trace_index(__u32 i)
     return i & (PYAT_TRACE_FRAMES - 1);
 }
 
-SEC("usdt")
-int on_return_only(struct pt_regs *ctx)
+/* Return-only mode: the frames of the running thread, for a return (TRACE_RETURN_ONLY: the
+ * returning frame is frames[0]) or a collection starting (TRACE_GC_START: frames[0] is the call
+ * it interrupts; nothing returns, so no start is estimated or forgotten). */
+static __always_inline int send_frames(__u32 tid, __u32 kind)
 {
-    __u32 tid;
-    if (!traced(&tid))
-        return 0;
-    bump(TRACE_COUNTER_PROBES);
+    const int returning = kind == TRACE_RETURN_ONLY;
     __u32 zero = 0;
     const struct py_process *proc = bpf_map_lookup_elem(&trace_process, &zero);
     if (!proc)
@@ -288,13 +287,14 @@ int on_return_only(struct pt_regs *ctx)
     __u64 now = bpf_ktime_get_ns();
     __u64 *last = bpf_map_lookup_elem(&previous_return, &tid);
     __u64 before = last ? *last : now;
-    bpf_map_update_elem(&previous_return, &tid, &now, BPF_ANY);
+    if (returning)
+        bpf_map_update_elem(&previous_return, &tid, &now, BPF_ANY);
 
     /* Built aside and copied out last, so that the names of new code objects go out before it. */
     struct trace_return *r = bpf_map_lookup_elem(&return_scratch, &zero);
     if (!r)
         return 0;
-    r->hdr.kind = TRACE_RETURN_ONLY;
+    r->hdr.kind = kind;
     r->hdr.tid = tid;
     r->hdr.pid = traced_tgid;
     r->hdr.ktime_ns = now;
@@ -309,7 +309,7 @@ int on_return_only(struct pt_regs *ctx)
     r->truncated = 0;
     r->counted_elsewhere = 0;
     const struct trace_twisted *tw = bpf_map_lookup_elem(&trace_twisted, &zero);
-    int twisted = tw && tw->wrapper_code;
+    int twisted = returning && tw && tw->wrapper_code;
 
     int fault = 0;
     __u64 tstate = 0;
@@ -348,7 +348,9 @@ int on_return_only(struct pt_regs *ctx)
         r->frames[k].code = code;
         r->frames[k].instr = -1;
         r->frames[k].code_tag = tag;
-        if (i == 0) {
+        if (i == 0 && !returning) {
+            r->frame = frame;
+        } else if (i == 0) {
             r->frame = frame;
             __u64 ip = read_u64(frame + l->frame_instr, &fault);
             __u8 opcode = 0;
@@ -363,7 +365,8 @@ int on_return_only(struct pt_regs *ctx)
                 r->caller_frame = frame;
             /* A frame first seen now has had nothing return inside it before this call: it
              * started after the thread's previous return. */
-            bpf_map_update_elem(&frame_started, &frame, &before, BPF_NOEXIST);
+            if (returning)
+                bpf_map_update_elem(&frame_started, &frame, &before, BPF_NOEXIST);
         }
         n++;
         frame = previous;
@@ -372,6 +375,27 @@ int on_return_only(struct pt_regs *ctx)
     if (bpf_ringbuf_output(&trace_events, r, sizeof(*r), wakeup_flag()))
         bump(TRACE_COUNTER_LOST);
     return 0;
+}
+
+SEC("usdt")
+int on_return_only(struct pt_regs *ctx)
+{
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    bump(TRACE_COUNTER_PROBES);
+    return send_frames(tid, TRACE_RETURN_ONLY);
+}
+
+/* Return-only mode: gc__start with the frames of the call the collection interrupts. */
+SEC("usdt")
+int on_gc_start_frames(struct pt_regs *ctx)
+{
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    bump(TRACE_COUNTER_PROBES);
+    return send_frames(tid, TRACE_GC_START);
 }
 
 /* Entry/return mode, greenlet loaded: its layout (key 0). */

@@ -37,7 +37,8 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
     bpf_program__set_autoload(skel_->progs.on_function_entry, !config.return_only);
     bpf_program__set_autoload(skel_->progs.on_function_return, !config.return_only);
     bpf_program__set_autoload(skel_->progs.on_return_only, config.return_only);
-    bpf_program__set_autoload(skel_->progs.on_gc_start, config.gc);
+    bpf_program__set_autoload(skel_->progs.on_gc_start, config.gc && !config.return_only);
+    bpf_program__set_autoload(skel_->progs.on_gc_start_frames, config.gc && config.return_only);
     bpf_program__set_autoload(skel_->progs.on_gc_done, config.gc);
     if (int err = pytrace_bpf__load(skel_.get()))
         throw Error(fmt::format("cannot load the BPF trace programs into the kernel: {}", reason(err)));
@@ -67,7 +68,7 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
         attach(skel_->progs.on_function_return, "function__return");
     }
     if (config.gc) {
-        attach(skel_->progs.on_gc_start, "gc__start");
+        attach(config.return_only ? skel_->progs.on_gc_start_frames : skel_->progs.on_gc_start, "gc__start");
         attach(skel_->progs.on_gc_done, "gc__done");
     }
 }

@@ -150,11 +150,16 @@ void CallTrace::add(const void* data, size_t size) {
             return;
         }
         case TRACE_GC_START: {
+            if (size >= sizeof(trace_return)) {  // return-only mode: with the frames it interrupts
+                add_gc_start(*static_cast<const trace_return*>(data));
+                return;
+            }
             if (gc_function_ == UINT32_MAX) gc_function_ = profile_.intern({"[gc]", "", 0});
             enter(threads_[shadow_key(e->tid)], gc_key, gc_function_, e->ktime_ns);
             return;
         }
         case TRACE_GC_DONE: {
+            if (add_gc_done(e->tid, e->ktime_ns)) return;
             Shadow& s = threads_[shadow_key(e->tid)];
             for (size_t i = s.size(); i-- > 0;)
                 if (s[i].key == gc_key) {
@@ -197,8 +202,8 @@ void CallTrace::add(const void* data, size_t size) {
 
 // CPython 3.11: the return of frames[0], called from frames[1]. Counted exactly; its time is the
 // kernel's estimate, less what its callees took.
-void CallTrace::add_return_only(const trace_return& r) {
-    if (!resolver_ || r.nframes == 0) return;
+// The frames the kernel sent (innermost first) as a stack, root first.
+Stack CallTrace::stack_from(const trace_return& r) {
     size_t n = std::min<size_t>(r.nframes, PYAT_TRACE_FRAMES);
     Stack stack;
     if (r.truncated) stack.push_back({profile_.intern({"[more frames]", "", 0}), 0});
@@ -211,6 +216,35 @@ void CallTrace::add_return_only(const trace_return& r) {
         ResolvedFrame f = resolver_->resolve(r.frames[i]);
         stack.push_back({profile_.intern({*f.name, *f.file, f.first_line}), f.first_line});
     }
+    return stack;
+}
+
+// A stack as shown: without Twisted's machinery (never its last frame) and without unrecorded
+// frames (what a filtered-out call took goes to its nearest recorded caller).
+Stack CallTrace::shown(const Stack& stack) {
+    Stack out;
+    for (size_t i = 0; i < stack.size(); i++) {
+        const StackFrame& f = stack[i];
+        bool machinery = !hidden_file_.empty() && profile_.functions[f.function].file.ends_with(hidden_file_);
+        if (recorded(f.function) && (i + 1 == stack.size() || !machinery)) out.push_back(f);
+    }
+    return out;
+}
+
+// The nearest recorded frame below stack[below] calls callee once more.
+void CallTrace::count_call(const Stack& stack, size_t below, uint32_t callee) {
+    for (size_t i = below; i-- > 0;)
+        if (recorded(stack[i].function)) {
+            profile_.call_counts[{stack[i].function, stack[i].line, callee}]++;
+            return;
+        }
+}
+
+// CPython 3.11: the return of frames[0], called from frames[1]. Counted exactly; its time is the
+// kernel's estimate, less what its callees took.
+void CallTrace::add_return_only(const trace_return& r) {
+    if (!resolver_ || r.nframes == 0) return;
+    Stack stack = stack_from(r);
     uint64_t children = 0;
     if (auto it = child_ns_.find(r.frame); it != child_ns_.end()) {
         children = it->second;
@@ -223,22 +257,34 @@ void CallTrace::add_return_only(const trace_return& r) {
     // generator's steps are counted at the wrapper that started it.
     const StackFrame callee = stack.back();
     if (!r.is_yield && !r.counted_elsewhere && recorded(callee.function)) {
-        for (size_t i = stack.size() - 1; i-- > 0;)
-            if (recorded(stack[i].function)) {
-                if (n >= 2) profile_.call_counts[{stack[i].function, stack[i].line, callee.function}]++;
-                break;
-            }
+        if (r.nframes >= 2) count_call(stack, stack.size() - 1, callee.function);
         calls_++;
     }
-    // Its own time, on the stack without Twisted's machinery (never the callee itself) and without
-    // unrecorded frames: what a filtered-out call took goes to its nearest recorded caller.
-    Stack shown;
-    for (size_t i = 0; i < stack.size(); i++) {
-        const StackFrame& f = stack[i];
-        bool machinery = !hidden_file_.empty() && profile_.functions[f.function].file.ends_with(hidden_file_);
-        if (recorded(f.function) && (i + 1 == stack.size() || !machinery)) shown.push_back(f);
-    }
-    if (!shown.empty()) profile_.add(shown, self);
+    Stack own = shown(stack);
+    if (!own.empty()) profile_.add(own, self);
+}
+
+// CPython 3.11: a collection starts inside the call at frames[0]; it is a [gc] call of that one,
+// and its time is not that call's own.
+void CallTrace::add_gc_start(const trace_return& r) {
+    if (!resolver_ || r.nframes == 0) return;
+    gc_running_[r.hdr.tid] = {r.hdr.ktime_ns, r.frame, stack_from(r)};
+}
+
+bool CallTrace::add_gc_done(uint32_t tid, uint64_t now) {
+    auto it = gc_running_.find(tid);
+    if (it == gc_running_.end()) return false;
+    auto [start, frame, stack] = std::move(it->second);
+    gc_running_.erase(it);
+    if (gc_function_ == UINT32_MAX) gc_function_ = profile_.intern({"[gc]", "", 0});
+    uint64_t took = now > start ? now - start : 0;
+    child_ns_[frame] += took;
+    stack.push_back({gc_function_, 0});
+    count_call(stack, stack.size() - 1, gc_function_);
+    calls_++;
+    Stack own = shown(stack);
+    if (!own.empty()) profile_.add(own, took);
+    return true;
 }
 
 void CallTrace::finish(uint64_t end_ns) {

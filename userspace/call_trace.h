@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -73,6 +74,11 @@ private:
     void enter(Shadow& s, uint64_t key, uint32_t function, uint64_t now);
     void leave(Shadow& s, size_t index, uint64_t now);
     void add_return_only(const trace_return& r);
+    void add_gc_start(const trace_return& r);
+    bool add_gc_done(uint32_t tid, uint64_t now);  // false: no collection seen starting with frames
+    Stack stack_from(const trace_return& r);
+    Stack shown(const Stack& stack);
+    void count_call(const Stack& stack, size_t below, uint32_t callee);
     uint32_t child(uint32_t parent, uint32_t function);
     void flush_tree();  // the call tree into the profile
 
@@ -88,7 +94,13 @@ private:
     std::unordered_map<uint64_t, uint32_t> functions_;                          // key -> function index
     std::unordered_map<uint32_t, bool> recorded_;
     std::unordered_map<uint64_t, uint32_t> code_functions_;  // return-only: code object -> function
-    std::unordered_map<uint64_t, uint64_t> child_ns_;  // return-only: frame -> time of callees returned
+    std::unordered_map<uint64_t, uint64_t> child_ns_;
+    struct GcRunning {
+        uint64_t start_ns = 0;
+        uint64_t frame = 0;  // the call it interrupted
+        Stack stack;
+    };
+    std::unordered_map<uint32_t, GcRunning> gc_running_;  // return-only mode: tid -> collection  // return-only: frame -> time of callees returned
     std::vector<Node> nodes_{Node{}};  // nodes_[0]: the root, above every thread's first call
     std::unordered_map<uint64_t, uint32_t> children_;  // (parent << 32 | function) -> node
     uint32_t gc_function_ = UINT32_MAX;

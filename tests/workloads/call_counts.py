@@ -1,10 +1,11 @@
 """Known call counts for --mode trace: plain calls, a method, __init__, a generator, a key function
-called from C (sorted) and recursion. Prints "ready", waits for SIGUSR1 (sent once the tracer is
+called from C (sorted), recursion, and one gc.collect() (a [gc] call). Prints "ready", waits for SIGUSR1 (sent once the tracer is
 attached; with `now`, launched under the tracer, it does not wait), runs, prints "count NAME N" and
 "edge CALLER CALLEE N" lines of what it called, exits.
 
 Usage: python3.11 call_counts.py [ROUNDS] [now]   (default 200 rounds)
 """
+import gc
 import signal
 import sys
 
@@ -41,6 +42,10 @@ class Point:
         return middle(3)
 
 
+def collect_garbage():
+    return gc.collect()  # one collection: a [gc] call of this function
+
+
 def top():
     for _ in range(ROUNDS):
         middle(10)
@@ -48,6 +53,7 @@ def top():
         sum(numbers(5))
         sorted([3, 1, 2], key=leaf)
         countdown(4)
+    collect_garbage()
 
 
 if sys.argv[2:] != ["now"]:
@@ -57,11 +63,12 @@ if sys.argv[2:] != ["now"]:
 top()
 R = ROUNDS
 for name, n in [("leaf", R * (10 + 1 + 3 + 5 + 3)), ("middle", 2 * R), ("Point.__init__", R),
-                ("Point.norm", R), ("numbers", R), ("countdown", 5 * R), ("top", 1)]:
+                ("Point.norm", R), ("numbers", R), ("countdown", 5 * R), ("top", 1), ("collect_garbage", 1)]:
     print(f"count {name} {n}")
 for caller, callee, n in [("middle", "leaf", 13 * R), ("Point.__init__", "leaf", R), ("numbers", "leaf", 5 * R),
                           ("top", "leaf", 3 * R), ("top", "middle", R), ("Point.norm", "middle", R),
                           ("top", "Point.__init__", R), ("top", "Point.norm", R), ("top", "numbers", R),
-                          ("top", "countdown", R), ("countdown", "countdown", 4 * R), ("<module>", "top", 1)]:
+                          ("top", "countdown", R), ("countdown", "countdown", 4 * R), ("<module>", "top", 1),
+                          ("top", "collect_garbage", 1), ("collect_garbage", "[gc]", 1)]:
     print(f"edge {caller} {callee} {n}")
 sys.stdout.flush()
