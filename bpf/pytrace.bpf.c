@@ -308,6 +308,7 @@ static __always_inline int send_frames(__u32 tid, __u32 kind)
     r->nframes = 0;
     r->truncated = 0;
     r->counted_elsewhere = 0;
+    r->started_generator = 0;
     const struct trace_twisted *tw = bpf_map_lookup_elem(&trace_twisted, &zero);
     int twisted = returning && tw && tw->wrapper_code;
 
@@ -338,6 +339,9 @@ static __always_inline int send_frames(__u32 tid, __u32 kind)
                 filename = read_u64(code + l->code_filename, &fault);
                 name = read_u64(code + l->code_name, &fault);
             }
+            __u64 gen = read_u64(frame + tw->frame_localsplus + 8 * (__u64)tw->wrapper_generator_slot, &fault);
+            if (!fault && gen)
+                r->started_generator = gen + tw->gen_frame;
             fault = 0;
         }
         if (twisted && i == 1 && (code == tw->inline_callbacks_code || code == tw->wrapper_code))
@@ -345,6 +349,7 @@ static __always_inline int send_frames(__u32 tid, __u32 kind)
         __u32 tag = code_tag(name, filename);
         send_code(code, tag);
         __u32 k = trace_index(n);
+        r->frame_addresses[k] = frame;
         r->frames[k].code = code;
         r->frames[k].instr = -1;
         r->frames[k].code_tag = tag;

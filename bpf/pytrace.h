@@ -58,6 +58,8 @@ struct trace_return {
                                * wrapper that started it (frames[0] of that return names the
                                * decorated function, see struct trace_twisted) */
     __u8 pad[4];
+    __u64 started_generator; /* Twisted: frame of the generator the returning wrapper started (0: none) */
+    __u64 frame_addresses[PYAT_TRACE_FRAMES]; /* of frames[], innermost first */
     struct py_frame frames[PYAT_TRACE_FRAMES];
 };
 
@@ -70,7 +72,8 @@ struct trace_twisted {
     __u16 frame_localsplus;
     __u16 cell_ref;
     __u16 func_code;
-    __u32 pad;
+    __u16 wrapper_generator_slot; /* localsplus slot of the wrapper's local `gen` */
+    __u16 gen_frame;              /* the frame embedded in a generator (3.11+) */
 };
 
 enum trace_counter {

@@ -202,20 +202,49 @@ void CallTrace::add(const void* data, size_t size) {
 
 // CPython 3.11: the return of frames[0], called from frames[1]. Counted exactly; its time is the
 // kernel's estimate, less what its callees took.
-// The frames the kernel sent (innermost first) as a stack, root first.
+// The frames the kernel sent (innermost first) as a stack, root first. The kernel sends at most
+// PYAT_TRACE_FRAMES: the frames above come from what earlier events said of the outermost one's
+// callers (each frame's caller is remembered while the frame lives), else "[more frames]".
 Stack CallTrace::stack_from(const trace_return& r) {
     size_t n = std::min<size_t>(r.nframes, PYAT_TRACE_FRAMES);
-    Stack stack;
-    if (r.truncated) stack.push_back({profile_.intern({"[more frames]", "", 0}), 0});
-    for (size_t i = n; i-- > 0;) {
+    std::vector<StackFrame> frames(n);  // innermost first
+    for (size_t i = 0; i < n; i++) {
         auto named = code_functions_.find(code_key(r.frames[i].code, r.frames[i].code_tag));
         if (named != code_functions_.end()) {
-            stack.push_back({named->second, profile_.functions[named->second].first_line});
+            frames[i] = {named->second, profile_.functions[named->second].first_line};
             continue;
         }
         ResolvedFrame f = resolver_->resolve(r.frames[i]);
-        stack.push_back({profile_.intern({*f.name, *f.file, f.first_line}), f.first_line});
+        frames[i] = {profile_.intern({*f.name, *f.file, f.first_line}), f.first_line};
     }
+    for (size_t i = 0; i + 1 < n; i++) callers_[r.frame_addresses[i]] = {r.frame_addresses[i + 1], frames[i]};
+    Stack stack;
+    if (n) {
+        uint64_t outermost = r.frame_addresses[n - 1];
+        if (!r.truncated) {
+            callers_[outermost] = {0, frames[n - 1]};
+        } else {
+            // Follow the remembered callers up to the root, if they are all known.
+            Stack above;
+            uint64_t at = outermost;
+            bool rooted = false;
+            for (size_t hops = 0; hops < 1024; hops++) {
+                auto link = callers_.find(at);
+                if (link == callers_.end()) break;
+                if (at != outermost) above.push_back(link->second.frame);
+                if (!link->second.caller) {
+                    rooted = true;
+                    break;
+                }
+                at = link->second.caller;
+            }
+            if (!rooted) above.push_back({profile_.intern({"[more frames]", "", 0}), 0});
+            stack.assign(above.rbegin(), above.rend());
+            if (auto known = callers_.find(outermost); known != callers_.end()) known->second.frame = frames[n - 1];
+        }
+    }
+    for (size_t i = n; i-- > 0;) stack.push_back(frames[i]);
+    if (callers_.size() > max_remembered_frames) callers_.clear();
     return stack;
 }
 
@@ -260,15 +289,42 @@ void CallTrace::add_return_only(const trace_return& r) {
         if (r.nframes >= 2) count_call(stack, stack.size() - 1, callee.function);
         calls_++;
     }
-    Stack own = shown(stack);
+    Stack logical = logical_stack(r, stack);
+    // Twisted: the generator this @inlineCallbacks call started runs later under the reactor; its
+    // steps show under the code that made this call.
+    if (r.started_generator) {
+        if (started_.size() >= max_started_generators) started_.clear();
+        started_[r.started_generator] = Stack(logical.begin(), logical.end() - 1);
+    }
+    if (!r.is_yield) {  // a call (or a generator) that ends
+        started_.erase(r.frame);
+        callers_.erase(r.frame);
+    }
+    Stack own = shown(logical);
     if (!own.empty()) profile_.add(own, self);
+}
+
+// The stack as the code was written: above the innermost generator that an @inlineCallbacks call
+// started, the stack of that call (itself logical) instead of the reactor's.
+Stack CallTrace::logical_stack(const trace_return& r, const Stack& physical) const {
+    if (started_.empty()) return physical;
+    size_t n = std::min<size_t>(r.nframes, PYAT_TRACE_FRAMES);
+    size_t offset = physical.size() - n;  // the frames above the ones sent
+    for (size_t i = 0; i < n; i++) {
+        auto known = started_.find(r.frame_addresses[i]);
+        if (known == started_.end()) continue;
+        Stack out = known->second;
+        out.insert(out.end(), physical.begin() + long(offset + (n - 1 - i)), physical.end());
+        return out;
+    }
+    return physical;
 }
 
 // CPython 3.11: a collection starts inside the call at frames[0]; it is a [gc] call of that one,
 // and its time is not that call's own.
 void CallTrace::add_gc_start(const trace_return& r) {
     if (!resolver_ || r.nframes == 0) return;
-    gc_running_[r.hdr.tid] = {r.hdr.ktime_ns, r.frame, stack_from(r)};
+    gc_running_[r.hdr.tid] = {r.hdr.ktime_ns, r.frame, logical_stack(r, stack_from(r))};
 }
 
 bool CallTrace::add_gc_done(uint32_t tid, uint64_t now) {

@@ -78,6 +78,7 @@ private:
     bool add_gc_done(uint32_t tid, uint64_t now);  // false: no collection seen starting with frames
     Stack stack_from(const trace_return& r);
     Stack shown(const Stack& stack);
+    Stack logical_stack(const trace_return& r, const Stack& physical) const;
     void count_call(const Stack& stack, size_t below, uint32_t callee);
     uint32_t child(uint32_t parent, uint32_t function);
     void flush_tree();  // the call tree into the profile
@@ -100,7 +101,17 @@ private:
         uint64_t frame = 0;  // the call it interrupted
         Stack stack;
     };
-    std::unordered_map<uint32_t, GcRunning> gc_running_;  // return-only mode: tid -> collection  // return-only: frame -> time of callees returned
+    std::unordered_map<uint32_t, GcRunning> gc_running_;  // return-only mode: tid -> collection
+    // Twisted: generator frame -> the logical stack of the @inlineCallbacks call that started it.
+    std::unordered_map<uint64_t, Stack> started_;
+    // Return-only mode: a live frame -> its caller's frame (0: none, the root) and what it runs.
+    struct Caller {
+        uint64_t caller = 0;
+        StackFrame frame;
+    };
+    std::unordered_map<uint64_t, Caller> callers_;
+    static constexpr size_t max_remembered_frames = 1'000'000;
+    static constexpr size_t max_started_generators = 200'000;  // return-only: frame -> time of callees returned
     std::vector<Node> nodes_{Node{}};  // nodes_[0]: the root, above every thread's first call
     std::unordered_map<uint64_t, uint32_t> children_;  // (parent << 32 | function) -> node
     uint32_t gc_function_ = UINT32_MAX;

@@ -48,6 +48,7 @@ struct TwistedDescription {
     const char* wrapper = "";
     const char* wrapper_nested_in = "";
     const char* wrapper_function = "";   // the wrapper's free variable holding the decorated function
+    const char* wrapper_generator = "";  // the wrapper's local holding the generator it made
 };
 
 // Newest release first.

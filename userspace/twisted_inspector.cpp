@@ -176,7 +176,8 @@ TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout,
         uint64_t wrapper =
             code.nested_code(code.function_code(objects.module_attribute(defer, d.wrapper_nested_in)), d.wrapper);
         auto slot = wrapper ? code.local_slot(wrapper, d.wrapper_function) : std::nullopt;
-        if (slot) {
+        auto gen = wrapper && *d.wrapper_generator ? code.local_slot(wrapper, d.wrapper_generator) : std::nullopt;
+        if (slot && gen && layout.gen_frame_embedded) {
             trace_twisted t{};
             t.wrapper_code = wrapper;
             t.inline_callbacks_code = inline_callbacks;
@@ -184,6 +185,8 @@ TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout,
             t.frame_localsplus = layout.frame_localsplus;
             t.cell_ref = layout.cell_ref;
             t.func_code = layout.func_code;
+            t.wrapper_generator_slot = gen->slot;
+            t.gen_frame = layout.gen_frame;
             out.trace = t;
         }
     }
