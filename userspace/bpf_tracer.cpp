@@ -53,7 +53,7 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
     ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.trace_events), &BpfTracer::on_record, this, nullptr));
     if (!ring_) throw Error(fmt::format("cannot set up the BPF ring buffer: {}", reason(-errno)));
 
-    std::string file = config.binary;
+    std::string file = config.attach_path.empty() ? config.binary : config.attach_path;
     auto attach = [&](bpf_program* prog, const char* probe) {
         bpf_link* link = bpf_program__attach_usdt(prog, config.pid, file.c_str(), "python", probe, nullptr);
         if (!link)

@@ -24,6 +24,7 @@ namespace pyat {
 struct TracerConfig {
     pid_t pid = 0;
     std::string binary;          // the ELF holding the python probes, as the process maps it
+    std::string attach_path;     // where the tracer opens it (/proc/PID/root/...); "" : binary
     bool return_only = false;    // CPython 3.11: calls read at function__return (needs `process`)
     std::optional<py_process> process;
     uint8_t yield_opcode = 0;    // return-only: YIELD_VALUE of that interpreter

@@ -212,8 +212,15 @@ int run_trace_session(const Options& options) {
     if (python && python->layout->minor >= 12 && python->layout->minor <= 14 && site &&
         site->binary == python->interpreter)
         site.reset();
-    if (!site || !site->ret) throw Error(no_probes_message(pid, python));
+    if (!site || !site->ret) {
+        std::string message = no_probes_message(pid, python);
+        if (launched && !python)
+            message += " (if the command is a wrapper script, such as a pyenv shim, give the interpreter itself)";
+        throw Error(message);
+    }
     config.binary = site->binary;
+    // Attached before it runs: the path as given; else as the process sees it (its mount namespace).
+    config.attach_path = released || !launched ? fmt::format("/proc/{}/root{}", pid, site->binary) : site->binary;
     config.gc = site->gc;
     // CPython 3.11's own function__entry fires only for frames entered from C.
     config.return_only = !site->entry || (python && python->layout->minor == 11 && site->binary == python->interpreter);
