@@ -48,6 +48,17 @@ std::map<std::pair<std::string, std::string>, Edge> call_edges(const std::string
     return edges;
 }
 
+// The workload's own "edge CALLER CALLEE N" lines, each checked exactly against `edges`; how many.
+int expect_edges(const std::string& out, std::map<std::pair<std::string, std::string>, Edge>& edges) {
+    std::regex edge(R"(edge (\S+) (\S+) (\d+))");
+    int checked = 0;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
+        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
+        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
+    }
+    return checked;
+}
+
 }  // namespace
 
 TEST(LiveTrace, StandInInterpreterCountsExactlyAndTimesWithinFivePercent) {
@@ -96,12 +107,8 @@ void expect_workload_counts(const std::string& out, const std::string& callgrind
     auto edges = call_edges(callgrind);
     std::map<std::string, uint64_t> per_function;
     for (const auto& [key, e] : edges) per_function[key.second] += e.calls;
-    std::regex edge(R"(edge (\S+) (\S+) (\d+))"), count(R"(count (\S+) (\d+))");
-    int checked = 0;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
-        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
-        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
-    }
+    std::regex count(R"(count (\S+) (\d+))");
+    int checked = expect_edges(out, edges);
     for (auto it = std::sregex_iterator(out.begin(), out.end(), count); it != std::sregex_iterator(); ++it, checked++)
         EXPECT_EQ(per_function[(*it)[1]], std::stoull((*it)[2])) << (*it)[0];
     EXPECT_EQ(checked, 22) << out;
@@ -145,14 +152,7 @@ TEST(LiveTrace, GreenletSwitchesMidCallKeepEachGreenletsCallsApart) {
     ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
 
     auto edges = call_edges(read_file(dir / "g.callgrind"));
-    std::regex edge(R"(edge (\S+) (\S+) (\d+))");
-    const std::string out = target.out();
-    int checked = 0;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
-        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
-        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
-    }
-    EXPECT_EQ(checked, 4) << out;
+    EXPECT_EQ(expect_edges(target.out(), edges), 4) << target.out();
     uint64_t alpha = 0, beta = 0;
     for (const auto& [stack, weight] : read_folded(dir / "g.folded")) {
         auto names = function_names(stack);
@@ -186,14 +186,7 @@ TEST(LiveTrace, InlineCallbacksCallsAreCountedFromTheirCallers) {
     ASSERT_EQ(target.wait(60), 0) << target.err();
     ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
     auto edges = call_edges(read_file(dir / "t.callgrind"));
-    std::regex edge(R"(edge (\S+) (\S+) (\d+))");
-    const std::string out = target.out();
-    int checked = 0;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
-        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
-        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
-    }
-    EXPECT_EQ(checked, 3) << out;
+    EXPECT_EQ(expect_edges(target.out(), edges), 3) << target.out();
     // Not as calls of the wrapper, nor of the generators' steps.
     uint64_t wrapper = 0;
     for (const auto& [key, e] : edges)
@@ -235,14 +228,7 @@ TEST(LiveTrace, EntryReturnShadowStacksArePerGreenlet) {
     EXPECT_NE(tracer.err().find("call counts and times are exact"), std::string::npos) << tracer.err();
 
     auto edges = call_edges(read_file(dir / "g.callgrind"));
-    std::regex edge(R"(edge (\S+) (\S+) (\d+))");
-    const std::string out = target.out();
-    int checked = 0;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), edge); it != std::sregex_iterator(); ++it, checked++) {
-        std::pair<std::string, std::string> key{(*it)[1], (*it)[2]};
-        EXPECT_EQ(edges[key].calls, std::stoull((*it)[3])) << (*it)[0];
-    }
-    EXPECT_EQ(checked, 4) << out;
+    EXPECT_EQ(expect_edges(target.out(), edges), 4) << target.out();
     uint64_t parked_in_sleep = 0;
     for (const auto& [stack, weight] : read_folded(dir / "g.folded")) {
         auto names = function_names(stack);
