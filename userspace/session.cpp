@@ -337,10 +337,13 @@ int run_session(const Options& options) {
     auto next_liveness = start;
     auto next_greenlet_look = start + 1s;
     // --deferred-log: Twisted found soon after it is imported, so the log starts early.
-    const auto twisted_look_every = options.deferred_log ? std::chrono::milliseconds(10) : std::chrono::milliseconds(1000);
+    // (Every 10 ms for one target; 50 ms host-wide, where many processes may never import it.)
+    const auto twisted_look_every = !options.deferred_log                        ? std::chrono::milliseconds(1000)
+                                    : options.mode == TargetMode::all_processes ? std::chrono::milliseconds(50)
+                                                                                : std::chrono::milliseconds(10);
     auto next_twisted_look = start + twisted_look_every;
     while (stop_reason.empty()) {
-        ready.wait(options.deferred_log && !twisted_pending.empty() ? 10 : 50);
+        ready.wait(twisted_look_every < std::chrono::milliseconds(50) && !twisted_pending.empty() ? 10 : 50);
         sampler.poll(0);
         for (pid_t pid : defer_imported) {  // stopped in the kernel: log its Deferreds, continue it
             if (auto it = twisted_pending.find(pid); it != twisted_pending.end() && follow_twisted(it->second))
