@@ -168,10 +168,10 @@ static __always_inline void send_name(__u64 filename, __u64 funcname)
     send_name_record(n);
 }
 
-static __always_inline int send_call(__u32 kind, __u32 tid, __u64 filename, __u64 funcname, __s32 lineno)
+/* One call_event out (every probe hit that is not a return-only frame record comes here). */
+static __always_inline int submit_event(__u32 kind, __u32 tid, __u64 filename, __u64 funcname, __s32 lineno)
 {
     bump(TRACE_COUNTER_PROBES);
-    send_name(filename, funcname);
     struct call_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
     if (!e) {
         bump(TRACE_COUNTER_LOST);
@@ -186,6 +186,12 @@ static __always_inline int send_call(__u32 kind, __u32 tid, __u64 filename, __u6
     e->pid = traced_tgid;
     bpf_ringbuf_submit(e, wakeup_flag());
     return 0;
+}
+
+static __always_inline int send_call(__u32 kind, __u32 tid, __u64 filename, __u64 funcname, __s32 lineno)
+{
+    send_name(filename, funcname);
+    return submit_event(kind, tid, filename, funcname, lineno);
 }
 
 SEC("usdt")
@@ -211,19 +217,7 @@ static __always_inline int send_gc(__u32 kind)
     __u32 tid;
     if (!traced(&tid))
         return 0;
-    bump(TRACE_COUNTER_PROBES);
-    struct call_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
-    if (!e) {
-        bump(TRACE_COUNTER_LOST);
-        return 0;
-    }
-    __builtin_memset(e, 0, sizeof(*e));
-    e->kind = kind;
-    e->tid = tid;
-    e->pid = traced_tgid;
-    e->ktime_ns = bpf_ktime_get_ns();
-    bpf_ringbuf_submit(e, wakeup_flag());
-    return 0;
+    return submit_event(kind, tid, 0, 0, 0);
 }
 
 SEC("usdt")
@@ -276,8 +270,12 @@ static __always_inline __u32 trace_index(__u32 i)
 /* Return-only mode: the frames of the running thread, for a return (TRACE_RETURN_ONLY: the
  * returning frame is frames[0]) or a collection starting (TRACE_GC_START: frames[0] is the call
  * it interrupts; nothing returns, so no start is estimated or forgotten). */
-static __always_inline int send_frames(__u32 tid, __u32 kind)
+static __always_inline int send_frames(__u32 kind)
 {
+    __u32 tid;
+    if (!traced(&tid))
+        return 0;
+    bump(TRACE_COUNTER_PROBES);
     const int returning = kind == TRACE_RETURN_ONLY;
     __u32 zero = 0;
     const struct py_process *proc = bpf_map_lookup_elem(&trace_process, &zero);
@@ -385,22 +383,14 @@ static __always_inline int send_frames(__u32 tid, __u32 kind)
 SEC("usdt")
 int on_return_only(struct pt_regs *ctx)
 {
-    __u32 tid;
-    if (!traced(&tid))
-        return 0;
-    bump(TRACE_COUNTER_PROBES);
-    return send_frames(tid, TRACE_RETURN_ONLY);
+    return send_frames(TRACE_RETURN_ONLY);
 }
 
 /* Return-only mode: gc__start with the frames of the call the collection interrupts. */
 SEC("usdt")
 int on_gc_start_frames(struct pt_regs *ctx)
 {
-    __u32 tid;
-    if (!traced(&tid))
-        return 0;
-    bump(TRACE_COUNTER_PROBES);
-    return send_frames(tid, TRACE_GC_START);
+    return send_frames(TRACE_GC_START);
 }
 
 /* Entry/return mode, greenlet loaded: its layout (key 0). */
@@ -425,19 +415,5 @@ int BPF_KPROBE(on_trace_greenlet_switch, void *sret, void *target_impl)
     struct greenlet_switch sw;
     if (read_greenlet_switch(l, (__u64)target_impl, &sw))
         return 0;
-    bump(TRACE_COUNTER_PROBES);
-    struct call_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
-    if (!e) {
-        bump(TRACE_COUNTER_LOST);
-        return 0;
-    }
-    e->kind = TRACE_SWITCH;
-    e->tid = tid;
-    e->pid = traced_tgid;
-    e->ktime_ns = bpf_ktime_get_ns();
-    e->filename = sw.origin;
-    e->funcname = sw.target;
-    e->lineno = 0;
-    bpf_ringbuf_submit(e, wakeup_flag());
-    return 0;
+    return submit_event(TRACE_SWITCH, tid, sw.origin, sw.target, 0);
 }

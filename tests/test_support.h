@@ -178,6 +178,18 @@ public:
     }
 };
 
+// `target` waits for SIGUSR1 before its scripted work: once `tracer` has printed `ready_note` on
+// stderr (it is attached), lets it go and waits for both to exit. "" when all went well, else what
+// went wrong.
+inline std::string release_and_wait(Workload& target, Child& tracer, const std::string& ready_note) {
+    if (!tracer.wait_for_output(ready_note, 30, true))
+        return "the tracer never printed '" + ready_note + "': " + tracer.err();
+    target.signal(SIGUSR1);
+    if (int code = target.wait(60)) return "the workload exited with " + std::to_string(code) + ": " + target.err();
+    if (int code = tracer.wait(60)) return "the tracer exited with " + std::to_string(code) + ": " + tracer.err();
+    return "";
+}
+
 // folded file -> stack -> count
 inline std::map<std::string, uint64_t> read_folded(const std::string& path) {
     std::map<std::string, uint64_t> stacks;

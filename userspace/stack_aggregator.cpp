@@ -62,14 +62,7 @@ void StackAggregator::enable_deferred_log(pid_t pid) {
 void StackAggregator::on_deferred_event(Traced& t, const py_sample& event) {
     if (!t.deferred_log) return;
     // The stack follows the callables the kernel recorded first.
-    unsigned callables = std::min<unsigned>(event.hdr.deferred_callables, event.hdr.nframes);
-    auto stack_part = std::make_unique<py_sample>();
-    stack_part->hdr = event.hdr;
-    stack_part->hdr.nframes = uint16_t(event.hdr.nframes - callables);
-    stack_part->hdr.awaited_at = uint16_t(event.hdr.awaited_at >= callables ? event.hdr.awaited_at - callables : 0);
-    std::copy(event.frames + callables, event.frames + std::min<size_t>(event.hdr.nframes, PYAT_MAX_FRAMES),
-              stack_part->frames);
-    Stack frames = frames_of(t, *stack_part);
+    Stack frames = frames_of(t, event, event.hdr.deferred_callables);
     if (!config_.raw_stacks && !t.defer_file.empty())
         std::erase_if(frames, [&](const StackFrame& f) { return t.profile.functions[f.function].file.ends_with(t.defer_file); });
     auto& labels = t.lifecycle_stacks[frames];
@@ -230,36 +223,38 @@ bool StackAggregator::resumed_by_generator_end(Traced& t, const py_sample& sampl
     return t.inline_callbacks->resumed_by_generator_end(t.profile, raw, physical - 1 - sample.hdr.awaited_at);
 }
 
-Stack StackAggregator::frames_of(Traced& t, const py_sample& sample) {
+Stack StackAggregator::frames_of(Traced& t, const py_sample& sample, size_t first) {
     ProcessProfile& profile = t.profile;
     size_t n = std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES);
     // The last nawaiting frames are generators waiting for the resumed one, not on the stack.
     size_t awaiting = std::min<size_t>(sample.hdr.nawaiting, n);
     size_t physical = n - awaiting;
+    first = std::min(first, physical);  // frames before `first` are not the stack (see EVENT_DEFERRED)
     auto resolve = [&](size_t i) {
         ResolvedFrame f = t.resolver.resolve(sample.frames[i]);
         return StackFrame{profile.intern({*f.name, *f.file, f.first_line}), f.line};
     };
     Stack stack;
-    stack.reserve(n + 1);
+    stack.reserve(n - first + 1);
     if (sample.hdr.flags & SAMPLE_TRUNCATED)
         stack.push_back({profile.intern({"[truncated: deeper frames not recorded]", "", 0}), 0});
-    else if (n && (sample.hdr.flags & SAMPLE_READ_FAULT))
+    else if (n > first && (sample.hdr.flags & SAMPLE_READ_FAULT))
         stack.push_back({profile.intern({"[partial stack: unreadable frame]", "", 0}), 0});
     if (t.inline_callbacks && !config_.raw_stacks) {
         Stack raw, waiting;
-        raw.reserve(physical);
-        for (size_t i = physical; i-- > 0;) raw.push_back(resolve(i));  // kernel order is innermost first
+        raw.reserve(physical - first);
+        for (size_t i = physical; i-- > first;) raw.push_back(resolve(i));  // kernel order is innermost first
         for (size_t i = n; i-- > physical;) waiting.push_back(resolve(i));
         std::optional<size_t> resumed;
-        if ((sample.hdr.flags & SAMPLE_RESUMED_GENERATOR) && sample.hdr.awaited_at < physical)
+        if ((sample.hdr.flags & SAMPLE_RESUMED_GENERATOR) && sample.hdr.awaited_at >= first &&
+            sample.hdr.awaited_at < physical)
             resumed = physical - 1 - sample.hdr.awaited_at;
         if (config_.block_threshold_ns && t.inline_callbacks->runs_reactor(profile, raw))
             t.reactor_threads.insert(sample.hdr.tid);
         Stack logical = t.inline_callbacks->rewrite(profile, raw, resumed, waiting);
         stack.insert(stack.end(), logical.begin(), logical.end());
     } else {
-        for (size_t i = physical; i-- > 0;) stack.push_back(resolve(i));
+        for (size_t i = physical; i-- > first;) stack.push_back(resolve(i));
     }
     if (stack.empty()) {
         const char* what = (sample.hdr.flags & SAMPLE_NO_THREAD) ? "[non-Python thread]" : "[no Python frame]";

@@ -128,7 +128,8 @@ private:
     void note_hub(Traced& t, uint64_t greenlet, uint32_t tid, const Stack& frames);
 
     uint64_t ticks(uint64_t ns, uint64_t& remainder) const;
-    Stack frames_of(Traced& t, const py_sample& sample);
+    // The sample's stack (root first) from its frames, starting at frames[first] (innermost).
+    Stack frames_of(Traced& t, const py_sample& sample, size_t first = 0);
     bool resumed_by_generator_end(Traced& t, const py_sample& sample);
     void add(Traced& t, std::optional<uint32_t> root, const Stack& frames, uint64_t weight);
     std::optional<uint32_t> root_for(Traced& t, const py_sample& sample);

@@ -119,10 +119,7 @@ TEST(LiveTrace, Python311CallCountsMatchTheWorkloadsOwnExactly) {
     Workload target({debian_python, workload("call_counts.py"), "300"});
     TempDir dir;
     Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "c.callgrind"});
-    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
-    target.signal(SIGUSR1);
-    ASSERT_EQ(target.wait(60), 0) << target.err();
-    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    ASSERT_EQ(release_and_wait(target, tracer, "tracing every call"), "");
     EXPECT_NE(tracer.err().find("call counts are exact"), std::string::npos) << tracer.err();
     EXPECT_NE(tracer.err().find("times are estimates"), std::string::npos) << tracer.err();
     expect_workload_counts(target.out(), read_file(dir / "c.callgrind"));
@@ -146,10 +143,7 @@ TEST(LiveTrace, GreenletSwitchesMidCallKeepEachGreenletsCallsApart) {
     TempDir dir;
     Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "g.callgrind", "-o",
                   dir / "g.folded"});
-    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
-    target.signal(SIGUSR1);
-    ASSERT_EQ(target.wait(60), 0) << target.err();
-    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    ASSERT_EQ(release_and_wait(target, tracer, "tracing every call"), "");
 
     auto edges = call_edges(read_file(dir / "g.callgrind"));
     EXPECT_EQ(expect_edges(target.out(), edges), 4) << target.out();
@@ -180,11 +174,8 @@ TEST(LiveTrace, InlineCallbacksCallsAreCountedFromTheirCallers) {
     TempDir dir;
     Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "t.callgrind", "-o",
                   dir / "t.folded"});
-    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
+    ASSERT_EQ(release_and_wait(target, tracer, "tracing every call"), "");
     EXPECT_NE(tracer.err().find("Twisted found"), std::string::npos) << tracer.err();
-    target.signal(SIGUSR1);
-    ASSERT_EQ(target.wait(60), 0) << target.err();
-    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
     auto edges = call_edges(read_file(dir / "t.callgrind"));
     EXPECT_EQ(expect_edges(target.out(), edges), 3) << target.out();
     // Not as calls of the wrapper, nor of the generators' steps.
@@ -219,12 +210,9 @@ TEST(LiveTrace, EntryReturnShadowStacksArePerGreenlet) {
     TempDir dir;
     Child tracer({binary, "--mode", "trace", "-p", std::to_string(target.pid()), "-o", dir / "g.callgrind", "-o",
                   dir / "g.folded"});
-    ASSERT_TRUE(tracer.wait_for_output("tracing every call", 30, true)) << tracer.err();
+    ASSERT_EQ(release_and_wait(target, tracer, "tracing every call"), "");
     EXPECT_NE(tracer.err().find("each greenlet keeps its own shadow stack"), std::string::npos) << tracer.err();
     EXPECT_NE(tracer.err().find("(function__entry and function__return)"), std::string::npos) << tracer.err();
-    target.signal(SIGUSR1);
-    ASSERT_EQ(target.wait(60), 0) << target.err();
-    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
     EXPECT_NE(tracer.err().find("call counts and times are exact"), std::string::npos) << tracer.err();
 
     auto edges = call_edges(read_file(dir / "g.callgrind"));

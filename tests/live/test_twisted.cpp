@@ -269,10 +269,7 @@ TEST(LiveTwisted, DeferredLifecycleLogHasTheScriptedChainInOrder) {
     Workload target({debian_python, workload("twisted_lifecycle.py")});
     TempDir dir;
     Child tracer({binary, "-p", std::to_string(target.pid()), "--deferred-log", "-o", dir / "life.jsonl"});
-    ASSERT_TRUE(tracer.wait_for_output("logging the Deferred lifecycle", 30, true)) << tracer.err();
-    target.signal(SIGUSR1);
-    ASSERT_EQ(target.wait(60), 0) << target.err();
-    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    ASSERT_EQ(release_and_wait(target, tracer, "logging the Deferred lifecycle"), "");
     double slow_ms = 0;
     std::string log = read_file(dir / "life.jsonl");
     EXPECT_EQ(lifecycle_entries(log, target.out(), &slow_ms), scripted_lifecycle) << log;
@@ -310,10 +307,7 @@ TEST(LiveTwisted, EventLogWithoutBlockingReportHoldsTheLifecycleByDefault) {
     Workload target({debian_python, workload("twisted_lifecycle.py")});
     TempDir dir;
     Child tracer({binary, "-p", std::to_string(target.pid()), "-o", dir / "life.jsonl"});
-    ASSERT_TRUE(tracer.wait_for_output("logging the Deferred lifecycle", 30, true)) << tracer.err();
-    target.signal(SIGUSR1);
-    ASSERT_EQ(target.wait(60), 0) << target.err();
-    ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
+    ASSERT_EQ(release_and_wait(target, tracer, "logging the Deferred lifecycle"), "");
     EXPECT_NE(tracer.err().find("--no-deferred-log turns it off"), std::string::npos) << tracer.err();
     double slow_ms = 0;
     std::string log = read_file(dir / "life.jsonl");
