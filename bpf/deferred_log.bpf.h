@@ -58,13 +58,26 @@ struct {
     __type(value, __u64);
 } last_return_ns SEC(".maps");
 
-/* The returning frame and the frames above it, innermost first. */
+/* One event the visit of a return found to log (emit_lifecycle's arguments). */
+struct lifecycle_pending {
+    __u64 duration;
+    __u64 returned;
+    __u32 i;
+    __s32 what;
+    __u32 outcome;
+    __u32 pad;
+};
+/* A frame logs at most a method call and a callback run. */
+#define PYAT_LIFECYCLE_PENDING (2 * PYAT_LIFECYCLE_DEPTH)
+
+/* The returning frame and the frames above it, innermost first, and what to log about them. */
 struct lifecycle_frames {
     __u64 frame[PYAT_LIFECYCLE_DEPTH];
     __u64 code[PYAT_LIFECYCLE_DEPTH];
+    struct lifecycle_pending pending[PYAT_LIFECYCLE_PENDING];
     __u64 now; /* when this return happened */
     __u32 n;
-    __u32 pad;
+    __u32 npending;
 };
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -175,7 +188,8 @@ static __always_inline int record_callable(const struct py_layout *l, const stru
 
 /* Log frames[i] of this thread's lifecycle_scratch as event `what`, with the stack from that frame
  * out. A global function: the verifier checks it once, not at every call site (which multiplies
- * the states of the visit past its limits), so it looks its maps up again itself. */
+ * the states of the visit past its limits), so it looks its maps up again itself. It is called
+ * once the visit is over, not from inside it: a call chain's stacks must fit in 512 bytes. */
 __noinline int emit_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcome, __u64 returned)
 {
     __u64 id = bpf_get_current_pid_tgid();
@@ -240,6 +254,24 @@ __noinline int emit_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcome
     return 0;
 }
 
+/* Queue an event for emit_lifecycle (in visit order, which is the order calls started). */
+static __always_inline void log_later(struct lifecycle_frames *f, __u32 i, __s32 what, __u64 duration,
+                                      __u32 outcome, __u64 returned)
+{
+    __u32 k = f->npending;
+    if (k >= PYAT_LIFECYCLE_PENDING)
+        return;
+    asm volatile("" : "+r"(k)); /* bound the register that indexes (see lifecycle_index) */
+    if (k >= PYAT_LIFECYCLE_PENDING)
+        return;
+    f->pending[k].i = i;
+    f->pending[k].what = what;
+    f->pending[k].duration = duration;
+    f->pending[k].outcome = outcome;
+    f->pending[k].returned = returned;
+    f->npending = k + 1;
+}
+
 /* Visit frames[i]: i > 0 is a call still running (log it now if not yet), i == 0 returns now.
  * A frame can be both a method and a callback (d1.chainDeferred(d2) runs d2.callback as one of
  * d1's callbacks): the method is logged when it starts, the callback run when it returns. */
@@ -266,16 +298,16 @@ static long lifecycle_visit_step(__u32 index, void *ctx)
         __u64 start = v->previous_return;
         bpf_map_update_elem(&deferred_calls_open, &key, &start, BPF_ANY);
         if (log_method)
-            emit_lifecycle(i, method, 0, 0, 0);
+            log_later(v->frames, i, method, 0, 0, 0);
         return 0;
     }
     __u64 start = started ? *started : v->previous_return;
     if (method >= 0 && (!started || !log_method))
-        emit_lifecycle(0, method, 0, 0, 0);
+        log_later(v->frames, 0, method, 0, 0, 0);
     if (callback) {
         __u64 returned = 0;
         __u16 outcome = callback_outcome(v, v->frames->frame[LC(0)], &returned);
-        emit_lifecycle(0, DEFERRED_CALLBACK_RAN, v->now > start ? v->now - start : 0, outcome, returned);
+        log_later(v->frames, 0, DEFERRED_CALLBACK_RAN, v->now > start ? v->now - start : 0, outcome, returned);
     }
     if (started)
         bpf_map_delete_elem(&deferred_calls_open, &key);
@@ -378,6 +410,7 @@ int on_python_return(struct pt_regs *ctx)
         frame = previous_frame;
     }
     f->n = n;
+    f->npending = 0;
     f->now = now;
     if (!n)
         return 0;
@@ -393,6 +426,12 @@ int on_python_return(struct pt_regs *ctx)
         .tid = tid,
     };
     bpf_loop(n, lifecycle_visit_step, &v, 0);
+    for (int k = 0; k < PYAT_LIFECYCLE_PENDING; k++) {
+        if (k >= f->npending)
+            break;
+        const struct lifecycle_pending *p = &f->pending[k];
+        emit_lifecycle(p->i, p->what, p->duration, p->outcome, p->returned);
+    }
     return 0;
 }
 
