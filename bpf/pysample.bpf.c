@@ -402,9 +402,12 @@ int BPF_KPROBE(on_generator_step, void *generator)
         return 0;
     if (since) {
         bpf_map_delete_elem(&parked_since, &key);
-    } else if (generator_state(tw, gen, &fault) != -1 || fault) {
-        /* Not suspended at a yield (FRAME_CREATED: its first step) */
-        return 0;
+    } else {
+        /* Parked since before the hook, if suspended: at a yield (-1 up to 3.12; 3.13+: -2 at a
+         * plain yield, -1 at yield from / await), not FRAME_CREATED (its first step). */
+        __s8 state = generator_state(tw, gen, &fault);
+        if (fault || state >= 0 || state == tw->gen_state_created)
+            return 0;
     }
     __u64 parked = now > parked_at ? now - parked_at : 0;
     __u64 expected = parked * sample_hz; /* ticks x 1e9 */

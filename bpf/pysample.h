@@ -119,7 +119,7 @@ struct twisted_layout {
     __u16 func_closure;
     __u16 gen_frame;
     __u8 gen_frame_embedded;  /* 1: the generator embeds its frame (3.11+); 0: gi_frame points to it */
-    __u8 pad;
+    __s8 gen_state_created;   /* gi_frame_state of a generator not started yet (FRAME_CREATED) */
     __u16 gen_frame_state;    /* gi_frame_state (3.11+, < 0: suspended); 0: gi_frame is NULL once done */
     __u16 cfunction_self;
     __u16 cfunction_method;

@@ -14,7 +14,7 @@ import re
 import sys
 
 KEY = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
-VALUE = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+|[A-Za-z_][A-Za-z0-9_]*)$")
+VALUE = re.compile(r"^(0x[0-9a-fA-F]+|-?[0-9]+|[A-Za-z_][A-Za-z0-9_]*)$")
 STRING_KEYS = {"switch_symbol"}
 ENUM_MEMBERS = {"line_table": "LineTableFormat::", "dict_layout": "DictLayout::",
                 "instance_dict": "InstanceDict::"}

@@ -134,6 +134,7 @@ FIELDS = [
     ("gen_frame", [(v(0, 10), "off:PyGenObject:gi_frame"), (v(11), "off:PyGenObject:gi_iframe")]),
     ("gen_frame_embedded", [(v(0, 10), "const:0"), (v(11), "const:1")]),
     ("gen_frame_state", [(v(0, 10), "const:0"), (v(11), "off:PyGenObject:gi_frame_state")]),
+    ("gen_state_created", [(v(0, 10), "const:0"), (v(11), "enum:FRAME_CREATED")]),
     # Read when a Python function returns (Deferred lifecycle log, from the function__return probe).
     ("frame_func", [(v(0, 10), "const:0"), (v(11, 11), "off:_PyInterpreterFrame:f_func"),
                     (v(12), "off:_PyInterpreterFrame:f_funcobj")]),
@@ -145,6 +146,7 @@ FIELDS = [
     ("type_methods", [(ALL, "off:PyTypeObject:tp_methods")]),
     ("type_dict", [(ALL, "off:PyTypeObject:tp_dict")]),
     ("type_name", [(ALL, "off:PyTypeObject:tp_name")]),
+    ("type_dealloc", [(ALL, "off:PyTypeObject:tp_dealloc")]),
     ("method_func", [(ALL, "off:PyMethodObject:im_func")]),
     ("methoddef_size", [(ALL, "size:PyMethodDef")]),
     ("methoddef_function", [(ALL, "off:PyMethodDef:ml_meth")]),

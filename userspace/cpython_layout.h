@@ -93,6 +93,7 @@ struct CpythonLayout {
     uint16_t gen_frame = 0;          // gi_frame (pointer, before 3.11) or gi_iframe (embedded)
     uint8_t gen_frame_embedded = 0;
     uint16_t gen_frame_state = 0;    // gi_frame_state (3.11+; < 0: suspended); 0: gi_frame is NULL once done
+    int8_t gen_state_created = 0;    // gi_frame_state of a generator not started yet (3.11+: FRAME_CREATED)
     // Read when a function returns (Deferred lifecycle log, function__return probe).
     uint16_t frame_func = 0;         // the running function object (3.11+)
     uint16_t frame_stacktop = 0;     // 3.11-3.13 int stacktop; 0: no such field (before 3.11, 3.14)
@@ -102,6 +103,7 @@ struct CpythonLayout {
     uint16_t type_methods = 0;       // tp_methods
     uint16_t type_dict = 0;          // tp_dict (a class's own attributes)
     uint16_t type_name = 0;          // tp_name (a C string)
+    uint16_t type_dealloc = 0;       // tp_dealloc (the type's destructor, a C function)
     uint16_t method_func = 0;        // a bound method's function (PyMethodObject.im_func)
     uint16_t methoddef_size = 0;
     uint16_t methoddef_function = 0; // ml_meth

@@ -252,6 +252,7 @@ TwistedSearch resolve(const PythonObjects& objects, const CpythonLayout& layout,
     b.gen_frame = layout.gen_frame;
     b.gen_frame_embedded = layout.gen_frame_embedded;
     b.gen_frame_state = layout.gen_frame_state;
+    b.gen_state_created = layout.gen_state_created;
     b.cfunction_self = layout.cfunction_self;
     b.cfunction_method = layout.cfunction_method;
     return TwistedSearch::found;
