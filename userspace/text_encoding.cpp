@@ -63,7 +63,8 @@ size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) {
 }
 
 bool needs_escape(uint32_t cp) {
-    return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+    return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfffe ||
+           cp == 0xffff;
 }
 
 }  // namespace

@@ -19,11 +19,16 @@ std::string utf8_from_code_units(const uint8_t* units, size_t count, unsigned ki
 
 // Any bytes as valid UTF-8 that cannot break a line-based or markup format's framing: valid UTF-8 is
 // kept as is, except that every byte of an invalid sequence, every C0 control (NUL, TAB, LF, CR,
-// ESC, ...) and DEL come out as "\xNN", and the C1 controls (U+0080..U+009F) and the line and
-// paragraph separators (U+2028, U+2029) as "\uNNNN". A backslash is kept: "\xe9" in the text
+// ESC, ...) and DEL come out as "\xNN", and the C1 controls (U+0080..U+009F), the line and
+// paragraph separators (U+2028, U+2029) and the two code points XML forbids (U+FFFE, U+FFFF) as
+// "\uNNNN". A backslash is kept: "\xe9" in the text
 // reads the same as a byte E9 escaped. With max_bytes, the result is cut at a character
 // boundary to at most that many bytes, "..." included.
 std::string printable_text(std::string_view bytes, size_t max_bytes = std::string_view::npos);
+
+// How long a name may be on the terminal (the hot-function table, the blocking report): a
+// longer one is cut with printable_text's max_bytes. Files hold names whole.
+constexpr size_t terminal_name_bytes = 200;
 
 // printable_text(bytes) == bytes: valid UTF-8 holding nothing printable_text would change.
 bool is_printable_text(std::string_view bytes);

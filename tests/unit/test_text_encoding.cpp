@@ -88,6 +88,7 @@ TEST(PrintableText, ControlsBecomeEscapes) {
     EXPECT_EQ(printable_text("\t\x1b[31mred\x7f"), "\\x09\\x1b[31mred\\x7f");
     EXPECT_EQ(printable_text("\xc2\x85\xc2\x9b"), "\\u0085\\u009b");  // C1: NEL, CSI
     EXPECT_EQ(printable_text("a\xe2\x80\xa8" "b\xe2\x80\xa9"), "a\\u2028b\\u2029");
+    EXPECT_EQ(printable_text("\xef\xbf\xbe\xef\xbf\xbf"), "\\ufffe\\uffff");  // not XML characters
     EXPECT_FALSE(is_printable_text("a\nb"));
     EXPECT_FALSE(is_printable_text(std::string("\0", 1)));
 }
