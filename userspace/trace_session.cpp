@@ -131,7 +131,7 @@ std::optional<int> cpython_minor(const std::string& path) {
     try {
         ElfFile elf = ElfFile::open(path);
         if (!elf.find_symbol("_PyRuntime")) return std::nullopt;
-        if (auto v = version_from_rodata(elf)) return v->second;
+        if (auto v = version_from_rodata(elf)) return v->minor;
     } catch (const Error&) {
     }
     return std::nullopt;
