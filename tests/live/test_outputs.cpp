@@ -156,7 +156,7 @@ TEST(LiveOutputs, QuietPrintsNothingButErrors) {
                              dir / "p.folded"});
     EXPECT_EQ(sampled.exit_code, 0) << sampled.err;
     EXPECT_EQ(sampled.err, "");
-    EXPECT_GT(total(read_folded(dir / "p.folded")), 100u);
+    EXPECT_GT(total(read_folded(dir / "p.folded")), 20u) << "~200 on an idle host; ~60 seen with 7 runnable tasks on 2 CPUs";
     RunResult traced = run({binary, "-q", "--mode", "trace", "-p", std::to_string(busy.pid()), "-d", "1", "-o",
                             dir / "t.callgrind"});
     EXPECT_EQ(traced.exit_code, 0) << traced.err;
@@ -209,12 +209,13 @@ TEST(LiveOutputs, EveryOutputIsValidWithALatin1PathAndUnicodeNames) {
 
     auto folded = read_folded(dir / "p.folded");
     const std::string spin_frame = "caf\xc3\xa9_spin (" + (dir / "caf\\xe9") + "/mod.py:4)";
-    EXPECT_GT(inclusive(folded, "caf\xc3\xa9_spin"), 100u);
+    // ~250 samples on an idle host, ~70 when the host's two CPUs are shared with 7 other tasks.
+    EXPECT_GT(inclusive(folded, "caf\xc3\xa9_spin"), 20u);
     bool seen = false;
     for (const auto& [stack, count] : folded)
         for (const auto& frame : split_frames(stack)) seen = seen || frame == spin_frame;
     EXPECT_TRUE(seen) << read_file(dir / "p.folded").substr(0, 2000);
-    EXPECT_GT(inclusive(folded, "\xe6\x97\xa5\xe6\x9c\xac"), 100u);
+    EXPECT_GT(inclusive(folded, "\xe6\x97\xa5\xe6\x9c\xac"), 20u);
     RunResult annotate = run({"callgrind_annotate", "--inclusive=yes", dir / "p.callgrind"});
     EXPECT_EQ(annotate.exit_code, 0) << annotate.err;
     // Every record read. (Its perl warns of "uninitialized" values when it annotates a real source
