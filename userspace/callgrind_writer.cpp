@@ -8,6 +8,8 @@
 #include <set>
 #include <tuple>
 
+#include "text_encoding.h"
+
 namespace pyat {
 
 namespace {
@@ -29,11 +31,12 @@ struct FunctionCosts {
 };
 
 // Compresses file and function names: the first use prints "(id) name", later ones "(id)".
+// Names are printable_text: one record per line, whatever the target named things.
 class NameTable {
 public:
     std::string operator()(const std::string& name) {
-        auto [it, added] = ids_.try_emplace(name, ids_.size() + 1);
-        return added ? fmt::format("({}) {}", it->second, name) : fmt::format("({})", it->second);
+        auto [it, added] = ids_.try_emplace(printable_text(name), ids_.size() + 1);
+        return added ? fmt::format("({}) {}", it->second, it->first) : fmt::format("({})", it->second);
     }
 
 private:
@@ -85,7 +88,8 @@ void write_callgrind(const ProcessProfile& process, const RunInfo& run, std::ost
     }
     fmt::print(out, "version: 1\ncreator: pyasynctrace {}\n", PYAT_VERSION);
     fmt::print(out, "pid: {}\ncmd: {}\npart: 1\n", process.pid,
-               process.command_line.empty() ? process.program : process.command_line);
+               printable_text(process.command_line.empty() ? process.program : process.command_line));
+    if (!process.python_version.empty()) fmt::print(out, "desc: Interpreter: CPython {}\n", process.python_version);
     fmt::print(out, "positions: line\n");
     if (run.traced)
         fmt::print(out, "event: ns : wall-clock time in calls, in nanoseconds ({})\n",
@@ -118,7 +122,11 @@ void write_callgrind(const ProcessProfile& process, const RunInfo& run, std::ost
         for (const auto& [line, weight] : c.self) fmt::print(out, "{} {}\n", line, weight);
         for (const auto& [key, call] : c.calls) {
             auto [line, callee] = key;
-            fmt::print(out, "cfl={}\ncfn={}\n", files(file_of(callee)), functions(names[callee]));
+            // cfl= only for a callee in another file: without it the caller's file is meant (the
+            // format's rule), and callgrind_annotate strips the current directory from fl= names
+            // only, so a redundant cfl= made every function of a file there appear twice.
+            if (file_of(callee) != file_of(f)) fmt::print(out, "cfl={}\n", files(file_of(callee)));
+            fmt::print(out, "cfn={}\n", functions(names[callee]));
             uint64_t count = call.samples;
             if (run.traced) {
                 auto exact = process.call_counts.find({f, line, callee});

@@ -1,9 +1,6 @@
 #include "cli.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -27,6 +24,9 @@ namespace {
 #endif
 
 constexpr unsigned max_hz = 10000;
+// The run's deadline is a std::chrono::steady_clock time in int64 nanoseconds (292 years from
+// boot): 10^9 s (about 31 years) always fits, with room for any uptime.
+constexpr double max_duration_s = 1e9;
 constexpr size_t name_column = 26;   // help: width of the option-name column
 constexpr size_t text_column = 52;   // help: width of the description column (80 columns in all)
 
@@ -215,9 +215,17 @@ const char* const footer =
     "every process). A callgrind file holds one process: when several processes were sampled, each\n"
     "gets its own file, the name with .<pid> appended (all.callgrind.4242). Folded stacks and the\n"
     "flame graph hold every process, each under a root frame such as 'python3.11 [4242]'.\n"
+    "Each file is written whole to a temporary file beside it and renamed into place (mode 0644 at\n"
+    "most). Refused at start, before anything runs: a destination that exists and is not a regular\n"
+    "file (FIFO, device, socket, directory), two outputs that are one file, and a symbolic link in a\n"
+    "sticky world-writable directory such as /tmp that belongs neither to you nor to the directory's\n"
+    "owner (fs.protected_symlinks, enforced whatever the sysctl says). A run that sampled nothing\n"
+    "(and traced no call, logged no event) writes no file and says so.\n"
     "\n"
     "Stopping: the run ends after --duration, when every target has exited, or on Ctrl-C (or\n"
     "SIGTERM), and then writes what was collected; a second Ctrl-C quits at once without writing.\n"
+    "Exit code: a launched command's own; otherwise 0. 1 when an output could not be written, and\n"
+    "(with -p or every process) when nothing was sampled; 2 for a bad command line.\n"
     "\n"
     "Examples:\n"
     "  sudo pyasynctrace -p 4242 -d 30\n"
@@ -272,8 +280,9 @@ void define_options(CLI::App& app, Parsed& p) {
            "attach to this running CPython process (all its threads); not together with a command.",
            "-p 4242");
     option("-d,--duration", p.duration, "SECONDS",
-           "stop after this long: a positive number of seconds, fractions allowed, an 's' suffix "
-           "accepted. Default: until Ctrl-C, or until every target has exited.",
+           "stop after this long: a positive number of seconds up to 1000000000 (about 31 years), "
+           "fractions allowed, an 's' suffix accepted. Default: until Ctrl-C, or until every target "
+           "has exited.",
            "-d 30, -d 2.5s");
     option("-o,--output", p.output, "PATH",
            "write a profile to PATH; repeat for several. The format follows the name: *.callgrind "
@@ -319,8 +328,9 @@ void define_options(CLI::App& app, Parsed& p) {
            "report every greenlet that runs longer than MS milliseconds without switching, i.e. "
            "blocks gevent's hub and every other greenlet of its thread (default 100, as gevent's "
            "monitor), and every Twisted reactor iteration (the time between two polls: one "
-           "callback or a run of them) longer than MS: with its stack, at the end, as it happens "
-           "on a terminal, and in -o *.jsonl. On whenever greenlet switches are hooked (--clock "
+           "callback or a run of them) longer than MS: with its stack, in -o *.jsonl (every one), "
+           "and on a terminal (the first 5 as they happen; at the end the 10 longest and how many "
+           "there were). On whenever greenlet switches are hooked (--clock "
            "wall, --group-by greenlet); giving it hooks them in --clock cpu too. A hooked switch "
            "costs the target about 5 us; watching the reactor's polls costs it nothing.",
            "--block-threshold 50 -o blocks.jsonl");
@@ -345,7 +355,9 @@ void define_options(CLI::App& app, Parsed& p) {
                  describe("never hook Python returns for the Deferred lifecycle log, even with -o *.jsonl.",
                           "-o events.jsonl --no-deferred-log"));
     app.add_flag("-q,--quiet", p.quiet,
-                 describe("no live status line and no summary table at the end (errors still show).",
+                 describe("errors only: no status line, no notes, no \"wrote\" lines, no summary; warnings "
+                          "that the profile is incomplete (lost samples) and an empty run's \"no file "
+                          "written\" still show.",
                           "-q -o prof.folded"));
 }
 
@@ -369,50 +381,6 @@ std::optional<OutputFormat> format_from_name(const std::string& path) {
     if (ends_with(".svg")) return OutputFormat::svg;
     if (ends_with(".jsonl")) return OutputFormat::jsonl;
     return std::nullopt;
-}
-
-void check_output_writable(const std::string& path) {
-    auto fail = [&](const std::string& reason) { throw Error(fmt::format("cannot write {}: {}", path, reason)); };
-    if (path.empty()) fail("empty path");
-    struct stat st {};
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (stat(path.c_str(), &st) == 0) {
-            // It exists: it must be a file we may open for writing. Opening without O_TRUNC
-            // changes nothing; O_NONBLOCK keeps a FIFO without reader from blocking us.
-            if (S_ISDIR(st.st_mode)) fail("it is a directory");
-            if (S_ISFIFO(st.st_mode)) {
-                if (access(path.c_str(), W_OK) != 0) fail(strerror(errno));
-                return;
-            }
-            int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-            if (fd < 0) fail(strerror(errno));
-            ::close(fd);
-            return;
-        }
-        if (errno != ENOENT) fail(strerror(errno));  // e.g. a path component is not a directory
-
-        auto slash = path.rfind('/');
-        std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-        if (stat(dir.c_str(), &st) != 0) {
-            if (errno == ENOENT) fail(fmt::format("directory {} does not exist", dir));
-            fail(strerror(errno));
-        }
-        if (!S_ISDIR(st.st_mode)) fail(fmt::format("{} is not a directory", dir));
-        // Creating the file is the one test that sees everything (permissions, ACLs, read-only
-        // file systems, quotas on inodes); it is removed at once.
-        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            ::close(fd);
-            ::unlink(path.c_str());
-            return;
-        }
-        if (errno == ENOENT) fail(fmt::format("files cannot be created in {}", dir));  // e.g. /proc
-        if (errno != EEXIST) fail(strerror(errno));
-        // Created meanwhile by someone else, or a dangling symbolic link: look again.
-        if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && stat(path.c_str(), &st) != 0)
-            return;  // writing will create the link's target; nothing to probe without leaving it behind
-    }
-    fail("it keeps changing");
 }
 
 CliResult parse_command_line(int argc, const char* const* argv) {
@@ -463,6 +431,10 @@ CliResult parse_command_line(int argc, const char* const* argv) {
         auto seconds = parse_seconds(p.duration.front());
         if (!seconds)
             return error(fmt::format("--duration must be a positive number of seconds, got '{}'", p.duration.front()));
+        if (*seconds > max_duration_s)
+            return error(fmt::format("--duration is at most 1000000000 seconds (about 31 years), got '{}'; leave it "
+                                     "out to run until Ctrl-C",
+                                     p.duration.front()));
         options.duration_s = *seconds;
     }
     if (!p.hz.empty()) {

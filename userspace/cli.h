@@ -21,8 +21,4 @@ CliResult parse_command_line(int argc, const char* const* argv);
 // "callgrind.out" -> callgrind, *.folded -> folded, *.svg -> svg (suffixes in any case).
 std::optional<OutputFormat> format_from_name(const std::string& path);
 
-// Throws pyat::Error "cannot write PATH: reason" unless PATH can be created or overwritten.
-// Leaves nothing behind (a probe file it creates is removed; an existing file is not modified).
-void check_output_writable(const std::string& path);
-
 }  // namespace pyat

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <ctime>
 
+#include "text_encoding.h"
+
 namespace pyat {
 
-std::string json_string(const std::string& text) {
+std::string json_string(const std::string& raw) {
     std::string out = "\"";
-    for (unsigned char c : text) {
+    for (unsigned char c : printable_text(raw)) {
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -86,13 +88,14 @@ void write_event_log(const Profile& profile, std::ostream& out) {
 std::string format_blocking(const BlockingSlice& b, const RunInfo& run) {
     int64_t unix_ns = int64_t(b.start_ns) + run.monotonic_to_unix_ns;
     std::string text = fmt::format("  {:.1f} ms{} {}: {} (PID {}, thread {}), from {}\n",
-                                   double(b.duration_ns) / 1e6, b.ongoing ? " and still running" : "", b.what, b.who,
+                                   double(b.duration_ns) / 1e6, b.ongoing ? " and still running" : "",
+                                   printable_text(b.what, terminal_name_bytes), printable_text(b.who, terminal_name_bytes),
                                    b.pid, b.tid, iso_time(unix_ns));
     for (const auto& [frames, count] : b.stacks) {
         text += fmt::format("    {} of {} samples:", count, b.samples);
         // Leaf first: where it was, then who called it.
         for (size_t i = frames.size(), shown = 0; i-- > 0 && shown < 6; shown++)
-            text += fmt::format("{}{}", shown ? " <- " : " ", frames[i]);
+            text += fmt::format("{}{}", shown ? " <- " : " ", printable_text(frames[i], terminal_name_bytes));
         if (frames.size() > 6) text += " <- ...";
         text += "\n";
     }

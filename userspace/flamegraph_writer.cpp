@@ -10,6 +10,7 @@
 
 #include "flamegraph_script.h"
 #include "folded_writer.h"
+#include "text_encoding.h"
 
 namespace pyat {
 
@@ -27,7 +28,9 @@ struct Node {
     std::map<std::string, std::unique_ptr<Node>> children;  // by label: deterministic order
 };
 
-std::string xml_escape(std::string_view text) {
+// Well-formed XML text for any bytes: printable_text leaves only characters XML allows.
+std::string xml_escape(std::string_view raw) {
+    const std::string text = printable_text(raw);
     std::string out;
     out.reserve(text.size());
     for (char c : text) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "frame_label.h"
+#include "text_encoding.h"
 
 namespace pyat {
 
@@ -29,7 +30,8 @@ void write_folded(const Profile& profile, std::ostream& out) {
         std::string line;
         for (const auto& frame : frames) {
             if (!line.empty()) line += ';';
-            for (char c : frame) line += (c == ';' || c == '\n') ? ':' : c;
+            // One line per stack, frames split at ';': names keep neither a line break nor a ';'.
+            for (char c : printable_text(frame)) line += c == ';' ? ':' : c;
         }
         out << line << ' ' << weight << '\n';
     }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "frame_label.h"
+#include "text_encoding.h"
 
 namespace pyat {
 
@@ -43,7 +44,8 @@ std::vector<HotFunction> hottest_functions(const Profile& profile, size_t n) {
 
 std::string format_hot_table(const std::vector<HotFunction>& rows) {
     std::string out = "   self%  total%  function\n";
-    for (const auto& r : rows) out += fmt::format("  {:6.1f}  {:6.1f}  {}\n", r.self_pct, r.total_pct, r.label);
+    for (const auto& r : rows)
+        out += fmt::format("  {:6.1f}  {:6.1f}  {}\n", r.self_pct, r.total_pct, printable_text(r.label, terminal_name_bytes));
     return out;
 }
 

@@ -7,21 +7,25 @@
 #include "cli.h"
 #include "error.h"
 #include "session.h"
+#include "text_encoding.h"
 #include "trace_session.h"
 
 int main(int argc, char** argv) {
     pyat::CliResult cli = pyat::parse_command_line(argc, argv);
     if (!cli.options) {
-        std::FILE* out = cli.exit_code == 0 ? stdout : stderr;
-        fmt::print(out, "{}\n", cli.message);
+        // Help and version to stdout; an error is one line on stderr, whatever the arguments held.
+        if (cli.exit_code == 0)
+            fmt::print(stdout, "{}\n", cli.message);
+        else
+            fmt::print(stderr, "{}\n", pyat::printable_text(cli.message));
         return cli.exit_code;
     }
     try {
         return cli.options->trace ? pyat::run_trace_session(*cli.options) : pyat::run_session(*cli.options);
     } catch (const pyat::Error& e) {
-        fmt::print(stderr, "pyasynctrace: error: {}\n", e.what());
+        fmt::print(stderr, "pyasynctrace: error: {}\n", pyat::printable_text(e.what()));  // one line, whatever it quotes
     } catch (const std::exception& e) {
-        fmt::print(stderr, "pyasynctrace: internal error: {}\n", e.what());
+        fmt::print(stderr, "pyasynctrace: internal error: {}\n", pyat::printable_text(e.what()));
     }
     return 1;
 }

@@ -2,29 +2,44 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <functional>
+#include <optional>
 
 #include "callgrind_writer.h"
 #include "error.h"
 #include "event_log_writer.h"
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
+#include "output_file.h"
+#include "text_encoding.h"
 
 namespace pyat {
 
 namespace {
-void write_file(const std::string& path, const std::function<void(std::ostream&)>& body) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(fmt::format("cannot write {}: {}", path, strerror(errno)));
-    body(out);
-    out.flush();
-    if (!out) throw Error(fmt::format("error writing {}: {}", path, strerror(errno)));
-}
-
 std::string processes_phrase(size_t n) { return n == 1 ? "1 process" : fmt::format("{} processes", n); }
+
+// The files written so far in this run: none is written twice (a per-process callgrind name
+// that leads, by a link made meanwhile, to another output, say).
+class RunFiles {
+public:
+    // "" when written, else the one-line reason.
+    std::string write(const std::string& path, const std::function<void(std::ostream&)>& body) {
+        try {
+            OutputDestination d = resolve_output(path);
+            for (const auto& done : written_)
+                if (done.same_file(d))
+                    throw Error(fmt::format("cannot write {}: it is {}, written a moment ago by this run",
+                                            printable_text(path), printable_text(done.resolved)));
+            written_.push_back(write_output_file(path, body));
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "";
+    }
+
+private:
+    std::vector<OutputDestination> written_;
+};
 }  // namespace
 
 const char* format_name(OutputFormat f) {
@@ -42,40 +57,75 @@ std::vector<OutputSpec> default_outputs(int pid) {
             {fmt::format("pyasynctrace.{}.svg", pid), OutputFormat::svg}};
 }
 
+bool profile_is_empty(const Profile& profile) {
+    return profile.total() == 0 && profile.blocking.empty() && profile.deferred_events.empty();
+}
+
 std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector<OutputSpec>& outputs) {
     std::vector<const ProcessProfile*> sampled;
     for (const auto& p : profile.processes)
         if (p.total() > 0) sampled.push_back(&p);
 
+    RunFiles files;
     std::vector<WrittenFile> written;
     for (const auto& spec : outputs) {
         if (spec.format == OutputFormat::jsonl) {
-            write_file(spec.path, [&](std::ostream& out) { write_event_log(profile, out); });
-            written.push_back({spec.path, spec.format, profile.blocking.size() + profile.deferred_events.size(), "events"});
+            std::string error = files.write(spec.path, [&](std::ostream& out) { write_event_log(profile, out); });
+            written.push_back({spec.path, spec.format, profile.blocking.size() + profile.deferred_events.size(),
+                               "events", error});
         } else if (spec.format != OutputFormat::callgrind) {
-            write_file(spec.path, [&](std::ostream& out) {
+            std::string error = files.write(spec.path, [&](std::ostream& out) {
                 if (spec.format == OutputFormat::folded)
                     write_folded(profile, out);
                 else
                     write_flamegraph(profile, out);
             });
-            written.push_back({spec.path, spec.format, profile.total(), processes_phrase(profile.processes.size())});
+            written.push_back(
+                {spec.path, spec.format, profile.total(), processes_phrase(profile.processes.size()), error});
         } else if (sampled.size() > 1) {
             for (const ProcessProfile* p : sampled) {
                 std::string path = fmt::format("{}.{}", spec.path, p->pid);
-                write_file(path, [&](std::ostream& out) { write_callgrind(*p, profile.run, out); });
-                written.push_back({path, spec.format, p->total(), fmt::format("PID {}", p->pid)});
+                std::string error =
+                    files.write(path, [&](std::ostream& out) { write_callgrind(*p, profile.run, out); });
+                written.push_back({path, spec.format, p->total(), fmt::format("PID {}", p->pid), error});
             }
         } else {
             ProcessProfile empty;
             const ProcessProfile& p = sampled.size() == 1 ? *sampled.front()
                                       : profile.processes.empty() ? empty
                                                                   : profile.processes.front();
-            write_file(spec.path, [&](std::ostream& out) { write_callgrind(p, profile.run, out); });
-            written.push_back({spec.path, spec.format, p.total(), p.pid ? fmt::format("PID {}", p.pid) : "no process"});
+            std::string error =
+                files.write(spec.path, [&](std::ostream& out) { write_callgrind(p, profile.run, out); });
+            written.push_back({spec.path, spec.format, p.total(),
+                               p.pid ? fmt::format("PID {}", p.pid) : "no process", error});
         }
     }
     return written;
+}
+
+OutputsWritten write_and_report_outputs(const Profile& profile, const std::vector<OutputSpec>& outputs, bool quiet) {
+    if (profile_is_empty(profile)) {
+        fmt::print(stderr, "pyasynctrace: {}: no file written\n",
+                   profile.run.traced ? "no call was traced" : "nothing was sampled");
+        return OutputsWritten::nothing_to_write;
+    }
+    bool failed = false;
+    for (const auto& w : write_outputs(profile, outputs)) {
+        std::string path = printable_text(w.path);
+        if (!w.error.empty()) {
+            fmt::print(stderr, "pyasynctrace: error: {}\n", w.error);
+            failed = true;
+        } else if (quiet) {
+        } else if (w.format == OutputFormat::jsonl) {
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {} events)\n", path, format_name(w.format), w.samples);
+        } else if (profile.run.traced) {
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {})\n", path, format_name(w.format), w.what);
+        } else {
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {}, {} samples)\n", path, format_name(w.format), w.what,
+                       w.samples);
+        }
+    }
+    return failed ? OutputsWritten::some_failed : OutputsWritten::all;
 }
 
 }  // namespace pyat

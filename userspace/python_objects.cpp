@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "text_encoding.h"
+
 namespace pyat {
 
 namespace {
@@ -11,23 +13,6 @@ constexpr uint64_t type_flag_inline_values = 1ULL << 2;  // Py_TPFLAGS_INLINE_VA
 constexpr int64_t managed_dict_offset = -24;              // obj[-3]: dict (or tagged values, 3.12)
 constexpr int64_t managed_values_offset_311 = -32;        // obj[-4]: values (3.11)
 
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xc0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += char(0xe0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3f));
-        out += char(0x80 | (cp & 0x3f));
-    } else {
-        out += char(0xf0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3f));
-        out += char(0x80 | ((cp >> 6) & 0x3f));
-        out += char(0x80 | (cp & 0x3f));
-    }
-}
 }  // namespace
 
 std::string PythonObjects::read_unicode(uint64_t address) const {
@@ -40,20 +25,11 @@ std::string PythonObjects::read_unicode(uint64_t address) const {
     bool compact = (*state >> 5) & 1;
     bool ascii = (*state >> 6) & 1;
     if (!compact || (kind != 1 && kind != 2 && kind != 4)) return {};
-    if (ascii) {
-        std::string s(n, '\0');
-        if (!memory_.read(address + layout_.unicode_ascii_data, s.data(), n)) return {};
-        return s;
-    }
-    auto raw = memory_.read_bytes(address + layout_.unicode_compact_data, n * kind);
+    // Compact ASCII keeps its characters after a shorter header than other compact strings.
+    uint64_t data = address + (ascii ? layout_.unicode_ascii_data : layout_.unicode_compact_data);
+    auto raw = memory_.read_bytes(data, n * kind);
     if (!raw) return {};
-    std::string s;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t cp = 0;
-        for (unsigned b = 0; b < kind; b++) cp |= uint32_t((*raw)[i * kind + b]) << (8 * b);
-        append_utf8(s, cp);
-    }
-    return s;
+    return utf8_from_code_units(raw->data(), n, kind);
 }
 
 bool PythonObjects::unicode_equals(uint64_t str, std::string_view text) const {

@@ -36,26 +36,24 @@ bool is_libpython(const std::string& path) {
     return basename_of(path).rfind("libpython3", 0) == 0;
 }
 
-// Major, minor and micro from a PY_VERSION_HEX value (Py_Version, exported since 3.11).
-struct Version {
-    int major = 0, minor = 0, micro = -1;
-    std::string text() const {
-        return micro >= 0 ? fmt::format("{}.{}.{}", major, minor, micro)
-                          : fmt::format("{}.{}", major, minor);
-    }
-};
+using Version = CpythonVersion;
 
 std::optional<Version> version_from_name(const std::string& path) {
     static const std::regex re(R"(python(\d)\.(\d+))");
     std::smatch m;
     std::string name = basename_of(path);
     if (!std::regex_search(name, m, re)) return std::nullopt;
-    return Version{std::stoi(m[1]), std::stoi(m[2]), -1};
+    return Version{std::stoi(m[1]), std::stoi(m[2]), -1, ""};
 }
 
 }  // namespace
 
-std::optional<std::pair<int, int>> version_from_rodata(const ElfFile& elf) {
+std::string CpythonVersion::text() const {
+    if (micro < 0) return fmt::format("{}.{}", major, minor);
+    return fmt::format("{}.{}.{}{}", major, minor, micro, suffix);
+}
+
+std::optional<CpythonVersion> version_from_rodata(const ElfFile& elf) {
     // PY_VERSION ("3.9.18") is in .rodata, often merged into the tail of a longer string such as
     // the install prefix "/usr/lib/python/3.9.18"; other version-like strings (Unicode data
     // "3.2.0") are older than any CPython that could hold them.
@@ -65,8 +63,8 @@ std::optional<std::pair<int, int>> version_from_rodata(const ElfFile& elf) {
     std::string bytes(rodata->size, '\0');
     if (!in.seekg(std::streamoff(rodata->offset)) || !in.read(bytes.data(), std::streamsize(bytes.size())))
         return std::nullopt;
-    static const std::regex re(R"((?:^|[^0-9A-Za-z.])3\.(\d{1,2})\.\d{1,3}(?:(?:a|b|rc)\d+)?\+?$)");
-    std::optional<std::pair<int, int>> found;
+    static const std::regex re(R"((?:^|[^0-9A-Za-z.])3\.(\d{1,2})\.(\d{1,3})((?:(?:a|b|rc)\d+)?\+?)$)");
+    std::optional<CpythonVersion> found;
     size_t start = 0;
     while (start < bytes.size()) {
         size_t end = bytes.find('\0', start);
@@ -76,10 +74,11 @@ std::optional<std::pair<int, int>> version_from_rodata(const ElfFile& elf) {
             std::string_view tail(bytes.data() + start + (len > 24 ? len - 24 : 0), len > 24 ? 24 : len);
             std::cmatch m;
             if (tail.back() >= '0' && std::regex_search(tail.begin(), tail.end(), m, re)) {
-                int minor = std::stoi(m[1].str());
-                if (minor >= 6) {
-                    if (found && found->second != minor) return std::nullopt;  // ambiguous
-                    found = std::pair{3, minor};
+                CpythonVersion v{3, std::stoi(m[1].str()), std::stoi(m[2].str()), m[3].str()};
+                if (v.minor >= 6) {
+                    if (found && found->minor != v.minor) return std::nullopt;  // ambiguous
+                    if (found && found->text() != v.text()) v.micro = -1;       // the minor version only
+                    found = v;
                 }
             }
         }
@@ -132,12 +131,13 @@ std::optional<Interpreter> find_interpreter_in(pid_t pid, const std::string& pat
             interp.version_known = true;
         }
     }
+    // Before 3.11: the PY_VERSION string ("3.10.13"), else the file name ("libpython3.10.so": no micro).
     if (!interp.version_known) {
-        if (auto v = version_from_name(path)) {
-            interp.version = *v;
+        if (auto r = version_from_rodata(*elf)) {
+            interp.version = *r;
             interp.version_known = true;
-        } else if (auto r = version_from_rodata(*elf)) {
-            interp.version = {r->first, r->second, -1};
+        } else if (auto v = version_from_name(path)) {
+            interp.version = *v;
             interp.version_known = true;
         }
     }
@@ -198,7 +198,7 @@ Inspection inspect(pid_t pid, bool before_initialization = false) {
                             pid, described)};
     if (!interp->version_known)
         return {std::nullopt, fmt::format("PID {} runs CPython ({}), but its version could not be "
-                                          "told from Py_Version, the file name or its version string",
+                                          "told from Py_Version, its version string or the file name",
                                           pid, interp->path)};
 
     const CpythonLayout* layout = find_cpython_layout(interp->version.major, interp->version.minor);

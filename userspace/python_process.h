@@ -36,9 +36,17 @@ PythonProcess inspect_python_process(pid_t pid);
 std::optional<PythonProcess> try_inspect_python_process(pid_t pid, std::string* why = nullptr,
                                                         bool before_initialization = false);
 
-// (3, minor) from the PY_VERSION string in the file's .rodata, for stripped builds without
-// Py_Version (before 3.11) and without the version in their name; nullopt if absent or ambiguous.
-std::optional<std::pair<int, int>> version_from_rodata(const ElfFile& elf);
+// A CPython version: 3.10.13, 3.13.0rc1; micro -1 when only "3.10" is known.
+struct CpythonVersion {
+    int major = 0, minor = 0, micro = -1;
+    std::string suffix;  // "rc1", "+"
+    std::string text() const;
+};
+
+// The PY_VERSION string in the file's .rodata ("3.10.13"), for builds without Py_Version (before
+// 3.11); nullopt if absent or ambiguous (two minor versions; two micro versions of one minor give
+// micro -1).
+std::optional<CpythonVersion> version_from_rodata(const ElfFile& elf);
 
 // /proc helpers.
 std::string read_command_line(pid_t pid);  // "" if unreadable

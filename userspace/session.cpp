@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -26,6 +27,7 @@
 #include "launched_command.h"
 #include "privileges.h"
 #include "proc_maps.h"
+#include "output_file.h"
 #include "profile_outputs.h"
 #include "python_process.h"
 #include "python_stack_reader.h"
@@ -34,6 +36,7 @@
 #include "status_line.h"
 #include "stop_signals.h"
 #include "target_discovery.h"
+#include "text_encoding.h"
 #include "twisted_inspector.h"
 #include "unique_fd.h"
 #include "usdt_probes.h"
@@ -72,7 +75,9 @@ std::string describe(const PythonProcess& p) {
 
 int run_session(const Options& options) {
     require_privileges();
-    for (const auto& out : options.outputs) check_output_writable(out.path);
+    // Before anything is attached: every output can be written, none is another's file. Sampling
+    // may cover several processes, so a callgrind output may become one file per process.
+    check_outputs(options.outputs, true);
 
     // Resolve the target before touching the kernel: bad PIDs fail fast, with the reason.
     std::optional<PythonProcess> attach_target;
@@ -85,7 +90,7 @@ int run_session(const Options& options) {
     const pid_t self = getpid();
     const int naming_pid = attach_target ? attach_target->pid : launched ? launched->pid() : self;
     std::vector<OutputSpec> outputs = options.outputs.empty() ? default_outputs(naming_pid) : options.outputs;
-    for (const auto& out : outputs) check_output_writable(out.path);
+    if (options.outputs.empty()) check_outputs(outputs, true);
 
     // Greenlet switches are hooked only when asked for: a uprobe costs the target ~5 us a switch.
     const bool hook_greenlets = options.clock == Clock::wall || options.group_by == GroupBy::greenlet ||
@@ -328,6 +333,16 @@ int run_session(const Options& options) {
 
     EpollSet ready({sampler.epoll_fd(), signals.fd()});
 
+    // The blocking report on the terminal: a few slices live, the longest at the end.
+    constexpr size_t blocking_shown_live = 5, blocking_shown_at_end = 10;
+    size_t blocking_seen = 0;
+    std::string event_log_phrase = ": add -o FILE.jsonl to log every one";
+    for (const auto& out : outputs)
+        if (out.format == OutputFormat::jsonl) {
+            event_log_phrase = fmt::format(", every one in {}", printable_text(out.path));
+            break;
+        }
+
     std::string stop_reason;
     const auto deadline = options.duration_s
                               ? start + std::chrono::duration_cast<SteadyClock::duration>(
@@ -387,10 +402,17 @@ int run_session(const Options& options) {
                 it = (!live.count(it->first) || follow_twisted(it->second)) ? twisted_pending.erase(it) : std::next(it);
             next_twisted_look = now + twisted_look_every;
         }
-        for (const auto& b : aggregator.take_new_blocking())
-            if (!options.quiet && isatty(STDERR_FILENO))
+        for (const auto& b : aggregator.take_new_blocking()) {
+            if (options.quiet || !isatty(STDERR_FILENO)) continue;
+            // The first few as they happen; the rest only counted, listed (the longest) at the end.
+            if (++blocking_seen <= blocking_shown_live)
                 status.note(fmt::format("pyasynctrace: blocked for longer than {} ms:\n{}", block_threshold_ms,
                                         format_blocking(b, clock_offsets)));
+            else if (blocking_seen == blocking_shown_live + 1)
+                status.note(fmt::format("pyasynctrace: more slices longer than {} ms: not shown as they happen; "
+                                        "the longest {} are listed at the end{}",
+                                        block_threshold_ms, blocking_shown_at_end, event_log_phrase));
+        }
 
         if (now >= deadline) stop_reason = "duration reached";
         if (options.mode == TargetMode::attach_pid && live.empty()) stop_reason = "the target exited";
@@ -437,7 +459,11 @@ int run_session(const Options& options) {
     if (attach_target)
         profile.run.target_summary = describe(*attach_target);
     else if (launched)
-        profile.run.target_summary = fmt::format("'{}' (PID {})", fmt::join(options.command, " "), launched->pid());
+        profile.run.target_summary =
+            fmt::format("'{}' (PID {}{})", fmt::join(options.command, " "), launched->pid(),
+                        profile.processes.size() == 1 && !profile.processes.front().python_version.empty()
+                            ? ", CPython " + profile.processes.front().python_version
+                            : "");
     else
         profile.run.target_summary = fmt::format("every CPython process ({} traced)", profile.processes.size());
 
@@ -497,20 +523,22 @@ int run_session(const Options& options) {
         std::string watched = greenlet_hooked && twisted_followed ? "a greenlet switch or a return to the reactor"
                               : greenlet_hooked                   ? "a greenlet switch"
                                                                   : "a return to the reactor";
-        if (profile.blocking.empty())
+        const size_t n = profile.blocking.size();
+        if (n == 0) {
             fmt::print(stderr, "pyasynctrace: nothing ran longer than {} ms without {}\n", block_threshold_ms, watched);
-        else
-            fmt::print(stderr, "\nBlocking: {} slice{} longer than {} ms without {}:\n", profile.blocking.size(),
-                       profile.blocking.size() == 1 ? "" : "s", block_threshold_ms, watched);
-        for (const auto& b : profile.blocking) fmt::print(stderr, "{}", format_blocking(b, profile.run));
+        } else {
+            std::vector<const BlockingSlice*> longest;
+            for (const auto& b : profile.blocking) longest.push_back(&b);
+            std::stable_sort(longest.begin(), longest.end(),
+                             [](const BlockingSlice* a, const BlockingSlice* b) { return a->duration_ns > b->duration_ns; });
+            const size_t shown = std::min(n, blocking_shown_at_end);
+            fmt::print(stderr, "\nBlocking: {} slice{} longer than {} ms without {}{}:\n", n, n == 1 ? "" : "s",
+                       block_threshold_ms, watched, n > shown ? fmt::format("; the {} longest", shown) : "");
+            for (size_t i = 0; i < shown; i++) fmt::print(stderr, "{}", format_blocking(*longest[i], profile.run));
+            if (n > shown) fmt::print(stderr, "  ... and {} shorter{}\n", n - shown, event_log_phrase);
+        }
     }
-    for (const auto& w : write_outputs(profile, outputs)) {
-        if (w.format == OutputFormat::jsonl)
-            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {} events)\n", w.path, format_name(w.format), w.samples);
-        else
-            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {}, {} samples)\n", w.path, format_name(w.format),
-                       w.what, w.samples);
-    }
+    const OutputsWritten written = write_and_report_outputs(profile, outputs, options.quiet);
     if (!options.quiet && profile.total() > 0)
         fmt::print(stderr, "\nHottest functions:\n{}", format_hot_table(hottest_functions(profile, 10)));
 
@@ -518,9 +546,9 @@ int run_session(const Options& options) {
         if (!launched->reap() && !options.quiet)
             fmt::print(stderr, "pyasynctrace: waiting for PID {} to exit\n", launched->pid());
         while (!launched->reap()) usleep(10'000);
-        return launched->exit_code();
+        return written == OutputsWritten::some_failed ? 1 : launched->exit_code();
     }
-    return 0;
+    return written == OutputsWritten::all ? 0 : 1;
 }
 
 }  // namespace pyat

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "text_encoding.h"
+
 namespace pyat {
 
 class StatusLine {
@@ -14,7 +16,7 @@ public:
     ~StatusLine() { clear(); }
     void show(const std::string& text) {
         if (!enabled_) return;
-        fmt::print(stderr, "\r\033[K{}", text);
+        fmt::print(stderr, "\r\033[K{}", printable_text(text));
         std::fflush(stderr);
         shown_ = true;
     }
@@ -22,9 +24,17 @@ public:
         if (shown_) fmt::print(stderr, "\r\033[K");
         shown_ = false;
     }
-    void note(const std::string& text) {  // a line of its own, above the status line
+    // Lines of their own, above the status line; names from a target cannot move the cursor or
+    // colour the terminal (each line goes through printable_text).
+    void note(const std::string& text) {
         clear();
-        fmt::print(stderr, "{}\n", text);
+        size_t start = 0;
+        while (start <= text.size()) {
+            size_t end = text.find('\n', start);
+            if (end == std::string::npos) end = text.size();
+            if (end > start || end < text.size()) fmt::print(stderr, "{}\n", printable_text(text.substr(start, end - start)));
+            start = end + 1;
+        }
     }
 
 private:

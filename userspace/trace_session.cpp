@@ -26,6 +26,7 @@
 #include "launched_command.h"
 #include "privileges.h"
 #include "proc_maps.h"
+#include "output_file.h"
 #include "profile_outputs.h"
 #include "python_process.h"
 #include "run_clock.h"
@@ -131,7 +132,7 @@ std::optional<int> cpython_minor(const std::string& path) {
     try {
         ElfFile elf = ElfFile::open(path);
         if (!elf.find_symbol("_PyRuntime")) return std::nullopt;
-        if (auto v = version_from_rodata(elf)) return v->second;
+        if (auto v = version_from_rodata(elf)) return v->minor;
     } catch (const Error&) {
     }
     return std::nullopt;
@@ -156,7 +157,7 @@ std::string no_probes_message(pid_t pid, const std::optional<PythonProcess>& pyt
 
 int run_trace_session(const Options& options) {
     require_privileges();
-    for (const auto& out : options.outputs) check_output_writable(out.path);
+    check_outputs(options.outputs, false);  // one process: one callgrind file
 
     StopSignals signals;
     std::unique_ptr<LaunchedCommand> launched;
@@ -168,7 +169,7 @@ int run_trace_session(const Options& options) {
         pid = launched->pid();
     }
     std::vector<OutputSpec> outputs = options.outputs.empty() ? default_outputs(pid) : options.outputs;
-    for (const auto& out : outputs) check_output_writable(out.path);
+    if (options.outputs.empty()) check_outputs(outputs, false);
 
     // Where the probes are, and which kind of tracing they allow. A launched program whose
     // executable holds entry and return probes (not CPython 3.11) is attached before it runs.
@@ -289,8 +290,8 @@ int run_trace_session(const Options& options) {
     };
     hook_greenlet();
     if (!options.quiet)
-        status.note(fmt::format("pyasynctrace: tracing every call of PID {} ({}) from the probes in {}{}", pid,
-                                profile.command_line, config.binary,
+        status.note(fmt::format("pyasynctrace: tracing every call of PID {} ({}{}) from the probes in {}{}", pid,
+                                profile.command_line, python ? ", CPython " + python->version : "", config.binary,
                                 config.return_only ? " (function__return only: counts exact, times estimated)"
                                                    : " (function__entry and function__return)"));
     const auto start = SteadyClock::now();
@@ -344,7 +345,8 @@ int run_trace_session(const Options& options) {
     result.run.start_unix_s = start_unix;
     result.run.monotonic_to_unix_ns = monotonic_to_unix;
     result.run.lost_samples = tracer.lost();
-    result.run.target_summary = fmt::format("PID {} ({})", pid, profile.command_line);
+    result.run.target_summary = fmt::format("PID {} ({}{})", pid, profile.command_line,
+                                            python ? ", CPython " + python->version : "");
     result.processes.push_back(std::move(profile));
 
     const uint64_t hits = tracer.probe_hits();
@@ -384,17 +386,16 @@ int run_trace_session(const Options& options) {
         fmt::print(stderr, "pyasynctrace: warning: {} events were lost (ring buffer full): counts and times are "
                            "lower bounds\n",
                    tracer.lost());
-    for (const auto& w : write_outputs(result, outputs))
-        fmt::print(stderr, "pyasynctrace: wrote {} ({}, {})\n", w.path, format_name(w.format), w.what);
+    const OutputsWritten written = write_and_report_outputs(result, outputs, options.quiet);
     if (!options.quiet && result.total() > 0)
         fmt::print(stderr, "\nHottest functions (wall-clock time in calls):\n{}",
                    format_hot_table(hottest_functions(result, 10)));
 
     if (launched) {
         while (!launched->reap()) usleep(10'000);
-        return launched->exit_code();
+        return written == OutputsWritten::some_failed ? 1 : launched->exit_code();
     }
-    return 0;
+    return written == OutputsWritten::all ? 0 : 1;
 }
 
 }  // namespace pyat

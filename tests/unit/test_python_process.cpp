@@ -71,6 +71,18 @@ TEST(PythonProcess, SharedLibpythonBuildIsFoundThroughItsMappings) {
     EXPECT_EQ(names[2], "rounds");
 }
 
+// Before 3.11 there is no Py_Version: the full version comes from the PY_VERSION string, not
+// just "3.10" from the file name.
+TEST(PythonProcess, FullVersionOfEveryInterpreter) {
+    for (const std::string version : {"3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"}) {
+        std::string minor = version.substr(0, version.rfind('.'));
+        Workload w({"/root/.pyenv/versions/" + version + "/bin/python" + minor, workload("sleep_split.py")});
+        EXPECT_EQ(inspect_python_process(w.pid()).version, version);
+    }
+    Workload debian({debian_python, workload("sleep_split.py")});
+    EXPECT_EQ(inspect_python_process(debian.pid()).version, "3.11.2");
+}
+
 TEST(PythonProcess, RefusalsSayWhatWasFound) {
     try {
         inspect_python_process(getpid());
