@@ -75,9 +75,13 @@ struct lifecycle_frames {
     __u64 frame[PYAT_LIFECYCLE_DEPTH];
     __u64 code[PYAT_LIFECYCLE_DEPTH];
     struct lifecycle_pending pending[PYAT_LIFECYCLE_PENDING];
-    __u64 now; /* when this return happened */
+    __u64 now;             /* when this return happened */
+    __u64 tstate;          /* the returning thread's PyThreadState */
+    __u64 previous_return; /* the thread's previous return: a lower bound of any call's start */
+    __u32 tgid;
     __u32 n;
     __u32 npending;
+    __u32 pad;
 };
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -86,15 +90,13 @@ struct {
     __type(value, struct lifecycle_frames);
 } lifecycle_scratch SEC(".maps");
 
+/* The visit's context: pointers only (the rest is in `frames`, off the stack, whose 512 bytes a
+ * call chain from on_python_return down to a frame's record must share). */
 struct lifecycle_visit {
     const struct py_process *proc;
     const struct twisted_layout *twisted;
     const struct deferred_log_layout *log;
     struct lifecycle_frames *frames;
-    __u64 tstate;
-    __u64 now;
-    __u64 previous_return; /* the thread's previous return: a lower bound of any call's start */
-    __u32 tgid, tid;
 };
 
 static __always_inline __u64 frame_local(const struct deferred_log_layout *d, __u64 frame, __u16 slot, int *fault)
@@ -142,7 +144,7 @@ static __always_inline __u16 callback_outcome(const struct lifecycle_visit *v, _
     const struct deferred_log_layout *d = v->log;
     int fault = 0;
     *value = 0;
-    if (d->tstate_exception && read_u64(v->tstate + d->tstate_exception, &fault) && !fault)
+    if (d->tstate_exception && read_u64(v->frames->tstate + d->tstate_exception, &fault) && !fault)
         return OUTCOME_RAISED;
     __s32 top = 0;
     if (!d->frame_stacktop || bpf_probe_read_user(&top, sizeof(top), (const void *)(frame + d->frame_stacktop)) ||
@@ -176,7 +178,8 @@ static __always_inline int record_callable(const struct py_layout *l, const stru
         if (!fault && code) {
             s->frames[idx].code = code;
             s->frames[idx].instr = -1;
-            s->frames[idx].code_tag = code_tag(name, filename);
+            __u32 generation = known_code(code, code_tag(name, filename), s->hdr.pid);
+            s->frames[idx].code_tag = generation ? generation : PYAT_CODE_TO_NAME;
             return 0;
         }
     }
@@ -186,11 +189,12 @@ static __always_inline int record_callable(const struct py_layout *l, const stru
     return 0;
 }
 
-/* Log frames[i] of this thread's lifecycle_scratch as event `what`, with the stack from that frame
- * out. A global function: the verifier checks it once, not at every call site (which multiplies
- * the states of the visit past its limits), so it looks its maps up again itself. It is called
- * once the visit is over, not from inside it: a call chain's stacks must fit in 512 bytes. */
-__noinline int emit_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcome, __u64 returned)
+/* Build, in scratch slot 4, the record logging frames[i] of this thread's lifecycle_scratch as event
+ * `what`, with the stack from that frame out; 1 when built. A global function: the verifier checks
+ * it once, not at every call site (which multiplies the states of the visit past its limits), so
+ * it looks its maps up again itself. It is called once the visit is over, not from inside it: a
+ * call chain's stacks must fit in 512 bytes. */
+__noinline int build_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcome, __u64 returned)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32, zero = 0, slot = 4;
@@ -246,12 +250,10 @@ __noinline int emit_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcome
             callables = 2;
     }
     s->hdr.deferred_callables = (__u8)callables;
-    walk_frames_from(l, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, callables);
+    walk_frames_from(proc, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, callables);
     __u64 result = what == DEFERRED_CALLBACK_RAN ? second : (what == DEFERRED_FIRED || what == DEFERRED_FAILED) ? first : 0;
     s->hdr.base_frame = result ? read_u64(result + d->object_type, &fault) : 0;
-    /* Wake the reader at once: it names the objects logged by reading them, while they live. */
-    emit_waking(s, 1);
-    return 0;
+    return 1;
 }
 
 /* Queue an event for emit_lifecycle (in visit order, which is the order calls started). */
@@ -290,24 +292,24 @@ static long lifecycle_visit_step(__u32 index, void *ctx)
         return 0;
     /* __init__ and the chaining step are logged when they return: nothing in them is. */
     int log_method = method >= 0 && method != DEFERRED_CREATED && method != DEFERRED_CHAINED_BY_RESULT;
-    struct parked_key key = {.greenlet = v->frames->frame[LC(i)], .tgid = v->tgid};
+    struct parked_key key = {.greenlet = v->frames->frame[LC(i)], .tgid = v->frames->tgid};
     __u64 *started = bpf_map_lookup_elem(&deferred_calls_open, &key);
     if (i > 0) {
         if (started || (!log_method && !callback))
             return 0;
-        __u64 start = v->previous_return;
+        __u64 start = v->frames->previous_return;
         bpf_map_update_elem(&deferred_calls_open, &key, &start, BPF_ANY);
         if (log_method)
             log_later(v->frames, i, method, 0, 0, 0);
         return 0;
     }
-    __u64 start = started ? *started : v->previous_return;
+    __u64 start = started ? *started : v->frames->previous_return;
     if (method >= 0 && (!started || !log_method))
         log_later(v->frames, 0, method, 0, 0, 0);
     if (callback) {
         __u64 returned = 0;
         __u16 outcome = callback_outcome(v, v->frames->frame[LC(0)], &returned);
-        log_later(v->frames, 0, DEFERRED_CALLBACK_RAN, v->now > start ? v->now - start : 0, outcome, returned);
+        log_later(v->frames, 0, DEFERRED_CALLBACK_RAN, v->frames->now > start ? v->frames->now - start : 0, outcome, returned);
     }
     if (started)
         bpf_map_delete_elem(&deferred_calls_open, &key);
@@ -414,23 +416,29 @@ int on_python_return(struct pt_regs *ctx)
     f->now = now;
     if (!n)
         return 0;
+    f->tstate = tstate;
+    f->previous_return = previous;
+    f->tgid = tgid;
     struct lifecycle_visit v = {
         .proc = proc,
         .twisted = bpf_map_lookup_elem(&twisted_processes, &tgid),
         .log = log,
         .frames = f,
-        .tstate = tstate,
-        .now = now,
-        .previous_return = previous,
-        .tgid = tgid,
-        .tid = tid,
     };
     bpf_loop(n, lifecycle_visit_step, &v, 0);
+    __u32 slot = 4;
+    struct py_sample *s = bpf_map_lookup_elem(&scratch, &slot);
+    if (!s)
+        return 0;
     for (int k = 0; k < PYAT_LIFECYCLE_PENDING; k++) {
         if (k >= f->npending)
             break;
         const struct lifecycle_pending *p = &f->pending[k];
-        emit_lifecycle(p->i, p->what, p->duration, p->outcome, p->returned);
+        if (!build_lifecycle(p->i, p->what, p->duration, p->outcome, p->returned))
+            continue;
+        name_new_frames(s, slot);
+        /* Wake the reader at once: it names the objects logged by reading them, while they live. */
+        emit_waking(s, 1);
     }
     return 0;
 }

@@ -25,8 +25,6 @@
 #include <bpf/usdt.bpf.h> /* the maps libbpf needs to attach USDT probes */
 
 #include "pysample.h"
-#include "python_frames.bpf.h"
-#include "greenlet_switch.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -83,6 +81,17 @@ struct {
     __type(key, __u32);
     __type(value, struct py_sample);
 } scratch SEC(".maps");
+
+/* Code objects are named into the same ring buffer as the samples that use them, with the sample
+ * scratch slots' numbering. */
+#define CODE_NAMES_RINGBUF events
+#define CODE_NAMES_SLOTS 5
+static __always_inline const struct py_process *code_names_process(__u32 tgid)
+{
+    return bpf_map_lookup_elem(&processes, &tgid);
+}
+#include "python_frames.bpf.h"
+#include "greenlet_switch.bpf.h"
 
 /* tid -> stack and time at which the thread left the CPU (wall clock). */
 struct {
@@ -159,6 +168,7 @@ static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
     s->hdr.awaited_at = 0;
     s->hdr.nawaiting = 0;
     walk_python_stack(proc, bpf_map_lookup_elem(&twisted_processes, &tgid), tid, s);
+    name_new_frames(s, slot);
     return s;
 }
 
@@ -289,9 +299,10 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
         if (walk) {
             __u64 frame = read_u64(impl + l->suspended_frame, &fault);
             if (!fault)
-                walk_frames_from(&proc->layout, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, 0);
+                walk_frames_from(proc, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, 0);
         }
     }
+    name_new_frames(s, slot);
     emit(s);
     return 0;
 }
@@ -436,9 +447,10 @@ int BPF_KPROBE(on_generator_step, void *generator)
     s->hdr.awaited_at = 0;
     s->hdr.nawaiting = 0;
     /* Frame 0: the generator at its yield; then the stack resuming it (_inlineCallbacks first). */
-    if (record_frame(l, frame, code, s, 0))
+    if (record_frame(proc, frame, code, s, 0))
         return 0;
-    walk_frames_from(l, tw, current, s, 1);
+    walk_frames_from(proc, tw, current, s, 1);
+    name_new_frames(s, slot);
     emit(s);
     return 0;
 }

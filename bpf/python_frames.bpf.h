@@ -5,6 +5,7 @@
 #define PYAT_PYTHON_FRAMES_BPF_H
 
 #include "pysample.h"
+#include "code_names.bpf.h"
 
 /* tid -> PyThreadState* cache; entries are re-validated on every use. */
 struct {
@@ -87,13 +88,8 @@ static __always_inline __u64 find_thread_state(const struct py_process *proc, __
     return search.tstate;
 }
 
-static __always_inline __u32 code_tag(__u64 name, __u64 filename)
-{
-    __u64 mixed = (name >> 3) ^ (filename << 13) ^ (filename >> 35);
-    return (__u32)mixed ^ (__u32)(mixed >> 32);
-}
-
 struct frame_walk {
+    const struct py_process *proc;
     const struct py_layout *layout;
     const struct twisted_layout *twisted; /* NULL: the process has not imported Twisted's defer */
     struct py_sample *sample;
@@ -107,10 +103,18 @@ struct frame_walk {
     int fault;
 };
 
-/* Record one frame (code already untagged) as sample frame `idx`; 0 on success. */
-static __always_inline int record_frame(const struct py_layout *l, __u64 frame, __u64 code,
-                                        struct py_sample *s, __u32 idx)
+/* Record one frame (code already untagged) as sample frame `at & 0xffff` of process `proc`; a code
+ * object seen for the first time is marked PYAT_CODE_TO_NAME, for name_new_frames to name once the
+ * walk is over. 0 on success; -1 when the frame cannot be read or its code is no code object (a
+ * frame being set up or torn down): the walk ends there. A global function (the verifier checks it
+ * once, with unknown arguments): inlined, the walk's frame count would have to be tracked exactly,
+ * and the verifier would explore the walk once per count. */
+__noinline int record_frame(const struct py_process *proc, __u64 frame, __u64 code, struct py_sample *s, __u32 at)
 {
+    __u32 idx = at & 0xffff;
+    if (!proc || !s)
+        return -1;
+    const struct py_layout *l = &proc->layout;
     int fault = 0;
     __u64 filename = read_u64(code + l->code_filename, &fault);
     __u64 name = read_u64(code + l->code_name, &fault);
@@ -130,9 +134,15 @@ static __always_inline int record_frame(const struct py_layout *l, __u64 frame, 
     }
     if (idx >= PYAT_MAX_FRAMES)
         return -1;
+    __u32 generation = known_code(code, code_tag(name, filename), s->hdr.pid);
+    if (!generation) {
+        if (proc->code.code_type && read_u64(code + proc->code.object_type, &fault) != proc->code.code_type)
+            return -1;
+        generation = PYAT_CODE_TO_NAME;
+    }
     s->frames[idx].code = code;
     s->frames[idx].instr = instr;
-    s->frames[idx].code_tag = code_tag(name, filename);
+    s->frames[idx].code_tag = generation;
     return 0;
 }
 
@@ -169,7 +179,7 @@ static long frame_walk_step(__u32 index, void *ctx)
     }
 
     __u32 idx = w->n;
-    if (record_frame(l, frame, code, w->sample, idx)) {
+    if (record_frame(w->proc, frame, code, w->sample, idx)) {
         w->fault = 1;
         return 1;
     }
@@ -215,6 +225,7 @@ static __always_inline __u64 read_attr(__u64 obj, const struct attr_ref *a, int 
 }
 
 struct awaiting_walk {
+    const struct py_process *proc;
     const struct py_layout *layout;
     const struct twisted_layout *twisted;
     struct py_sample *sample;
@@ -266,7 +277,7 @@ static long awaiting_step(__u32 index, void *ctx)
         __u64 code = frame ? read_u64(frame + l->frame_code, &fault) : 0;
         code &= ~(__u64)l->code_ptr_tag_mask;
         __u32 idx = a->sample->hdr.nframes;
-        if (fault || !code || idx >= PYAT_MAX_FRAMES || record_frame(l, frame, code, a->sample, idx))
+        if (fault || !code || idx >= PYAT_MAX_FRAMES || record_frame(a->proc, frame, code, a->sample, idx))
             return 1;
         a->sample->hdr.nframes = idx + 1;
         a->n++;
@@ -277,9 +288,10 @@ static long awaiting_step(__u32 index, void *ctx)
 }
 
 /* Append the awaited-by chain of the resumed _inlineCallbacks frame found by the walk. */
-static __always_inline void walk_awaiting(const struct py_layout *l, const struct twisted_layout *tw,
+static __always_inline void walk_awaiting(const struct py_process *proc, const struct twisted_layout *tw,
                                           __u64 inline_callbacks_frame, __u32 at, struct py_sample *s)
 {
+    const struct py_layout *l = &proc->layout;
     int fault = 0;
     __u64 status = read_u64(inline_callbacks_frame + tw->frame_localsplus + 8 * (__u64)tw->status_local,
                             &fault);
@@ -288,18 +300,24 @@ static __always_inline void walk_awaiting(const struct py_layout *l, const struc
         status = read_u64(status + tw->cell_ref, &fault);
     if (fault || !status)
         return;
-    struct awaiting_walk a = {.layout = l, .twisted = tw, .sample = s, .status = status};
+    struct awaiting_walk a = {.proc = proc, .layout = l, .twisted = tw, .sample = s, .status = status};
     bpf_loop(PYAT_MAX_AWAITING, awaiting_step, &a, 0);
     s->hdr.awaited_at = at;
     s->hdr.nawaiting = a.n;
 }
 
-/* Fill s->frames (innermost first) from `frame` outwards; sets nframes, base_frame and flags. */
-static __always_inline void walk_frames_from(const struct py_layout *l, const struct twisted_layout *tw,
+/* Fill s->frames (innermost first, from index `first`) from `frame` outwards; sets nframes,
+ * base_frame and flags. Code objects new to the kernel are left for name_new_frames. */
+static __always_inline void walk_frames_from(const struct py_process *proc, const struct twisted_layout *tw,
                                              __u64 frame, struct py_sample *s, __u32 first)
 {
-    /* Skipped shim frames count against a larger budget than recorded ones. */
-    struct frame_walk walk = {.layout = l, .twisted = tw, .sample = s, .frame = frame, .n = first};
+    const struct py_layout *l = &proc->layout;
+    /* Skipped shim frames count against a larger budget than recorded ones. The count starts as
+     * read back from the sample, a value the verifier does not know: a known one would be explored
+     * once per value the walk reaches (127), not once for all. */
+    s->hdr.nframes = first;
+    struct frame_walk walk = {.proc = proc, .layout = l, .twisted = tw, .sample = s, .frame = frame,
+                              .n = *(volatile __u16 *)&s->hdr.nframes};
     bpf_loop(2 * PYAT_MAX_FRAMES, frame_walk_step, &walk, 0);
     if (walk.fault)
         s->hdr.flags |= SAMPLE_READ_FAULT;
@@ -309,7 +327,7 @@ static __always_inline void walk_frames_from(const struct py_layout *l, const st
     s->hdr.nawaiting = 0;
     if (tw && walk.resumed_frame) {
         s->hdr.flags |= SAMPLE_RESUMED_GENERATOR;
-        walk_awaiting(l, tw, walk.resumed_frame, walk.resumed_index, s);
+        walk_awaiting(proc, tw, walk.resumed_frame, walk.resumed_index, s);
     }
 }
 
@@ -348,7 +366,7 @@ static __always_inline void walk_python_stack(const struct py_process *proc,
         s->hdr.flags |= SAMPLE_READ_FAULT;
         return;
     }
-    walk_frames_from(&proc->layout, tw, frame, s, 0);
+    walk_frames_from(proc, tw, frame, s, 0);
 }
 
 #endif

@@ -21,19 +21,11 @@
 #include <bpf/usdt.bpf.h>
 
 #include "pytrace.h"
-#include "python_frames.bpf.h"
-#include "greenlet_switch.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 traced_tgid = 0;  /* the traced process */
 const volatile __u8 yield_opcode = 0;  /* return-only mode: the interpreter's YIELD_VALUE */
-/* Return-only mode: where a code object keeps its names, to send them while the process lives. */
-const volatile __u16 code_qualname = 0;
-const volatile __u16 code_filename = 0;
-const volatile __u16 code_firstlineno = 0;
-const volatile __u16 unicode_state = 0;
-const volatile __u16 unicode_ascii_data = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -66,6 +58,18 @@ struct {
     __type(key, __u32);
     __type(value, struct py_process);
 } trace_process SEC(".maps");
+
+/* Return-only mode: code objects are named (bpf/code_names.bpf.h) into the event stream, by the
+ * USDT programs, which never run nested on a CPU: one scratch slot. */
+#define CODE_NAMES_RINGBUF trace_events
+#define CODE_NAMES_SLOTS 1
+static __always_inline const struct py_process *code_names_process(__u32 tgid)
+{
+    __u32 zero = 0;
+    return tgid == traced_tgid ? bpf_map_lookup_elem(&trace_process, &zero) : NULL;
+}
+#include "python_frames.bpf.h"
+#include "greenlet_switch.bpf.h"
 
 /* Return-only mode, Twisted: the inlineCallbacks wrapper (key 0; zeros without Twisted). */
 struct {
@@ -232,34 +236,6 @@ int on_gc_done(struct pt_regs *ctx)
     return send_gc(TRACE_GC_DONE);
 }
 
-/* A compact ASCII str's characters into buf (empty if it is not one). */
-static __always_inline void read_ascii(__u64 str, char *buf, __u32 size)
-{
-    __u32 state = 0;
-    buf[0] = 0;
-    if (!str || bpf_probe_read_user(&state, sizeof(state), (const void *)(str + unicode_state)))
-        return;
-    if (!((state >> 5) & 1) || !((state >> 6) & 1)) /* compact, ascii */
-        return;
-    if (bpf_probe_read_user_str(buf, size, (const void *)(str + unicode_ascii_data)) < 0)
-        buf[0] = 0;
-}
-
-/* Name a code object the first time it shows up (with its fingerprint: a freed code object's
- * address may come back as another one). */
-static __always_inline void send_code(__u64 code, __u32 tag)
-{
-    __s32 first = 0;
-    bpf_probe_read_user(&first, sizeof(first), (const void *)(code + code_firstlineno));
-    struct trace_name *n = first_sight(TRACE_CODE, code, tag, first);
-    if (!n)
-        return;
-    int fault = 0;
-    read_ascii(read_u64(code + code_filename, &fault), n->file, sizeof(n->file));
-    read_ascii(code_qualname ? read_u64(code + code_qualname, &fault) : 0, n->func, sizeof(n->func));
-    send_name_record(n);
-}
-
 /* i masked into the frames array; the empty asm keeps the compiler from dropping the mask. */
 static __always_inline __u32 trace_index(__u32 i)
 {
@@ -344,13 +320,12 @@ static __always_inline int send_frames(__u32 kind)
         }
         if (twisted && i == 1 && (code == tw->inline_callbacks_code || code == tw->wrapper_code))
             r->counted_elsewhere = 1; /* a generator stepped (or created) by the machinery */
-        __u32 tag = code_tag(name, filename);
-        send_code(code, tag);
         __u32 k = trace_index(n);
         r->frame_addresses[k] = frame;
         r->frames[k].code = code;
         r->frames[k].instr = -1;
-        r->frames[k].code_tag = tag;
+        __u32 generation = code_generation(code, code_tag(name, filename), traced_tgid, 0);
+        r->frames[k].code_tag = generation == PYAT_NOT_CODE ? 0 : generation;
         if (i == 0 && !returning) {
             r->frame = frame;
         } else if (i == 0) {

@@ -23,9 +23,7 @@ enum call_event_kind {
     TRACE_RETURN_ONLY = 6, /* CPython 3.11: a return, with the frames it returns to (struct trace_return) */
     TRACE_SWITCH = 8,      /* a greenlet switch: filename = the greenlet running until now (0: unknown),
                             * funcname = the one running next */
-    TRACE_CODE = 7,        /* return-only mode, first sight of a code object (struct trace_name: filename =
-                            * the code object, funcname = its code_tag, lineno = co_firstlineno, file and func = co_filename and
-                            * co_qualname when compact ASCII, else empty) */
+    /* 7 was TRACE_CODE: code objects are now named by struct code_name_event (bpf/pysample.h) */
 };
 
 struct call_event {

@@ -1,5 +1,6 @@
 #include "bpf_sampler.h"
 
+#include "bpf_code_names.h"
 #include "bpf_counters.h"
 
 #include <bpf/bpf.h>
@@ -119,6 +120,7 @@ BpfSampler::~BpfSampler() {
     greenlet_links_.clear();  // detach first, then the buffer and the programs
     step_links_.clear();
     return_links_.clear();
+    dealloc_links_.clear();
     links_.clear();
     ring_.reset();
     skel_.reset();
@@ -146,7 +148,24 @@ void BpfSampler::remove_process(pid_t pid) {
     bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
     bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
     return_links_.erase(pid);
+    dealloc_links_.erase(pid);
 }
+
+void BpfSampler::attach_code_dealloc(pid_t pid, const std::string& path, uint64_t offset) {
+    if (dealloc_links_.count(pid)) return;
+    std::string file = fmt::format("/proc/{}/root{}", pid, path);
+    bpf_link* link = bpf_program__attach_uprobe(skel_->progs.on_code_dealloc, false, pid, file.c_str(), offset);
+    if (!link)
+        throw Error(fmt::format("cannot hook the code objects' destructor ({} at {:#x}) for PID {}: {}", path, offset,
+                                pid, libbpf_reason(-errno)));
+    dealloc_links_[pid].reset(link);
+}
+
+bool BpfSampler::code_still_named(pid_t pid, uint64_t code, uint32_t generation) const {
+    return code_set_names(skel_->maps.code_sets, pid, code, generation);
+}
+
+uint64_t BpfSampler::code_names_lost() const { return sum_percpu_counter(skel_->maps.code_name_counts, 1); }
 
 void BpfSampler::add_twisted(pid_t pid, const twisted_layout& layout) {
     uint32_t key = uint32_t(pid);
@@ -265,6 +284,7 @@ void BpfSampler::detach() {
     greenlet_links_.clear();
     step_links_.clear();
     return_links_.clear();
+    dealloc_links_.clear();
 }
 
 void BpfSampler::flush_off_cpu(uint64_t now_ns) {

@@ -70,6 +70,15 @@ public:
     uint64_t greenlet_switches() const;
     uint64_t greenlet_unreadable() const;
 
+    // Hooks the code type's destructor (the C function at `offset` in `file`, as mapped by PID),
+    // so that the kernel forgets a code object as it is freed and names its reused address anew
+    // (bpf/code_names.bpf.h). Costs the target one trap per code object freed. Throws pyat::Error.
+    void attach_code_dealloc(pid_t pid, const std::string& file, uint64_t offset);
+    // Whether the kernel still names `code` of PID by `generation` (it has not been freed since).
+    bool code_still_named(pid_t pid, uint64_t code, uint32_t generation) const;
+    // Code objects named but not sent (ring buffer full).
+    uint64_t code_names_lost() const;
+
     int epoll_fd() const;
     // Hands pending records to the handler; waits up to timeout_ms (0: don't wait).
     void poll(int timeout_ms);
@@ -107,6 +116,7 @@ private:
     std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> greenlet_links_;
     std::map<pid_t, std::vector<std::unique_ptr<bpf_link, Deleters>>> step_links_;
     std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> return_links_;
+    std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> dealloc_links_;
 };
 
 }  // namespace pyat

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bpf_code_names.h"
 #include "bpf_counters.h"
 #include "error.h"
 #include "pytrace.h"
@@ -29,11 +30,6 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
     if (!skel_) throw Error(fmt::format("cannot open the BPF trace programs: {}", reason(-errno)));
     skel_->rodata->traced_tgid = uint32_t(config.pid);
     skel_->rodata->yield_opcode = config.yield_opcode;
-    skel_->rodata->code_qualname = config.code_qualname;
-    skel_->rodata->code_filename = config.code_filename;
-    skel_->rodata->code_firstlineno = config.code_firstlineno;
-    skel_->rodata->unicode_state = config.unicode_state;
-    skel_->rodata->unicode_ascii_data = config.unicode_ascii_data;
     bpf_program__set_autoload(skel_->progs.on_function_entry, !config.return_only);
     bpf_program__set_autoload(skel_->progs.on_function_return, !config.return_only);
     bpf_program__set_autoload(skel_->progs.on_return_only, config.return_only);
@@ -102,6 +98,19 @@ void BpfTracer::attach_greenlet(const std::string& path, const char* symbol, con
         throw Error(fmt::format("cannot hook greenlet's switch ({} in {}) for PID {}: {}", symbol, path, pid_,
                                 reason(-errno)));
     links_.emplace_back(link);
+}
+
+void BpfTracer::attach_code_dealloc(const std::string& path, uint64_t offset) {
+    std::string file = fmt::format("/proc/{}/root{}", pid_, path);
+    bpf_link* link = bpf_program__attach_uprobe(skel_->progs.on_code_dealloc, false, pid_, file.c_str(), offset);
+    if (!link)
+        throw Error(fmt::format("cannot hook the code objects' destructor ({} at {:#x}) for PID {}: {}", path, offset,
+                                pid_, reason(-errno)));
+    links_.emplace_back(link);
+}
+
+bool BpfTracer::code_still_named(uint64_t code, uint32_t generation) const {
+    return code_set_names(skel_->maps.code_sets, pid_, code, generation);
 }
 
 int BpfTracer::epoll_fd() const { return ring_buffer__epoll_fd(ring_.get()); }

@@ -28,8 +28,6 @@ struct TracerConfig {
     bool return_only = false;    // CPython 3.11: calls read at function__return (needs `process`)
     std::optional<py_process> process;
     uint8_t yield_opcode = 0;    // return-only: YIELD_VALUE of that interpreter
-    // return-only: where code objects keep their names (CpythonLayout)
-    uint16_t code_qualname = 0, code_filename = 0, code_firstlineno = 0, unicode_state = 0, unicode_ascii_data = 0;
     bool gc = false;             // the binary has gc__start / gc__done
 };
 
@@ -50,6 +48,10 @@ public:
     // Entry/return mode: hooks greenlet's switch `symbol` in the extension at `path` (as the process
     // maps it), so that each greenlet keeps its own shadow stack. Throws pyat::Error.
     void attach_greenlet(const std::string& path, const char* symbol, const greenlet_layout& layout);
+
+    // Return-only mode: hooks the code type's destructor (see BpfSampler::attach_code_dealloc).
+    void attach_code_dealloc(const std::string& path, uint64_t offset);
+    bool code_still_named(uint64_t code, uint32_t generation) const;
 
     int epoll_fd() const;
     void poll(int timeout_ms);

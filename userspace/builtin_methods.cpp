@@ -60,6 +60,35 @@ std::optional<uint64_t> exported_address(const PythonProcess& process, std::stri
     return process.runtime_address - runtime->value + found->value;  // the file's load bias, from _PyRuntime
 }
 
+std::optional<BuiltinMethod> locate_c_function(pid_t pid, const ProcessMemory& memory, uint64_t function,
+                                               std::string& why) {
+    if (!function) {
+        why = "no function";
+        return std::nullopt;
+    }
+    for (const auto& m : read_maps(pid))
+        if (function >= m.start && function < m.end && !m.path.empty() && m.path[0] == '/') {
+            BuiltinMethod found;
+            found.function = function;
+            found.file = m.path;
+            found.file_offset = function - m.start + m.offset;
+            auto code = memory.read_bytes(function, 32);
+            found.probe_offset = found.file_offset + (code ? emulated_probe_offset(*code) : 0);
+            return found;
+        }
+    why = fmt::format("the function at {:#x} is not in a mapped file", function);
+    return std::nullopt;
+}
+
+std::optional<BuiltinMethod> find_type_dealloc(const PythonProcess& process, const PythonObjects& objects,
+                                               std::string_view type_symbol, std::string& why) {
+    auto type = exported_address(process, type_symbol, why);
+    if (!type) return std::nullopt;
+    auto found = locate_c_function(process.pid, objects.memory(), objects.read_pointer(*type + process.layout->type_dealloc), why);
+    if (!found) why = fmt::format("{}'s tp_dealloc: {}", type_symbol, why);
+    return found;
+}
+
 std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, const PythonObjects& objects,
                                                  std::string_view type_symbol, std::string_view method,
                                                  std::string& why) {
@@ -75,19 +104,14 @@ std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, c
         if (!text || std::string_view(reinterpret_cast<const char*>(text->data()), method.size()) != method ||
             (*text)[method.size()] != 0)
             continue;
-        BuiltinMethod found;
-        found.definition = def;
-        found.function = objects.read_pointer(def + layout.methoddef_function);
-        for (const auto& m : read_maps(process.pid))
-            if (found.function >= m.start && found.function < m.end && !m.path.empty() && m.path[0] == '/') {
-                found.file = m.path;
-                found.file_offset = found.function - m.start + m.offset;
-                auto code = objects.memory().read_bytes(found.function, 32);
-                found.probe_offset = found.file_offset + (code ? emulated_probe_offset(*code) : 0);
-                return found;
-            }
-        why = fmt::format("{}.{} at {:#x} is not in a mapped file", type_symbol, method, found.function);
-        return std::nullopt;
+        auto found = locate_c_function(process.pid, objects.memory(),
+                                       objects.read_pointer(def + layout.methoddef_function), why);
+        if (!found) {
+            why = fmt::format("{}.{}: {}", type_symbol, method, why);
+            return std::nullopt;
+        }
+        found->definition = def;
+        return found;
     }
     why = fmt::format("{} has no method {}", type_symbol, method);
     return std::nullopt;

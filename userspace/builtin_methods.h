@@ -33,6 +33,17 @@ size_t emulated_probe_offset(const std::vector<uint8_t>& code);
 // `why` set when the interpreter does not export it.
 std::optional<uint64_t> exported_address(const PythonProcess& process, std::string_view symbol, std::string& why);
 
+// Where the C function at `function` (an address in the process) sits, for a uprobe: the mapped
+// ELF file, its offset there, and the cheapest place to probe it; nullopt with `why` set when no
+// mapped file holds it.
+std::optional<BuiltinMethod> locate_c_function(pid_t pid, const ProcessMemory& memory, uint64_t function,
+                                               std::string& why);
+
+// The destructor of the type exported as `type_symbol` (its tp_dealloc), e.g. "PyCode_Type":
+// called with the object about to be freed in rdi. nullopt with `why` set when it cannot be found.
+std::optional<BuiltinMethod> find_type_dealloc(const PythonProcess& process, const PythonObjects& objects,
+                                               std::string_view type_symbol, std::string& why);
+
 // Method `method` of the type exported as `type_symbol` (e.g. "PyContext_Type", "run"); nullopt
 // with `why` set when it cannot be found.
 std::optional<BuiltinMethod> find_builtin_method(const PythonProcess& process, const PythonObjects& objects,

@@ -15,9 +15,6 @@ uint64_t name_key(uint64_t filename, uint64_t funcname) {
 }
 constexpr uint64_t gc_key = ~0ULL;
 
-// A code object and its fingerprint (a freed code object's address may come back as another).
-uint64_t code_key(uint64_t code, uint32_t tag) { return code ^ (uint64_t(tag) << 32) ^ tag; }
-
 std::string unknown_function(uint64_t funcname) {
     char buf[48];
     snprintf(buf, sizeof(buf), "[function at 0x%llx]", static_cast<unsigned long long>(funcname));
@@ -168,16 +165,10 @@ void CallTrace::add(const void* data, size_t size) {
                 }
             return;
         }
-        case TRACE_CODE: {
-            if (size < sizeof(trace_name)) return;
-            const auto* n = static_cast<const trace_name*>(data);
-            std::string file(n->file, strnlen(n->file, sizeof(n->file)));
-            std::string func(n->func, strnlen(n->func, sizeof(n->func)));
-            if (file.empty() || func.empty()) return;  // not plain ASCII: the resolver reads it
-            code_functions_[code_key(e->filename, uint32_t(e->funcname))] =
-                profile_.intern({func, file, uint32_t(std::max(e->lineno, 0))});
+        case PYAT_EVENT_CODE_NAME:
+            if (resolver_ && size >= offsetof(code_name_event, table))
+                resolver_->learn(*static_cast<const code_name_event*>(data), size);
             return;
-        }
         case TRACE_SWITCH: {
             // The calls open so far on a thread seen switching for the first time are its origin's.
             uint64_t origin = e->filename, target = e->funcname;
@@ -209,11 +200,6 @@ Stack CallTrace::stack_from(const trace_return& r) {
     size_t n = std::min<size_t>(r.nframes, PYAT_TRACE_FRAMES);
     std::vector<StackFrame> frames(n);  // innermost first
     for (size_t i = 0; i < n; i++) {
-        auto named = code_functions_.find(code_key(r.frames[i].code, r.frames[i].code_tag));
-        if (named != code_functions_.end()) {
-            frames[i] = {named->second, profile_.functions[named->second].first_line};
-            continue;
-        }
         ResolvedFrame f = resolver_->resolve(r.frames[i]);
         frames[i] = {profile_.intern({*f.name, *f.file, f.first_line}), f.first_line};
     }

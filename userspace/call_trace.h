@@ -94,7 +94,6 @@ private:
     std::unordered_map<uint64_t, std::pair<std::string, std::string>> names_;  // key -> (file, name)
     std::unordered_map<uint64_t, uint32_t> functions_;                          // key -> function index
     std::unordered_map<uint32_t, bool> recorded_;
-    std::unordered_map<uint64_t, uint32_t> code_functions_;  // return-only: code object -> function
     std::unordered_map<uint64_t, uint64_t> child_ns_;
     struct GcRunning {
         uint64_t start_ns = 0;

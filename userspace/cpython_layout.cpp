@@ -27,4 +27,21 @@ std::string supported_cpython_versions() {
     return out;
 }
 
+code_layout kernel_code_layout(const CpythonLayout& l) {
+    code_layout c{};
+    c.object_type = l.object_type;
+    c.code_name = l.code_qualname ? l.code_qualname : l.bpf.code_name;
+    c.code_name_pointer = l.bpf.code_name;
+    c.code_filename = l.bpf.code_filename;
+    c.code_firstlineno = l.code_firstlineno;
+    c.code_linetable = l.code_linetable;
+    c.bytes_size = l.bytes_size;
+    c.bytes_data = l.bytes_data;
+    c.unicode_length = l.unicode_length;
+    c.unicode_state = l.unicode_state;
+    c.unicode_ascii_data = l.unicode_ascii_data;
+    c.unicode_compact_data = l.unicode_compact_data;
+    return c;
+}
+
 }  // namespace pyat

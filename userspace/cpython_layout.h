@@ -125,6 +125,10 @@ struct CpythonLayout {
     std::string version() const;
 };
 
+// What the kernel needs to name code objects (struct code_layout), from the layout's own offsets;
+// the caller sets code_type (the process's PyCode_Type) where known.
+code_layout kernel_code_layout(const CpythonLayout& layout);
+
 // Every layout under probes/cpython, oldest first.
 const std::vector<CpythonLayout>& known_cpython_layouts();
 

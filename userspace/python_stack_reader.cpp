@@ -16,7 +16,8 @@ constexpr int max_threads = PYAT_MAX_THREADS;
 }  // namespace
 
 // Mirrors frame_walk_step() in bpf/python_frames.bpf.h.
-void read_stack_from(const ProcessMemory& mem, const py_layout& l, uint64_t frame, py_sample& s) {
+void read_stack_from(const ProcessMemory& mem, const py_layout& l, uint64_t frame, py_sample& s,
+                     CodeResolver& resolver) {
     uint16_t n = 0;
     uint64_t last = 0;
     bool fault = false;
@@ -42,9 +43,8 @@ void read_stack_from(const ProcessMemory& mem, const py_layout& l, uint64_t fram
             auto owner = mem.read_value<uint8_t>(this_frame + l.frame_owner);
             if (owner && *owner >= l.owner_skip_min) continue;
         }
-        auto filename = mem.read_value<uint64_t>(c + l.code_filename);
-        auto name = mem.read_value<uint64_t>(c + l.code_name);
-        if (!filename || !name) {
+        uint32_t generation = resolver.learn_from_memory(c);
+        if (!generation) {
             s.hdr.flags |= SAMPLE_READ_FAULT;
             fault = true;
             break;
@@ -58,7 +58,7 @@ void read_stack_from(const ProcessMemory& mem, const py_layout& l, uint64_t fram
         } else if (auto lasti = mem.read_value<int32_t>(this_frame + l.frame_instr); lasti && *lasti >= 0) {
             instr = *lasti * l.lasti_scale;
         }
-        s.frames[n++] = {c, instr, code_tag(*name, *filename)};
+        s.frames[n++] = {c, instr, generation};
     }
     s.hdr.nframes = n;
     if (!fault && !frame) s.hdr.base_frame = last;
@@ -66,7 +66,8 @@ void read_stack_from(const ProcessMemory& mem, const py_layout& l, uint64_t fram
 
 namespace {
 // Mirrors walk_python_stack() in bpf/python_frames.bpf.h.
-void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, py_sample& s) {
+void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, py_sample& s,
+                 CodeResolver& resolver) {
     uint64_t frame = 0;
     if (l.current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
         uint64_t cframe = mem.read_value<uint64_t>(tstate + l.tstate_cframe).value_or(0);
@@ -74,7 +75,7 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
     } else {
         frame = mem.read_value<uint64_t>(tstate + l.tstate_frame).value_or(0);
     }
-    read_stack_from(mem, l, frame, s);
+    read_stack_from(mem, l, frame, s, resolver);
 }
 
 // glibc's struct pthread keeps the kernel TID at this offset (x86_64, glibc 2.26 to 2.40);
@@ -95,7 +96,8 @@ uint32_t tid_of(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, p
 }
 }  // namespace
 
-std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process) {
+std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process,
+                                                                  CodeResolver& resolver) {
     std::map<uint32_t, std::unique_ptr<py_sample>> stacks;
     const py_layout& l = process.layout->bpf;
     ProcessMemory mem(process.pid);
@@ -113,7 +115,7 @@ std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonPr
         s->hdr.kind = EVENT_OFFCPU;
         s->hdr.pid = uint32_t(process.pid);
         s->hdr.tid = tid;
-        walk_frames(mem, l, tstate, *s);
+        walk_frames(mem, l, tstate, *s, resolver);
         stacks[tid] = std::move(s);
         tstate = mem.read_value<uint64_t>(tstate + l.tstate_next).value_or(0);
     }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "code_resolver.h"
 #include "process_memory.h"
 #include "pysample.h"
 #include "python_process.h"
@@ -15,9 +16,13 @@ namespace pyat {
 
 // tid -> stack (innermost first, as in py_sample). Threads whose state cannot be read are left
 // out. Before 3.11 the TID comes from threading's Thread objects (or glibc's pthread struct).
-std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process);
+// The code objects met are named at once by `resolver` (its userspace generations).
+std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process,
+                                                                  CodeResolver& resolver);
 
-// The frames from `frame` outwards (e.g. a suspended greenlet's saved innermost frame) into s.
-void read_stack_from(const ProcessMemory& memory, const py_layout& layout, uint64_t frame, py_sample& s);
+// The frames from `frame` outwards (e.g. a suspended greenlet's saved innermost frame) into s,
+// their code objects named at once by `resolver`.
+void read_stack_from(const ProcessMemory& memory, const py_layout& layout, uint64_t frame, py_sample& s,
+                     CodeResolver& resolver);
 
 }  // namespace pyat

@@ -59,10 +59,12 @@ bool thread_is_blocked(pid_t pid, pid_t tid) {
     return state == 'S' || state == 'D';
 }
 
-py_process to_bpf(const PythonProcess& p) {
+py_process to_bpf(const PythonProcess& p, uint64_t code_type) {
     py_process out{};
     out.runtime_addr = p.runtime_address;
     out.layout = p.layout->bpf;
+    out.code = kernel_code_layout(*p.layout);
+    out.code.code_type = code_type;
     return out;
 }
 
@@ -127,6 +129,10 @@ int run_session(const Options& options) {
                 case EVENT_REACTOR_BUSY:
                 case EVENT_DEFERRED:
                     aggregator.add_sample(*static_cast<const py_sample*>(data));
+                    break;
+                case PYAT_EVENT_CODE_NAME:
+                    if (size >= offsetof(code_name_event, table))
+                        aggregator.learn_code(*static_cast<const code_name_event*>(data), size);
                     break;
                 case EVENT_EXEC:
                     if (discovery) discovery->note_exec(pid_t(hdr->pid));
@@ -302,13 +308,35 @@ int run_session(const Options& options) {
         }
         return true;
     };
+    // Code objects are named by the kernel as frames first show them; its table forgets one as it is
+    // freed (a hook on the code type's destructor), so a reused address is named anew.
+    auto follow_code_objects = [&](const PythonProcess& p) -> uint64_t {  // PyCode_Type, 0: unknown
+        std::string why;
+        auto code_type = exported_address(p, "PyCode_Type", why);
+        PythonObjects objects(ProcessMemory(p.pid), *p.layout);
+        auto dealloc = code_type ? find_type_dealloc(p, objects, "PyCode_Type", why) : std::nullopt;
+        try {
+            if (dealloc) sampler.attach_code_dealloc(p.pid, dealloc->file, dealloc->probe_offset);
+        } catch (const Error& e) {
+            dealloc.reset();
+            why = e.what();
+        }
+        if (!dealloc && !options.quiet)
+            status.note(fmt::format("pyasynctrace: PID {}: code objects freed during the run are not followed ({}): "
+                                    "a reused one is told apart by its name's and file's addresses only",
+                                    p.pid, why));
+        return code_type.value_or(0);
+    };
     auto start_traced = [&](const PythonProcess& p) {
-        aggregator.add_process(p, monotonic_ns());
-        sampler.add_process(p.pid, to_bpf(p));
+        uint64_t code_type = follow_code_objects(p);
+        aggregator.add_process(p, monotonic_ns(), code_type, [&sampler, pid = p.pid](uint64_t code, uint32_t generation) {
+            return sampler.code_still_named(pid, code, generation);
+        });
+        sampler.add_process(p.pid, to_bpf(p, code_type));
         if (options.clock == Clock::wall) {
             // Threads blocked since before we looked never switch out while we watch.
             uint64_t now = monotonic_ns();
-            for (const auto& [tid, stack] : read_thread_stacks(p))
+            for (const auto& [tid, stack] : read_thread_stacks(p, *aggregator.resolver_of(p.pid)))
                 if (thread_is_blocked(p.pid, pid_t(tid))) sampler.seed_off_cpu(*stack, now);
         }
         live.insert(p.pid);

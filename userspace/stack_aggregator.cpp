@@ -29,10 +29,13 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }
 }  // namespace
 
-void StackAggregator::add_process(const PythonProcess& process, uint64_t added_ns) {
+void StackAggregator::add_process(const PythonProcess& process, uint64_t added_ns, uint64_t code_type,
+                                  CodeResolver::StillNamed still_named) {
     if (processes_.count(process.pid)) return;
     ProcessMemory memory(process.pid);
-    auto t = std::make_unique<Traced>(Traced{process, CodeResolver(memory, *process.layout), ProcessProfile{}, {},
+    auto t = std::make_unique<Traced>(Traced{process,
+                                             CodeResolver(memory, *process.layout, code_type, std::move(still_named)),
+                                             ProcessProfile{}, {},
                                              ThreadNames(memory, *process.layout, process.runtime_address),
                                              {}, {}, {}});
     t->profile.pid = process.pid;
@@ -42,6 +45,22 @@ void StackAggregator::add_process(const PythonProcess& process, uint64_t added_n
     t->added_ns = added_ns;
     processes_.emplace(process.pid, std::move(t));
     order_.push_back(process.pid);
+}
+
+void StackAggregator::learn_code(const code_name_event& event, size_t size) {
+    auto it = processes_.find(pid_t(event.pid));
+    if (it != processes_.end()) it->second->resolver.learn(event, size);
+}
+
+CodeResolver* StackAggregator::resolver_of(pid_t pid) {
+    auto it = processes_.find(pid);
+    return it == processes_.end() ? nullptr : &it->second->resolver;
+}
+
+uint64_t StackAggregator::unresolved_frames() const {
+    uint64_t n = 0;
+    for (const auto& [pid, t] : processes_) n += t->resolver.unresolved();
+    return n;
 }
 
 void StackAggregator::set_twisted(pid_t pid, const TwistedDescription& description) {
@@ -113,7 +132,7 @@ void StackAggregator::charge_idle_main_greenlets(Traced& t, uint64_t end_ns) {
         saved->hdr.kind = EVENT_OFFCPU;
         saved->hdr.pid = uint32_t(t.process.pid);
         saved->hdr.tid = tid;
-        read_stack_from(memory, t.process.layout->bpf, frame, *saved);
+        read_stack_from(memory, t.process.layout->bpf, frame, *saved, t.resolver);
         if (!saved->hdr.nframes) continue;
         Stack frames = frames_of(t, *saved);
         note_run_function(t, main, frames);
@@ -503,7 +522,7 @@ void StackAggregator::charge_suspended_generator(pid_t pid, uint64_t generator, 
     one->hdr.kind = EVENT_OFFCPU;
     one->hdr.pid = uint32_t(pid);
     one->hdr.tid = known->second.first;
-    read_stack_from(memory, l.bpf, frame, *one);
+    read_stack_from(memory, l.bpf, frame, *one, t.resolver);
     if (!one->hdr.nframes) return;
     one->hdr.nframes = 1;  // a suspended generator's frame has no caller
     Stack stack = known->second.second;
@@ -530,7 +549,7 @@ void StackAggregator::finish(uint64_t end_ns) {
                 saved->hdr.kind = EVENT_OFFCPU;
                 saved->hdr.pid = uint32_t(t.process.pid);
                 saved->hdr.tid = parked.tid;
-                read_stack_from(memory, t.process.layout->bpf, frame, *saved);
+                read_stack_from(memory, t.process.layout->bpf, frame, *saved, t.resolver);
                 if (!saved->hdr.nframes) continue;
                 Stack frames = frames_of(t, *saved);
                 std::optional<uint32_t> root;

@@ -39,8 +39,16 @@ class StackAggregator {
 public:
     explicit StackAggregator(const AggregatorConfig& config) : config_(config) {}
 
-    // `added_ns`: when tracing it began (CLOCK_MONOTONIC).
-    void add_process(const PythonProcess& process, uint64_t added_ns = 0);
+    // `added_ns`: when tracing it began (CLOCK_MONOTONIC); `code_type` and `still_named`: see
+    // CodeResolver.
+    void add_process(const PythonProcess& process, uint64_t added_ns = 0, uint64_t code_type = 0,
+                     CodeResolver::StillNamed still_named = {});
+    // A code object named by the kernel (PYAT_EVENT_CODE_NAME); `size`: the record's.
+    void learn_code(const code_name_event& event, size_t size);
+    // The process's code resolver (nullptr: not traced), e.g. to name stacks read from userspace.
+    CodeResolver* resolver_of(pid_t pid);
+    // Frames that could not be named, over every process (placeholders such as "[code object ...]").
+    uint64_t unresolved_frames() const;
     // The process's greenlet switches are hooked: its layout lets us read suspended greenlets.
     void set_greenlet_layout(pid_t pid, const GreenletLayout* layout);
     // The process has imported Twisted: its inlineCallbacks stacks are made logical.

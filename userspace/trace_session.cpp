@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "bpf_tracer.h"
+#include "builtin_methods.h"
 #include "call_trace.h"
 #include "cli.h"
 #include "code_resolver.h"
@@ -230,14 +231,11 @@ int run_trace_session(const Options& options) {
         py_process bpf{};
         bpf.runtime_addr = python->runtime_address;
         bpf.layout = python->layout->bpf;
+        bpf.code = kernel_code_layout(*python->layout);
+        std::string unused;
+        bpf.code.code_type = exported_address(*python, "PyCode_Type", unused).value_or(0);
         config.process = bpf;
         config.yield_opcode = yield_opcode(python->layout->minor);
-        const CpythonLayout& l = *python->layout;
-        config.code_qualname = l.code_qualname;
-        config.code_filename = l.bpf.code_filename;
-        config.code_firstlineno = l.code_firstlineno;
-        config.unicode_state = l.unicode_state;
-        config.unicode_ascii_data = l.unicode_ascii_data;
     }
 
     ProcessProfile profile;
@@ -245,12 +243,38 @@ int run_trace_session(const Options& options) {
     profile.command_line = launched ? fmt::format("{}", fmt::join(options.command, " ")) : read_command_line(pid);
     profile.program = python ? python->program : config.binary.substr(config.binary.rfind('/') + 1);
     profile.python_version = python ? python->version : "";
+    // Return-only mode: code objects named by the kernel (see CodeResolver), its table following
+    // their destructor.
     std::optional<CodeResolver> resolver;
-    if (config.return_only) resolver.emplace(ProcessMemory(pid), *python->layout);
+    const BpfTracer* kernel = nullptr;  // set once loaded, before any event arrives
+    std::string why_unfollowed;
+    std::optional<BuiltinMethod> code_dealloc;
+    if (config.return_only) {
+        auto code_type = exported_address(*python, "PyCode_Type", why_unfollowed);
+        PythonObjects objects(ProcessMemory(pid), *python->layout);
+        if (code_type) code_dealloc = find_type_dealloc(*python, objects, "PyCode_Type", why_unfollowed);
+        resolver.emplace(ProcessMemory(pid), *python->layout, code_type.value_or(0),
+                         [&kernel](uint64_t code, uint32_t generation) {
+                             return kernel && kernel->code_still_named(code, generation);
+                         });
+    }
     CallTrace trace(profile, CallTraceConfig{options.filters}, resolver ? &*resolver : nullptr, ProcessMemory(pid));
     BpfTracer tracer(config, [&](const void* data, size_t size) { trace.add(data, size); });
+    kernel = &tracer;
+    if (code_dealloc) {
+        try {
+            tracer.attach_code_dealloc(code_dealloc->file, code_dealloc->probe_offset);
+        } catch (const Error& e) {
+            code_dealloc.reset();
+            why_unfollowed = e.what();
+        }
+    }
 
     StatusLine status(!options.quiet && isatty(STDERR_FILENO));
+    if (config.return_only && !code_dealloc && !options.quiet)
+        status.note(fmt::format("pyasynctrace: PID {}: code objects freed during the run are not followed ({}): a "
+                                "reused one is told apart by its name's and file's addresses only",
+                                pid, why_unfollowed));
     // Return-only mode: look for Twisted now and then until found (it may be imported later).
     const TwistedDescription* twisted = nullptr;
     auto next_twisted_look = SteadyClock::now() + 200ms;

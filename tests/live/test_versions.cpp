@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include "test_support.h"
 
@@ -149,3 +150,44 @@ TEST_P(EveryCPython, NamedThreadsKeptApartInWallModeWithGroupByThread) {
 
 INSTANTIATE_TEST_SUITE_P(Live, EveryCPython, ::testing::ValuesIn(interpreters),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// Code objects compiled, run and freed in a tight loop (their memory reused at once by the next):
+// every frame must carry a name the program really has, never another function's name or file,
+// never bytes of freed memory; frames that cannot be named say so, and are rare. Each generated
+// function churn_<n> comes from a file named gen_<n>: a mismatch is a wrong name.
+TEST_P(EveryCPython, ChurnedCodeObjectsAreNeverNamedWrongly) {
+    TempDir dir;
+    RunResult r = run({binary, "-q", "--hz", "999", "-o", dir / "churn.folded", "--", GetParam().path,
+                       workload("code_churn.py"), "--seconds", "4"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::regex generated(R"((?:churn_(\d+)|<module>) \(gen_(\d+):1\))");
+    const std::regex workload_frame(R"((<module>|main|churn_once) \(code_churn\.py:\d+\))");
+    // A library frame (argparse, importlib at start-up, site's exec of .pth lines as <string>): an
+    // identifier-like name, a .py file.
+    const std::regex library_frame(R"([A-Za-z_<][A-Za-z0-9_.<> ]* \((<frozen [a-z_.]+>|<string>|[A-Za-z0-9_./-]+\.py):\d+\))");
+    const std::regex placeholder(R"(\[code object 0x[0-9a-f]+, (freed|not named)\])");
+    uint64_t frames = 0, churned = 0, unnamed = 0;
+    std::vector<std::string> wrong;
+    for (const auto& [stack, count] : read_folded(dir / "churn.folded")) {
+        for (const auto& f : split_frames(stack)) {
+            frames += count;
+            std::smatch m;
+            if (std::regex_match(f, m, generated)) {
+                if (m[1].matched && m[1] != m[2]) wrong.push_back(f);
+                churned += m[1].matched ? count : 0;
+            } else if (std::regex_match(f, placeholder)) {
+                unnamed += count;
+            } else if (!std::regex_match(f, workload_frame) && !std::regex_match(f, library_frame) &&
+                       f != "[no Python frame]" && f != "[non-Python thread]" &&
+                       f != "<interpreter trampoline> (<shim>:1)") {  // 3.12+: CPython's own
+                wrong.push_back(f);
+            }
+        }
+    }
+    ASSERT_GT(churned, 150u) << "the churn must be sampled: " << frames << " frames";
+    std::set<std::string> distinct(wrong.begin(), wrong.end());
+    std::string examples;
+    for (const auto& f : distinct) examples += "\n  " + f;
+    EXPECT_TRUE(wrong.empty()) << wrong.size() << " wrong frames of " << frames << ":" << examples;
+    EXPECT_LE(double(unnamed), 0.01 * double(frames)) << unnamed << " unnamed of " << frames;
+}

@@ -43,29 +43,51 @@ const std::vector<uint8_t> f_linetable = {0x80, 0x00, 0xd8, 0x08, 0x09, 0x88, 0x
                                           0xd8, 0x08, 0x09, 0x88, 0x41, 0x89, 0x05, 0x80, 0x41, 0xd8, 0x0b,
                                           0x0c, 0x80, 0x48};
 
+uint32_t next_fake_generation = 100;
+
+// A code object image, and the code_name_event the kernel would send for it.
 struct FakeCode {
     Blob code, name, qualname, file, table;
+    uint32_t generation = next_fake_generation++;
     FakeCode(const CpythonLayout& l)
         : name(ascii_string(l, "f")), qualname(ascii_string(l, "Demo.f")), file(ascii_string(l, "demo.py")) {
         table.put<int64_t>(l.bytes_size, int64_t(f_linetable.size()));
         table.put_bytes(l.bytes_data, f_linetable.data(), f_linetable.size());
+        code.put<uint64_t>(l.object_type, 0xc0de);  // stands for PyCode_Type
         code.put<uint64_t>(l.bpf.code_name, name.address());
         code.put<uint64_t>(l.bpf.code_filename, file.address());
         code.put<uint64_t>(l.code_qualname, qualname.address());
         code.put<uint64_t>(l.code_linetable, table.address());
         code.put<int32_t>(l.code_firstlineno, 1);
     }
-    py_frame frame(int32_t instr) const {
-        return {code.address(), instr, code_tag(name.address(), file.address())};
+    py_frame frame(int32_t instr) const { return {code.address(), instr, generation}; }
+    // As named by the kernel: ASCII text, the table's first `table_bytes` bytes.
+    code_name_event event(const std::string& qualified = "Demo.f", size_t table_bytes = SIZE_MAX) const {
+        code_name_event e{};
+        e.kind = PYAT_EVENT_CODE_NAME;
+        e.pid = uint32_t(getpid());
+        e.code = code.address();
+        e.generation = generation;
+        e.first_line = 1;
+        e.name_kind = e.file_kind = 1;
+        e.name_length = e.name_bytes = uint16_t(qualified.size());
+        std::memcpy(e.name, qualified.data(), qualified.size());
+        e.file_length = e.file_bytes = 7;
+        std::memcpy(e.file, "demo.py", 7);
+        e.table_size = uint32_t(f_linetable.size());
+        e.table_bytes = uint32_t(std::min(table_bytes, f_linetable.size()));
+        std::memcpy(e.table, f_linetable.data(), e.table_bytes);
+        return e;
     }
 };
 
 }  // namespace
 
-TEST(CodeResolver, ReadsQualifiedNameFileAndLineFromTheLocationTable) {
+TEST(CodeResolver, NamesFromTheKernelsEventWithLinesFromTheLocationTable) {
     const auto& l = layout311();
     FakeCode fake(l);
     CodeResolver resolver(ProcessMemory(getpid()), l);
+    resolver.learn(fake.event(), sizeof(code_name_event));
     // Offsets 2-10 are line 2, 12-20 line 3, 22-24 line 4 (from dis on python3.11).
     for (auto [offset, line] : std::vector<std::pair<int, unsigned>>{{2, 2}, {10, 2}, {12, 3}, {20, 3}, {24, 4}}) {
         ResolvedFrame r = resolver.resolve(fake.frame(offset));
@@ -77,43 +99,111 @@ TEST(CodeResolver, ReadsQualifiedNameFileAndLineFromTheLocationTable) {
     // Not started yet (prev_instr before the first instruction): the def line.
     EXPECT_EQ(resolver.resolve(fake.frame(-2)).line, 1u);
     EXPECT_EQ(resolver.cached_code_objects(), 1u);
+    EXPECT_EQ(resolver.unresolved(), 0u);
 }
 
-TEST(CodeResolver, NonAsciiNamesAreConvertedToUtf8) {
+TEST(CodeResolver, KernelCopiesOfEveryStringKindAreUtf8) {
     const auto& l = layout311();
     FakeCode fake(l);
-    // "größe" as a compact latin-1 (kind 1, not ascii) string.
-    Blob latin;
-    const uint8_t chars[] = {'g', 'r', 0xf6, 0xdf, 'e'};
-    latin.put<int64_t>(l.unicode_length, 5);
-    latin.put<uint32_t>(l.unicode_state, (1u << 2) | (1u << 5));
-    latin.put_bytes(l.unicode_compact_data, chars, sizeof(chars));
-    fake.code.put<uint64_t>(l.code_qualname, latin.address());
+    code_name_event e = fake.event();
+    // "größe" as Latin-1 code units (kind 1), a file as UCS-2 (kind 2) with a surrogateescaped byte.
+    const uint8_t latin[] = {'g', 'r', 0xf6, 0xdf, 'e'};
+    e.name_kind = 1;
+    e.name_length = e.name_bytes = 5;
+    std::memcpy(e.name, latin, 5);
+    const uint16_t ucs2[] = {'c', 'a', 'f', 0xdce9, '/', 'm', '.', 'p', 'y'};
+    e.file_kind = 2;
+    e.file_length = 9;
+    e.file_bytes = sizeof(ucs2);
+    std::memcpy(e.file, ucs2, sizeof(ucs2));
     CodeResolver resolver(ProcessMemory(getpid()), l);
-    EXPECT_EQ(*resolver.resolve(fake.frame(2)).name, "gr\xc3\xb6\xc3\x9f" "e");
+    resolver.learn(e, sizeof(e));
+    ResolvedFrame r = resolver.resolve(fake.frame(2));
+    EXPECT_EQ(*r.name, "gr\xc3\xb6\xc3\x9f" "e");
+    EXPECT_EQ(*r.file, "caf\\xe9/m.py");
+}
+
+TEST(CodeResolver, ANameCutByTheKernelsBufferSaysSo) {
+    const auto& l = layout311();
+    FakeCode fake(l);
+    code_name_event e = fake.event();
+    e.name_length = 5000;  // longer than the kernel copied
+    CodeResolver resolver(ProcessMemory(getpid()), l);
+    resolver.learn(e, sizeof(e));
+    EXPECT_EQ(*resolver.resolve(fake.frame(2)).name, "Demo.f...");
 }
 
 TEST(CodeResolver, AReusedAddressNeverHandsOutTheOldName) {
     const auto& l = layout311();
     FakeCode fake(l);
-    CodeResolver resolver(ProcessMemory(getpid()), l);
-    py_frame recorded = fake.frame(2);
-    // The code object was freed and its memory now holds another function before we resolve.
-    Blob other_name = ascii_string(l, "other");
-    fake.code.put<uint64_t>(l.bpf.code_name, other_name.address());
-    ResolvedFrame r = resolver.resolve(recorded);
-    EXPECT_NE(r.name->find("gone"), std::string::npos) << *r.name;
-    EXPECT_NE(*r.name, "Demo.f");
-    EXPECT_NE(*r.name, "other");
-    // The new function, sampled with its own fingerprint, resolves to its own name.
-    ResolvedFrame fresh = resolver.resolve({fake.code.address(), 2, code_tag(other_name.address(), fake.file.address())});
-    EXPECT_EQ(*fresh.name, "Demo.f");  // co_qualname still says Demo.f in this image
+    CodeResolver resolver(ProcessMemory(getpid()), l, 0xc0de, [](uint64_t, uint32_t) { return false; });
+    resolver.learn(fake.event("Demo.f"), sizeof(code_name_event));
+    py_frame old_frame = fake.frame(2);
+    // Freed; the same address named again (a new generation) as another function.
+    fake.generation = next_fake_generation++;
+    Blob other = ascii_string(l, "other");
+    fake.code.put<uint64_t>(l.code_qualname, other.address());
+    resolver.learn(fake.event("other"), sizeof(code_name_event));
+    EXPECT_EQ(*resolver.resolve(old_frame).name, "Demo.f");   // sampled before the reuse
+    EXPECT_EQ(*resolver.resolve(fake.frame(2)).name, "other"); // after it
+    // A generation whose event never arrived, for an object the kernel no longer names: never the
+    // name in memory now.
+    ResolvedFrame lost = resolver.resolve({fake.code.address(), 2, next_fake_generation++});
+    EXPECT_NE(lost.name->find("freed"), std::string::npos) << *lost.name;
+    EXPECT_EQ(resolver.unresolved(), 1u);
+}
+
+TEST(CodeResolver, AMissedEventIsReadFromMemoryOnlyWhileTheKernelStillNamesIt) {
+    const auto& l = layout311();
+    FakeCode fake(l);
+    int checks = 0;
+    bool alive = true;
+    CodeResolver resolver(ProcessMemory(getpid()), l, 0xc0de, [&](uint64_t code, uint32_t generation) {
+        checks++;
+        return alive && code == fake.code.address() && generation == fake.generation;
+    });
+    EXPECT_EQ(*resolver.resolve(fake.frame(12)).name, "Demo.f");
+    EXPECT_EQ(resolver.resolve(fake.frame(12)).line, 3u);
+    EXPECT_EQ(checks, 2);  // before and after the read, once
+    // Another object of the wrong type at an address the kernel names: not a code object.
+    FakeCode typed(l);
+    typed.code.put<uint64_t>(l.object_type, 0xbad);
+    CodeResolver strict(ProcessMemory(getpid()), l, 0xc0de, [](uint64_t, uint32_t) { return true; });
+    EXPECT_NE(strict.resolve(typed.frame(2)).name->find("code object"), std::string::npos);
+}
+
+TEST(CodeResolver, ATableCutShortIsCompletedFromMemoryWhileNamed) {
+    const auto& l = layout311();
+    FakeCode fake(l);
+    bool alive = true;
+    CodeResolver resolver(ProcessMemory(getpid()), l, 0xc0de, [&](uint64_t, uint32_t) { return alive; });
+    resolver.learn(fake.event("Demo.f", 5), sizeof(code_name_event));  // the first 5 bytes: offsets 0-10
+    EXPECT_EQ(resolver.resolve(fake.frame(2)).line, 2u);
+    EXPECT_EQ(resolver.resolve(fake.frame(24)).line, 4u);  // read the rest
+    FakeCode gone(l);
+    alive = false;
+    CodeResolver late(ProcessMemory(getpid()), l, 0xc0de, [&](uint64_t, uint32_t) { return alive; });
+    late.learn(gone.event("Demo.f", 5), sizeof(code_name_event));
+    EXPECT_EQ(late.resolve(gone.frame(24)).line, 1u);  // unknown: the def line, never a guess
+}
+
+TEST(CodeResolver, StacksReadFromUserspaceAreNamedAtOnce) {
+    const auto& l = layout311();
+    FakeCode fake(l);
+    CodeResolver resolver(ProcessMemory(getpid()), l, 0xc0de);
+    uint32_t g = resolver.learn_from_memory(fake.code.address());
+    ASSERT_NE(g, 0u);
+    EXPECT_TRUE(g & PYAT_USERSPACE_GENERATION);
+    fake.qualname = ascii_string(l, "changed");  // later changes do not matter
+    EXPECT_EQ(*resolver.resolve({fake.code.address(), 12, g}).name, "Demo.f");
+    EXPECT_EQ(resolver.learn_from_memory(0x10), 0u);
 }
 
 TEST(CodeResolver, UnreadableCodeObjectGivesAPlaceholderNotACrash) {
     CodeResolver resolver(ProcessMemory(getpid()), layout311());
     ResolvedFrame r = resolver.resolve({0x10, 4, 1234});
     EXPECT_NE(r.name->find("code object"), std::string::npos);
+    EXPECT_NE(resolver.resolve({0x10, 4, 0}).name->find("not named"), std::string::npos);
 }
 
 TEST(CpythonLayout, TableComesFromProbesAndRefusesUnknownVersions) {
@@ -139,6 +229,8 @@ PythonProcess self_process(const CpythonLayout& l) {
     return p;
 }
 
+void learn(StackAggregator& agg, const FakeCode& fake) { agg.learn_code(fake.event(), sizeof(code_name_event)); }
+
 py_sample make_sample(uint32_t kind, std::vector<py_frame> innermost_first, uint16_t flags = 0,
                       uint64_t weight_ns = 0) {
     py_sample s{};
@@ -158,6 +250,7 @@ TEST(StackAggregator, OffCpuIntervalsBecomeTicksAtHzWithNothingLostToRounding) {
     FakeCode fake(l);
     StackAggregator agg(AggregatorConfig{Clock::wall, 100});
     agg.add_process(self_process(l));
+    learn(agg, fake);
     agg.add_sample(make_sample(EVENT_OFFCPU, {fake.frame(12)}, 0, 1'500'000'000));  // 1.5 s -> 150
     for (int i = 0; i < 10; i++) agg.add_sample(make_sample(EVENT_OFFCPU, {fake.frame(12)}, 0, 6'000'000));  // 60 ms -> 6
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {fake.frame(2)}));
@@ -171,6 +264,7 @@ TEST(StackAggregator, CpuClockIgnoresOffCpuRecords) {
     FakeCode fake(l);
     StackAggregator agg(AggregatorConfig{Clock::cpu, 100});
     agg.add_process(self_process(l));
+    learn(agg, fake);
     agg.add_sample(make_sample(EVENT_OFFCPU, {fake.frame(12)}, 0, 1'000'000'000));
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {fake.frame(2)}));
     EXPECT_EQ(agg.take_profiles()[0].total(), 1u);
@@ -183,6 +277,8 @@ TEST(StackAggregator, StacksAreRootFirstAndSpecialCasesAreNamed) {
     outer.code.put<uint64_t>(l.code_qualname, outer.qualname.address());
     StackAggregator agg(AggregatorConfig{Clock::cpu, 99});
     agg.add_process(self_process(l));
+    learn(agg, inner);
+    agg.learn_code(outer.event("main"), sizeof(code_name_event));
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {inner.frame(12), outer.frame(22)}));
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {}, SAMPLE_NO_THREAD));
     agg.add_sample(make_sample(EVENT_CPU_SAMPLE, {}));

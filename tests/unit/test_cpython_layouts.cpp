@@ -196,13 +196,13 @@ TEST_P(LayoutWalk, FakeThreadReadsBackAsBuilt) {
     LayoutCheck check = check_layout(ProcessMemory(getpid()), fake.runtime, *l);
     EXPECT_EQ(check.verdict, LayoutVerdict::ok) << check.problem;
 
-    auto stacks = read_thread_stacks(p);
+    CodeResolver resolver(ProcessMemory(p.pid), *p.layout);
+    auto stacks = read_thread_stacks(p, resolver);
     ASSERT_EQ(stacks.size(), 1u);
     ASSERT_TRUE(stacks.count(fake.tid));
     const py_sample& s = *stacks.at(fake.tid);
     ASSERT_EQ(s.hdr.nframes, 3) << "the C-stack shim must be skipped";
     EXPECT_EQ(s.hdr.flags, 0);
-    CodeResolver resolver(ProcessMemory(getpid()), *l);
     const char* expected[] = {"inner", "middle", "outer"};  // innermost first
     for (int i = 0; i < 3; i++) {
         ResolvedFrame f = resolver.resolve(s.frames[i]);

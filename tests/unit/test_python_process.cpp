@@ -17,10 +17,10 @@ namespace {
 
 // Resolved function names of the main thread's stack, outermost first.
 std::vector<std::string> main_thread_functions_now(const PythonProcess& p) {
-    auto stacks = read_thread_stacks(p);
+    CodeResolver resolver(ProcessMemory(p.pid), *p.layout);
+    auto stacks = read_thread_stacks(p, resolver);
     auto it = stacks.find(uint32_t(p.pid));
     if (it == stacks.end()) return {};
-    CodeResolver resolver(ProcessMemory(p.pid), *p.layout);
     std::vector<std::string> names;
     for (int i = int(it->second->hdr.nframes) - 1; i >= 0; i--)
         names.push_back(*resolver.resolve(it->second->frames[i]).name);
