@@ -53,8 +53,10 @@ UniqueFd open_cpu_clock(int cpu, unsigned hz) {
     attr.size = sizeof(attr);
     attr.type = PERF_TYPE_SOFTWARE;
     attr.config = PERF_COUNT_SW_CPU_CLOCK;
-    attr.freq = 1;
-    attr.sample_freq = hz;
+    // A fixed period of CPU time, not a frequency the kernel keeps re-estimating: every busy
+    // CPU is sampled exactly every 1/hz s, so a task gets samples in proportion to its CPU time
+    // however the scheduler slices it.
+    attr.sample_period = 1'000'000'000ULL / hz;
     int fd = int(syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
     if (fd < 0)
         throw Error(fmt::format("cannot open a cpu-clock perf event on CPU {}: {}", cpu, strerror(errno)));
