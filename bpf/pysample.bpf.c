@@ -35,6 +35,7 @@ const volatile int report_exec = 0; /* emit EVENT_EXEC for every exec on the hos
 const volatile __u32 sample_hz = 99; /* --hz */
 const volatile int walk_every_park = 0; /* --group-by greenlet: every parked stack, exactly */
 const volatile __u64 block_threshold_ns = 0; /* reactor blocking report (Twisted processes) */
+const volatile int follow_forks = 0; /* trace the processes traced processes fork (EVENT_FORK) */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -537,11 +538,55 @@ static __always_inline void emit_process_event(__u32 kind, __u32 tgid)
     bpf_ringbuf_submit(h, 0);
 }
 
+/* A traced process replaced by another program: its description no longer holds. Userspace hears
+ * of it as an exec (and looks at the new program, if it is looking for new targets). */
+static __always_inline void forget_process(__u32 tgid)
+{
+    bpf_map_delete_elem(&processes, &tgid);
+    bpf_map_delete_elem(&greenlet_processes, &tgid);
+    bpf_map_delete_elem(&twisted_processes, &tgid);
+    bpf_map_delete_elem(&deferred_log_processes, &tgid);
+    bpf_map_delete_elem(&deferred_import_watches, &tgid);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-    if (report_exec)
-        emit_process_event(EVENT_EXEC, bpf_get_current_pid_tgid() >> 32);
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    int was_traced = bpf_map_lookup_elem(&processes, &tgid) != NULL;
+    if (was_traced)
+        forget_process(tgid);
+    if (report_exec || was_traced)
+        emit_process_event(EVENT_EXEC, tgid);
+    return 0;
+}
+
+/* A new process forked by a traced one runs the same interpreter at the same addresses: it is
+ * sampled from its first instruction on (a child living a few milliseconds is not missed), and
+ * userspace hears of it to follow it like its parent. A new thread is not a new process. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+    __u32 parent_tgid = BPF_CORE_READ(parent, tgid), child_tgid = BPF_CORE_READ(child, tgid);
+    if (!follow_forks || child_tgid == parent_tgid)
+        return 0;
+    struct py_process *proc = bpf_map_lookup_elem(&processes, &parent_tgid);
+    if (!proc)
+        return 0;
+    if (bpf_map_update_elem(&processes, &child_tgid, proc, BPF_NOEXIST))
+        return 0;
+    struct event_header *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+    if (!h) {
+        count(COUNTER_LOST_SAMPLES);
+        return 0;
+    }
+    __builtin_memset(h, 0, sizeof(*h));
+    h->kind = EVENT_FORK;
+    h->pid = child_tgid;
+    h->tid = child_tgid;
+    h->origin = parent_tgid;
+    h->ktime_ns = bpf_ktime_get_ns();
+    bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
     return 0;
 }
 

@@ -291,6 +291,9 @@ enum event_kind {
                                * the Deferred; base_frame = the type of the result (DEFERRED_FIRED,
                                * DEFERRED_FAILED) or of the value returned (DEFERRED_CALLBACK_RAN);
                                * frames: the callables logged, then the call's stack, innermost first */
+    EVENT_FORK = 10,          /* a traced process (`origin`) forked a new process (`pid`), which the kernel
+                               * traces from its first instruction with the parent's description
+                               * (same interpreter, same addresses); no frames */
     EVENT_DEFER_IMPORTED = 9, /* a watched process finished importing Twisted's defer module and is
                                * stopped (SIGSTOP) until userspace continues it; no frames */
     EVENT_GENERATOR_WAIT = 6, /* an inlineCallbacks generator (`target`) resumes after weight_ns

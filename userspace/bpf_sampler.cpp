@@ -85,6 +85,8 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     skel_->rodata->block_threshold_ns = config.block_threshold_ns;
     skel_->rodata->sample_hz = config.hz;
     skel_->rodata->walk_every_park = config.walk_every_park ? 1 : 0;
+    skel_->rodata->follow_forks = config.follow_forks ? 1 : 0;
+    bpf_program__set_autoload(skel_->progs.on_fork, config.follow_forks);
     bpf_program__set_autoload(skel_->progs.on_sched_switch, config.off_cpu);
     bpf_program__set_autoload(skel_->progs.on_python_return, config.deferred_log);
     if (int err = pysample_bpf__load(skel_.get()))
@@ -99,6 +101,7 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     };
     attach(skel_->progs.on_exec, "process exec");
     attach(skel_->progs.on_exit, "process exit");
+    if (config.follow_forks) attach(skel_->progs.on_fork, "process fork");
     if (config.off_cpu) attach(skel_->progs.on_sched_switch, "sched_switch (off-CPU)");
     if (config.block_threshold_ns) {
         attach(skel_->progs.on_poll_enter, "syscall entry (reactor blocking)");

@@ -27,6 +27,7 @@ struct SamplerConfig {
     bool walk_every_park = false;  // greenlet: every parked stack (--group-by greenlet), not sampled
     uint64_t block_threshold_ns = 0;  // > 0: report Twisted threads busy this long between polls
     bool deferred_log = false;        // load the function__return program (Deferred lifecycle log)
+    bool follow_forks = false;        // trace what traced processes fork (EVENT_FORK)
 };
 
 class BpfSampler {

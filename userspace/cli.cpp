@@ -43,7 +43,7 @@ constexpr Flag flags[] = {
     {'p', "--pid", true},      {'d', "--duration", true}, {'o', "--output", true},
     {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
     {0, "--group-by", true},   {0, "--block-threshold", true}, {0, "--raw-stacks", false},
-    {0, "--deferred-log", false}, {0, "--no-deferred-log", false}, {0, "--mode", true}, {0, "--filter", true},
+    {0, "--deferred-log", false}, {0, "--no-deferred-log", false}, {0, "--mode", true}, {0, "--filter", true}, {0, "--subprocesses", false},
 };
 
 const Flag* find_long(std::string_view name) {
@@ -257,6 +257,7 @@ struct Parsed {
     bool raw_stacks = false;
     bool deferred_log = false;
     bool no_deferred_log = false;
+    bool subprocesses = false;
 };
 
 void define_options(CLI::App& app, Parsed& p) {
@@ -354,6 +355,11 @@ void define_options(CLI::App& app, Parsed& p) {
     app.add_flag("--no-deferred-log", p.no_deferred_log,
                  describe("never hook Python returns for the Deferred lifecycle log, even with -o *.jsonl.",
                           "-o events.jsonl --no-deferred-log"));
+    app.add_flag("--subprocesses", p.subprocesses,
+                 describe("with -p: also trace the processes PID forks and the programs they exec, as they "
+                          "start (a pre-forking server's workers, multiprocessing pools). A launched "
+                          "command's descendants and, host-wide, every process are always followed.",
+                          "-p 4242 --subprocesses"));
     app.add_flag("-q,--quiet", p.quiet,
                  describe("errors only: no status line, no notes, no \"wrote\" lines, no summary; warnings "
                           "that the profile is incomplete (lost samples) and an empty run's \"no file "
@@ -491,6 +497,11 @@ CliResult parse_command_line(int argc, const char* const* argv) {
         options.outputs.push_back({path, *format});
     }
     options.quiet = p.quiet;
+    if (p.subprocesses && options.mode != TargetMode::attach_pid)
+        return error(options.mode == TargetMode::launch
+                         ? "--subprocesses is for -p PID: a launched command's descendants are always followed"
+                         : "--subprocesses is for -p PID: host-wide, every process is traced anyway");
+    options.subprocesses = p.subprocesses;
     options.raw_stacks = p.raw_stacks;
     if (p.deferred_log && p.no_deferred_log) return error("--deferred-log and --no-deferred-log contradict each other");
     options.deferred_log = p.deferred_log;
@@ -505,6 +516,7 @@ CliResult parse_command_line(int argc, const char* const* argv) {
     options.filters = p.filter;
     if (!options.filters.empty() && !options.trace) return error("--filter applies to --mode trace");
     if (options.trace) {
+        if (options.subprocesses) return error("--mode trace follows one process: --subprocesses belongs to --mode sample");
         if (options.mode == TargetMode::all_processes)
             return error("--mode trace follows one process: give -p PID or a command after --");
         for (const auto& o : options.outputs)

@@ -34,6 +34,7 @@ struct Options {
     std::optional<unsigned> block_threshold_ms;
     bool quiet = false;                   // no live status line, no summary table
     bool raw_stacks = false;              // no logical inlineCallbacks stacks
+    bool subprocesses = false;            // -p: also the processes it forks or execs (--subprocesses)
     bool deferred_log = false;            // Twisted Deferred lifecycle into -o *.jsonl
     bool deferred_log_by_default = false; // on because an event log without a blocking report was asked for
     bool trace = false;                   // --mode trace: every call from the function probes

@@ -101,19 +101,28 @@ int run_session(const Options& options) {
         hook_greenlets ? options.block_threshold_ms.value_or(default_block_threshold_ms) : 0;
     StackAggregator aggregator(AggregatorConfig{options.clock, options.hz, options.group_by,
                                                 uint64_t(block_threshold_ms) * 1'000'000ULL, options.raw_stacks});
+    // Where new targets come from: anywhere on the host; a launched command's descendants (forked,
+    // or exec'd); an attached process's too with --subprocesses, else that process again when it
+    // execs another program.
     std::optional<TargetDiscovery> discovery;
     if (options.mode == TargetMode::all_processes)
         discovery.emplace(TargetDiscovery::Scope::all_processes, 0, self);
     else if (launched)
         discovery.emplace(TargetDiscovery::Scope::descendants, launched->pid(), self);
+    else if (attach_target)
+        discovery.emplace(options.subprocesses ? TargetDiscovery::Scope::descendants : TargetDiscovery::Scope::root_only,
+                          attach_target->pid, self);
+    const bool follow_forks = options.mode != TargetMode::attach_pid || options.subprocesses;
 
     std::set<pid_t> live;  // traced and still running
     std::vector<pid_t> exited_events;
+    std::vector<std::pair<pid_t, pid_t>> forks;  // (child, parent), traced by the kernel already
+    std::vector<pid_t> replaced;  // traced processes that exec'd another program
     std::vector<pid_t> defer_imported;  // stopped by the kernel as they imported Twisted's defer
     BpfSampler sampler(
         SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value(),
                       options.group_by == GroupBy::greenlet, uint64_t(block_threshold_ms) * 1'000'000ULL,
-                      options.deferred_log},
+                      options.deferred_log, follow_forks},
         [&](const void* data, size_t size) {
             const auto* hdr = static_cast<const event_header*>(data);
             switch (hdr->kind) {
@@ -135,7 +144,13 @@ int run_session(const Options& options) {
                         aggregator.learn_code(*static_cast<const code_name_event*>(data), size);
                     break;
                 case EVENT_EXEC:
+                    if (aggregator.has_process(pid_t(hdr->pid))) replaced.push_back(pid_t(hdr->pid));
+                    for (auto& [child, parent] : forks)  // forked, then exec'd before we got to it
+                        if (child == pid_t(hdr->pid)) parent = 0;
                     if (discovery) discovery->note_exec(pid_t(hdr->pid));
+                    break;
+                case EVENT_FORK:
+                    forks.emplace_back(pid_t(hdr->pid), pid_t(hdr->origin));
                     break;
                 case EVENT_EXIT:
                     exited_events.push_back(pid_t(hdr->pid));
@@ -398,6 +413,23 @@ int run_session(const Options& options) {
             stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
 
         auto now = SteadyClock::now();
+        for (pid_t pid : replaced) {  // the kernel has forgotten it; the new program may be traced anew
+            aggregator.retire(pid, monotonic_ns());
+            sampler.remove_process(pid);
+            live.erase(pid);
+            if (!options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {} exec'd {}", pid, read_executable(pid)));
+        }
+        replaced.clear();
+        for (auto [child, parent] : forks) {  // sampled by the kernel from its start: follow it too
+            const PythonProcess* from = parent ? aggregator.process_of(parent) : nullptr;
+            if (!from || aggregator.has_process(child) || !process_exists(child)) continue;
+            PythonProcess p = *from;
+            p.pid = child;
+            p.command_line = read_command_line(child);
+            start_traced(p);
+        }
+        forks.clear();
         if (discovery) {
             for (auto& p : discovery->poll(traced)) start_traced(p);
             for (const auto& note : discovery->take_notes())

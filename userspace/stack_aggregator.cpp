@@ -47,6 +47,29 @@ void StackAggregator::add_process(const PythonProcess& process, uint64_t added_n
     order_.push_back(process.pid);
 }
 
+const PythonProcess* StackAggregator::process_of(pid_t pid) const {
+    auto it = processes_.find(pid);
+    return it == processes_.end() ? nullptr : &it->second->process;
+}
+
+void StackAggregator::retire(pid_t pid, uint64_t end_ns) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return;
+    Traced& t = *it->second;
+    auto& g = t.greenlets;
+    g.parked.clear();  // their stacks are in memory that is no longer theirs
+    t.waiting_generators.clear();
+    if (t.deferred_log) t.deferred_log->finish(end_ns);
+    std::vector<std::pair<uint32_t, uint64_t>> running(g.current.begin(), g.current.end());
+    for (const auto& [tid, greenlet] : running) end_slice(t, tid, greenlet, end_ns, true);
+    g.current.clear();
+    t.retired = true;
+    pid_t key = --retired_keys_;
+    processes_.emplace(key, std::move(it->second));
+    processes_.erase(it);
+    std::replace(order_.begin(), order_.end(), pid, key);
+}
+
 void StackAggregator::learn_code(const code_name_event& event, size_t size) {
     auto it = processes_.find(pid_t(event.pid));
     if (it != processes_.end()) it->second->resolver.learn(event, size);
@@ -496,7 +519,7 @@ void StackAggregator::poll() {
     if (config_.group_by != GroupBy::thread) return;
     auto now = std::chrono::steady_clock::now();
     for (auto& [pid, t] : processes_)
-        if (now - t->names_read >= thread_names_interval) refresh_thread_names(*t);
+        if (!t->retired && now - t->names_read >= thread_names_interval) refresh_thread_names(*t);
 }
 
 std::vector<BlockingSlice> StackAggregator::take_new_blocking() {
@@ -534,6 +557,7 @@ void StackAggregator::charge_suspended_generator(pid_t pid, uint64_t generator, 
 void StackAggregator::finish(uint64_t end_ns) {
     for (pid_t pid : order_) {
         Traced& t = *processes_.at(pid);
+        if (t.retired) continue;  // finished when it was retired
         auto& g = t.greenlets;
         // Greenlets still parked: charged up to the end, like threads still off-CPU, at the
         // stack they are parked at (read from the process, which is still there).
@@ -570,7 +594,7 @@ std::vector<ProcessProfile> StackAggregator::take_profiles() {
     std::vector<ProcessProfile> out;
     for (pid_t pid : order_) {
         Traced& t = *processes_.at(pid);
-        if (!t.thread_frames.empty()) {
+        if (!t.thread_frames.empty() && !t.retired) {
             // Names given or changed after a thread's first sample: label every thread as it is now.
             refresh_thread_names(t);
             for (const auto& [tid, index] : t.thread_frames) {

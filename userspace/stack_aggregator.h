@@ -56,6 +56,12 @@ public:
     // The process's Deferred lifecycle is hooked: EVENT_DEFERRED records become its log.
     void enable_deferred_log(pid_t pid);
     bool has_process(pid_t pid) const { return processes_.count(pid) != 0; }
+    // The traced process's description (nullptr: not traced).
+    const PythonProcess* process_of(pid_t pid) const;
+    // The process no longer runs what it was traced as (it exec'd another program): what was
+    // collected is kept as it is, nothing more is read from its memory, and the PID is free to be
+    // traced again as the new program.
+    void retire(pid_t pid, uint64_t end_ns);
 
     // One EVENT_CPU_SAMPLE, EVENT_OFFCPU or EVENT_GREENLET_SWITCH record (header plus
     // hdr.nframes frames).
@@ -130,6 +136,7 @@ private:
         std::unordered_map<uint32_t, std::deque<std::pair<uint64_t, Stack>>> recent_samples;
         std::unordered_set<uint32_t> reactor_threads;
         uint64_t added_ns = 0;
+        bool retired = false;  // exec'd another program: its memory is no longer this process's
     };
     void charge_idle_main_greenlets(Traced& t, uint64_t end_ns);
     bool is_hub(Traced& t, uint64_t greenlet);
@@ -157,8 +164,10 @@ private:
 
     AggregatorConfig config_;
     uint64_t samples_ = 0;
+    // Live processes by PID; retired ones (see retire) under negative keys, so the PID is free.
     std::map<pid_t, std::unique_ptr<Traced>> processes_;
     std::vector<pid_t> order_;
+    pid_t retired_keys_ = 0;
     std::vector<BlockingSlice> blocking_;
     size_t blocking_taken_ = 0;
 };

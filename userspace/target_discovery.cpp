@@ -37,6 +37,7 @@ TargetDiscovery::TargetDiscovery(Scope scope, pid_t root, pid_t self)
 bool TargetDiscovery::in_scope(pid_t pid) const {
     if (pid == self_) return false;
     if (scope_ == Scope::all_processes) return true;
+    if (scope_ == Scope::root_only) return pid == root_;
     for (int depth = 0; pid > 1 && depth < 64; depth++) {
         if (pid == root_) return true;
         pid = parent_of(pid);
@@ -65,7 +66,7 @@ void TargetDiscovery::scan_proc(const std::function<bool(pid_t)>& traced, Clock:
 
 std::vector<PythonProcess> TargetDiscovery::poll(const std::function<bool(pid_t)>& traced) {
     auto now = Clock::now();
-    if (now >= next_scan_) {
+    if (now >= next_scan_ && scope_ != Scope::root_only) {
         scan_proc(traced, now);
         next_scan_ = now + scan_interval;
     }

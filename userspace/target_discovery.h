@@ -18,9 +18,11 @@ namespace pyat {
 class TargetDiscovery {
 public:
     using Clock = std::chrono::steady_clock;
-    enum class Scope { all_processes, descendants };
+    // all_processes: every CPython on the host; descendants: `root` and every process under it;
+    // root_only: `root` again after it exec'd another program (no /proc scan).
+    enum class Scope { all_processes, descendants, root_only };
 
-    // `root`: the launched command's PID for Scope::descendants (the root itself included).
+    // `root`: the launched command's or attached process's PID (the root itself included).
     TargetDiscovery(Scope scope, pid_t root, pid_t self);
 
     void note_exec(pid_t pid);

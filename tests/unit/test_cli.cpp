@@ -326,3 +326,12 @@ TEST(CommandLine, ModeTraceFollowsOneProcessAndTakesFilters) {
     EXPECT_TRUE(contains(bad({"--mode", "trace", "-o", "x.jsonl", "-p", "42"}), "not an event log"));
     EXPECT_TRUE(contains(parse({"--help"}).message, "--mode"));
 }
+
+TEST(CommandLine, SubprocessesBelongsToAnAttachedProcess) {
+    EXPECT_FALSE(ok({"-p", "42"}).subprocesses);
+    EXPECT_TRUE(ok({"-p", "42", "--subprocesses"}).subprocesses);
+    EXPECT_TRUE(contains(bad({"--subprocesses", "--", "python3", "app.py"}), "always followed"));
+    EXPECT_TRUE(contains(bad({"--subprocesses"}), "host-wide"));
+    EXPECT_TRUE(contains(bad({"--mode", "trace", "-p", "42", "--subprocesses"}), "--mode sample"));
+    EXPECT_TRUE(contains(parse({"--help"}).message, "--subprocesses"));
+}
