@@ -290,6 +290,7 @@ static __always_inline int send_frames(__u32 kind)
     __u64 tstate = 0;
     __u64 frame = current_frame(proc, tid, &tstate, &fault);
     __u32 n = 0;
+    int returning_generator = 0;
     for (int i = 0; i < PYAT_TRACE_FRAMES + 1; i++) {
         if (!frame || fault)
             break;
@@ -318,7 +319,8 @@ static __always_inline int send_frames(__u32 kind)
                 r->started_generator = gen + tw->gen_frame;
             fault = 0;
         }
-        if (twisted && i == 1 && (code == tw->inline_callbacks_code || code == tw->wrapper_code))
+        if (twisted && i == 1 && returning_generator &&
+            (code == tw->inline_callbacks_code || code == tw->wrapper_code))
             r->counted_elsewhere = 1; /* a generator stepped (or created) by the machinery */
         __u32 k = trace_index(n);
         r->frame_addresses[k] = frame;
@@ -326,6 +328,11 @@ static __always_inline int send_frames(__u32 kind)
         r->frames[k].instr = -1;
         __u32 generation = code_generation(code, code_tag(name, filename), traced_tgid, 0);
         r->frames[k].code_tag = generation == PYAT_NOT_CODE ? 0 : generation;
+        if (i == 0 && l->frame_owner) { /* a generator's own frame, not a function the machinery calls */
+            __u8 owner = 0;
+            returning_generator = !bpf_probe_read_user(&owner, 1, (const void *)(frame + l->frame_owner)) &&
+                                  owner == PYAT_FRAME_OWNED_BY_GENERATOR;
+        }
         if (i == 0 && !returning) {
             r->frame = frame;
         } else if (i == 0) {

@@ -11,6 +11,10 @@
 
 #define PYAT_TRACE_FILE_LEN 160
 #define PYAT_TRACE_NAME_LEN 96
+/* _PyInterpreterFrame.owner of a generator's (or coroutine's) own frame: FRAME_OWNED_BY_GENERATOR,
+ * 3.11 to 3.14 (return-only mode runs on 3.11). */
+#define PYAT_FRAME_OWNED_BY_GENERATOR 1
+
 /* Frames sent with a return in return-only mode (innermost first): the callee, its caller... */
 #define PYAT_TRACE_FRAMES 16
 

@@ -271,11 +271,14 @@ void CallTrace::add_return_only(const trace_return& r) {
     // counts: a yield suspends a generator (it is resumed, not called), and an @inlineCallbacks
     // generator's steps are counted at the wrapper that started it.
     const StackFrame callee = stack.back();
+    Stack logical = logical_stack(r, stack);
+    Stack own = shown(logical);
+    // From its caller as shown (the nearest frame neither filtered out nor Twisted's machinery),
+    // so that every call counted is on an edge the outputs hold.
     if (!r.is_yield && !r.counted_elsewhere && recorded(callee.function)) {
-        if (r.nframes >= 2) count_call(stack, stack.size() - 1, callee.function);
+        if (r.nframes >= 2 && own.size() >= 2) count_call(own, own.size() - 1, callee.function);
         calls_++;
     }
-    Stack logical = logical_stack(r, stack);
     // Twisted: the generator this @inlineCallbacks call started runs later under the reactor; its
     // steps show under the code that made this call.
     if (r.started_generator) {
@@ -286,7 +289,6 @@ void CallTrace::add_return_only(const trace_return& r) {
         started_.erase(r.frame);
         callers_.erase(r.frame);
     }
-    Stack own = shown(logical);
     if (!own.empty()) profile_.add(own, self);
 }
 

@@ -199,6 +199,23 @@ TEST(LiveTrace, InlineCallbacksCallsAreCountedFromTheirCallers) {
         EXPECT_FALSE(has(names, "ReactorBase.runUntilCurrent")) << stack;
     }
     EXPECT_GT(in_leaf, 0u);
+
+    // Calls inside Twisted's machinery are counted too (from the nearest caller the outputs show):
+    // each function of defer.py as many times as a profile hook counts it in the same script (the
+    // wrapper's calls are the decorated functions', counted above).
+    RunResult truth = run({debian_python, workload("twisted_calls.py"), "40", "--count-defer-calls"});
+    ASSERT_EQ(truth.exit_code, 0) << truth.err;
+    std::map<std::string, uint64_t> traced;
+    for (const auto& [key, e] : edges) traced[key.second] += e.calls;
+    std::regex line(R"(defer (\S+) (\d+))");
+    int compared = 0;
+    for (auto it = std::sregex_iterator(truth.out.begin(), truth.out.end(), line); it != std::sregex_iterator(); ++it) {
+        std::string name = (*it)[1];
+        if (name == "inlineCallbacks.<locals>.unwindGenerator") continue;
+        EXPECT_EQ(traced[name], std::stoull((*it)[2])) << name;
+        compared++;
+    }
+    EXPECT_GE(compared, 10) << truth.out;
 }
 
 // Entry/return tracing on real Python with greenlets: Debian's python3.11 fires function__entry and

@@ -4,13 +4,20 @@ by the reactor, not by its caller. Prints "ready", waits for SIGUSR1, prints its
 CALLEE N" lines, runs under task.react, exits.
 
 Usage: python3.11 twisted_calls.py [N]   (default 50)
+       python3.11 twisted_calls.py N --count-defer-calls
+The second form does not wait: it runs the same scripted part under a profile hook and prints
+"defer FUNCTION N" for every function of Twisted's defer.py it called, the counts a tracer of the
+first form must find.
 """
+import atexit
+import collections
 import signal
 import sys
 
 from twisted.internet import defer, task
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+COUNT = "--count-defer-calls" in sys.argv
 
 
 @defer.inlineCallbacks
@@ -38,8 +45,25 @@ def main(reactor):
     return outer(reactor, N)
 
 
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-print("ready", flush=True)
-signal.sigwait({signal.SIGUSR1})
-print(f"edge main outer 1\nedge outer middle {N}\nedge middle leaf {2 * N}", flush=True)
+if COUNT:
+    calls = collections.Counter()
+
+    def count(frame, event, arg):
+        code = frame.f_code
+        # Calls of plain functions only ("call" also reports a generator resuming).
+        if event == "call" and code.co_filename == defer.__file__ and not code.co_flags & 0x20:
+            calls[code.co_qualname] += 1
+
+    def report():
+        sys.setprofile(None)
+        for name, n in sorted(calls.items()):
+            print(f"defer {name} {n}", flush=True)
+
+    atexit.register(report)
+    sys.setprofile(count)
+else:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    print("ready", flush=True)
+    signal.sigwait({signal.SIGUSR1})
+    print(f"edge main outer 1\nedge outer middle {N}\nedge middle leaf {2 * N}", flush=True)
 task.react(main)
