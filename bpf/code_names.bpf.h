@@ -13,7 +13,8 @@
  * The including program defines, before including this file:
  *   CODE_NAMES_RINGBUF   the ring buffer the events go to;
  *   CODE_NAMES_SLOTS     how many programs may be naming at once on a CPU (scratch slots);
- *   code_names_process(tgid)  the traced process's py_process, or NULL. */
+ *   code_names_process(tgid)  the traced process's py_process, or NULL;
+ *   code_names_on_dealloc(code, tgid)  what else to forget as a code object is freed. */
 #ifndef PYAT_CODE_NAMES_BPF_H
 #define PYAT_CODE_NAMES_BPF_H
 
@@ -240,6 +241,7 @@ int BPF_KPROBE(on_code_dealloc, void *code_object)
     for (int w = 0; w < PYAT_CODE_SET_WAYS; w++)
         if (set->way[w].code == code && set->way[w].tgid == tgid)
             set->way[w].code = 0;
+    code_names_on_dealloc(code, tgid);
     return 0;
 }
 

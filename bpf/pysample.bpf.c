@@ -91,6 +91,9 @@ static __always_inline const struct py_process *code_names_process(__u32 tgid)
 {
     return bpf_map_lookup_elem(&processes, &tgid);
 }
+static __always_inline void code_names_on_dealloc(__u64 code, __u32 tgid)
+{
+}
 #include "python_frames.bpf.h"
 #include "greenlet_switch.bpf.h"
 

@@ -67,6 +67,8 @@ struct code_layout {
     __u16 unicode_state;
     __u16 unicode_ascii_data; /* characters of a compact ASCII str */
     __u16 unicode_compact_data; /* characters of a compact non-ASCII str (kind bytes each) */
+    __u16 unicode_utf8;       /* a compact non-ASCII str's cached UTF-8 copy (char*, may be NULL) */
+    __u16 pad[3];
 };
 
 /* One traced CPython process, keyed by tgid. */

@@ -68,6 +68,49 @@ static __always_inline const struct py_process *code_names_process(__u32 tgid)
     __u32 zero = 0;
     return tgid == traced_tgid ? bpf_map_lookup_elem(&trace_process, &zero) : NULL;
 }
+
+/* Where CPython's probes get a str's text (PyUnicode_AsUTF8): a compact ASCII str's own
+ * characters, else its cached UTF-8 copy; 0 when it has none. */
+static __always_inline __u64 utf8_of(const struct code_layout *c, __u64 str)
+{
+    __u32 state = 0;
+    __u64 utf8 = 0;
+    if (!str || bpf_probe_read_user(&state, sizeof(state), (const void *)(str + c->unicode_state)) ||
+        !((state >> 5) & 1))
+        return 0;
+    if ((state >> 6) & 1)
+        return str + c->unicode_ascii_data;
+    if (bpf_probe_read_user(&utf8, sizeof(utf8), (const void *)(str + c->unicode_utf8)))
+        return 0;
+    return utf8;
+}
+
+static __always_inline void forget_name(__u64 filename, __u64 funcname)
+{
+    struct name_key key = {.filename = filename, .funcname = funcname};
+    bpf_map_delete_elem(&names_sent, &key);
+}
+
+/* Entry/return mode: a code object freed takes the text its probes pointed at with it; the same
+ * addresses may soon hold another function's: forget that they were named, so they are named
+ * again (with co_name and co_qualname, either of which the interpreter may pass). */
+static __always_inline void code_names_on_dealloc(__u64 code, __u32 tgid)
+{
+    const struct py_process *proc = code_names_process(tgid);
+    if (!proc)
+        return;
+    const struct code_layout *c = &proc->code;
+    __u64 file = 0, name = 0, qualname = 0;
+    if (bpf_probe_read_user(&file, sizeof(file), (const void *)(code + c->code_filename)) ||
+        bpf_probe_read_user(&name, sizeof(name), (const void *)(code + c->code_name_pointer)) ||
+        bpf_probe_read_user(&qualname, sizeof(qualname), (const void *)(code + c->code_name)))
+        return;
+    __u64 file8 = utf8_of(c, file);
+    if (!file8)
+        return;
+    forget_name(file8, utf8_of(c, name));
+    forget_name(file8, utf8_of(c, qualname));
+}
 #include "python_frames.bpf.h"
 #include "greenlet_switch.bpf.h"
 

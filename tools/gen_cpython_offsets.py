@@ -84,6 +84,7 @@ FIELDS = [
     ("unicode_state", [(ALL, "off:PyASCIIObject:state")]),
     ("unicode_ascii_data", [(ALL, "size:PyASCIIObject")]),
     ("unicode_compact_data", [(ALL, "size:PyCompactUnicodeObject")]),
+    ("unicode_utf8", [(ALL, "off:PyCompactUnicodeObject:utf8")]),
     # Thread names: sys.modules['threading']._active[ident]._name
     ("interp_modules", [(v(0, 11), "off:PyInterpreterState:modules"),
                         (v(12), "off:PyInterpreterState:imports.modules")]),

@@ -38,8 +38,8 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
     bpf_program__set_autoload(skel_->progs.on_gc_done, config.gc);
     if (int err = pytrace_bpf__load(skel_.get()))
         throw Error(fmt::format("cannot load the BPF trace programs into the kernel: {}", reason(err)));
-    if (config.return_only) {
-        if (!config.process) throw Error("return-only tracing needs the interpreter's layout");
+    if (config.return_only && !config.process) throw Error("return-only tracing needs the interpreter's layout");
+    if (config.process) {
         uint32_t zero = 0;
         if (bpf_map__update_elem(skel_->maps.trace_process, &zero, sizeof(zero), &*config.process,
                                  sizeof(*config.process), BPF_ANY))

@@ -26,7 +26,7 @@ struct TracerConfig {
     std::string binary;          // the ELF holding the python probes, as the process maps it
     std::string attach_path;     // where the tracer opens it (/proc/PID/root/...); "" : binary
     bool return_only = false;    // CPython 3.11: calls read at function__return (needs `process`)
-    std::optional<py_process> process;
+    std::optional<py_process> process;  // the interpreter, when it is CPython (always in return-only mode)
     uint8_t yield_opcode = 0;    // return-only: YIELD_VALUE of that interpreter
     bool gc = false;             // the binary has gc__start / gc__done
 };
@@ -49,7 +49,8 @@ public:
     // maps it), so that each greenlet keeps its own shadow stack. Throws pyat::Error.
     void attach_greenlet(const std::string& path, const char* symbol, const greenlet_layout& layout);
 
-    // Return-only mode: hooks the code type's destructor (see BpfSampler::attach_code_dealloc).
+    // Hooks the code type's destructor (see BpfSampler::attach_code_dealloc); with entry/return
+    // probes, a freed code object's names are sent again when their addresses show up next.
     void attach_code_dealloc(const std::string& path, uint64_t offset);
     bool code_still_named(uint64_t code, uint32_t generation) const;
 

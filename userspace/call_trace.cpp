@@ -113,7 +113,9 @@ void CallTrace::add(const void* data, size_t size) {
             const auto* n = static_cast<const trace_name*>(data);
             std::string file(n->file, strnlen(n->file, sizeof(n->file)));
             std::string func(n->func, strnlen(n->func, sizeof(n->func)));
-            // The kernel cannot fault a page in: a string the program never touched reads here.
+            // The kernel cannot fault a page in: text in a page the program never touched (a
+            // binary's read-only data, which no other function's names can ever replace) is read
+            // here instead.
             auto text = [&](uint64_t address, size_t max) {
                 std::string out;
                 for (size_t at = 0; at < max; at += 16) {
@@ -127,7 +129,9 @@ void CallTrace::add(const void* data, size_t size) {
             };
             if (file.empty() && e->filename) file = text(e->filename, PYAT_TRACE_FILE_LEN);
             if (func.empty() && e->funcname) func = text(e->funcname, PYAT_TRACE_NAME_LEN);
-            names_[name_key(e->filename, e->funcname)] = {file, func};
+            uint64_t key = name_key(e->filename, e->funcname);
+            names_[key] = {file, func};
+            functions_.erase(key);  // named again: the addresses may now name another function
             return;
         }
         case TRACE_ENTRY: {

@@ -41,6 +41,7 @@ code_layout kernel_code_layout(const CpythonLayout& l) {
     c.unicode_state = l.unicode_state;
     c.unicode_ascii_data = l.unicode_ascii_data;
     c.unicode_compact_data = l.unicode_compact_data;
+    c.unicode_utf8 = l.unicode_utf8;
     return c;
 }
 

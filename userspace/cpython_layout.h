@@ -51,6 +51,7 @@ struct CpythonLayout {
     uint16_t unicode_state = 0;
     uint16_t unicode_ascii_data = 0;    // characters of a compact ASCII string
     uint16_t unicode_compact_data = 0;  // characters of a compact non-ASCII string
+    uint16_t unicode_utf8 = 0;          // its cached UTF-8 copy (a char*, NULL until asked for)
 
     // Objects, for thread names (sys.modules['threading']._active[ident]._name).
     uint16_t interp_modules = 0;  // PyInterpreterState -> sys.modules dict

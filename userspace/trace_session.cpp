@@ -226,8 +226,8 @@ int run_trace_session(const Options& options) {
     config.gc = site->gc;
     // CPython 3.11's own function__entry fires only for frames entered from C.
     config.return_only = !site->entry || (python && python->layout->minor == 11 && site->binary == python->interpreter);
-    if (config.return_only) {
-        if (!python) throw Error(no_probes_message(pid, python));
+    if (config.return_only && !python) throw Error(no_probes_message(pid, python));
+    if (python) {  // return-only: what it reads and names; entry/return: what it forgets (see below)
         py_process bpf{};
         bpf.runtime_addr = python->runtime_address;
         bpf.layout = python->layout->bpf;
@@ -235,7 +235,7 @@ int run_trace_session(const Options& options) {
         std::string unused;
         bpf.code.code_type = exported_address(*python, "PyCode_Type", unused).value_or(0);
         config.process = bpf;
-        config.yield_opcode = yield_opcode(python->layout->minor);
+        if (config.return_only) config.yield_opcode = yield_opcode(python->layout->minor);
     }
 
     ProcessProfile profile;
@@ -243,16 +243,22 @@ int run_trace_session(const Options& options) {
     profile.command_line = launched ? fmt::format("{}", fmt::join(options.command, " ")) : read_command_line(pid);
     profile.program = python ? python->program : config.binary.substr(config.binary.rfind('/') + 1);
     profile.python_version = python ? python->version : "";
-    // Return-only mode: code objects named by the kernel (see CodeResolver), its table following
-    // their destructor.
+    // Code objects freed during the run are followed (a hook on their destructor): in return-only
+    // mode the kernel names code objects (see CodeResolver) and forgets one as it is freed; with
+    // entry/return probes, it forgets the text the probes pointed at, so that the same addresses
+    // holding another function's names are named again.
     std::optional<CodeResolver> resolver;
     const BpfTracer* kernel = nullptr;  // set once loaded, before any event arrives
     std::string why_unfollowed;
     std::optional<BuiltinMethod> code_dealloc;
-    if (config.return_only) {
+    if (python) {
         auto code_type = exported_address(*python, "PyCode_Type", why_unfollowed);
         PythonObjects objects(ProcessMemory(pid), *python->layout);
         if (code_type) code_dealloc = find_type_dealloc(*python, objects, "PyCode_Type", why_unfollowed);
+    }
+    if (config.return_only) {
+        std::string unused;
+        auto code_type = exported_address(*python, "PyCode_Type", unused);
         resolver.emplace(ProcessMemory(pid), *python->layout, code_type.value_or(0),
                          [&kernel](uint64_t code, uint32_t generation) {
                              return kernel && kernel->code_still_named(code, generation);
@@ -271,7 +277,7 @@ int run_trace_session(const Options& options) {
     }
 
     StatusLine status(!options.quiet && isatty(STDERR_FILENO));
-    if (config.return_only && !code_dealloc && !options.quiet)
+    if (python && !code_dealloc && !options.quiet)
         status.note(fmt::format("pyasynctrace: PID {}: code objects freed during the run are not followed ({}): a "
                                 "reused one is told apart by its name's and file's addresses only",
                                 pid, why_unfollowed));

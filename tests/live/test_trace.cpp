@@ -3,6 +3,7 @@
 // nested and recursive; on Debian's python3.11 (function__return only), exact call counts.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 #include <regex>
 #include <tuple>
@@ -250,4 +251,30 @@ TEST(LiveTrace, EntryReturnShadowStacksArePerGreenlet) {
     }
     // A parked greenlet's open calls keep running in wall-clock time: most of it is at its sleep.
     EXPECT_GT(parked_in_sleep, 0u);
+}
+
+// Entry/return mode on code-object churn (Debian's python3.11 firing both probes from the C
+// profile hook, with the code objects' own text): a freed function's names are forgotten by the
+// kernel as its code object is freed, so the addresses reused by the next function are named
+// anew; every generated churn_<n> is traced from its own file gen_<n>.
+TEST(LiveTrace, EntryReturnNamesOfChurnedCodeObjectsAreTheirOwn) {
+    TempDir dir;
+    RunResult r = run({binary, "-q", "--mode", "trace", "-o", dir / "c.folded", "--", debian_python,
+                       workload("code_churn.py"), "--seconds", "2", "--profile-hook", PYAT_USDT_PROFILE_HOOK});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::regex generated(R"(churn_(\d+) \(gen_(\d+):1\))");
+    uint64_t churned = 0, wrong = 0;
+    std::string example;
+    for (const auto& [stack, weight] : read_folded(dir / "c.folded"))
+        for (const auto& f : split_frames(stack)) {
+            std::smatch m;
+            if (f.rfind("churn_", 0) != 0 || f.size() < 7 || !std::isdigit(static_cast<unsigned char>(f[6]))) continue;
+            churned++;
+            if (!std::regex_match(f, m, generated) || m[1] != m[2]) {
+                wrong++;
+                example = f;
+            }
+        }
+    EXPECT_GT(churned, 500u);
+    EXPECT_EQ(wrong, 0u) << example;
 }

@@ -5,10 +5,13 @@ is line 1), so a name in a profile is right only when its number matches its fil
 object's memory is reused at once by the next one (pymalloc hands back the block just freed), which
 is the case a profiler must never name wrongly.
 
-Usage: python3 code_churn.py [--seconds S]
-Prints "ready <pid>" once running; runs until killed, or for S seconds.
+Usage: python3 code_churn.py [--seconds S] [--profile-hook LIB]
+Prints "ready <pid>" once running; runs until killed, or for S seconds. With --profile-hook (the
+tests' usdt_profile_hook library), every call also fires CPython's function__entry/return probes
+with the code object's own text, as builds --with-dtrace do.
 """
 import argparse
+import ctypes
 import os
 import time
 
@@ -31,7 +34,10 @@ def churn_once(n):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float)
+    parser.add_argument("--profile-hook")
     args = parser.parse_args()
+    if args.profile_hook:
+        ctypes.PyDLL(args.profile_hook).pyat_install_profile_hook()
     print(f"ready {os.getpid()}", flush=True)
     deadline = time.monotonic() + args.seconds if args.seconds else None
     n = 0
