@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <map>
 #include <optional>
 
 #include "callgrind_writer.h"
@@ -83,8 +84,11 @@ std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector
             written.push_back(
                 {spec.path, spec.format, profile.total(), processes_phrase(profile.processes.size()), error});
         } else if (sampled.size() > 1) {
+            std::map<int, int> seen;  // a PID that exec'd another program has one profile per program
             for (const ProcessProfile* p : sampled) {
-                std::string path = fmt::format("{}.{}", spec.path, p->pid);
+                int n = ++seen[p->pid];
+                std::string path = n == 1 ? fmt::format("{}.{}", spec.path, p->pid)
+                                          : fmt::format("{}.{}-{}", spec.path, p->pid, n);
                 std::string error =
                     files.write(path, [&](std::ostream& out) { write_callgrind(*p, profile.run, out); });
                 written.push_back({path, spec.format, p->total(), fmt::format("PID {}", p->pid), error});

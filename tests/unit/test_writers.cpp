@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "callgrind_writer.h"
+#include "profile_outputs.h"
 #include "event_log_writer.h"
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
@@ -347,4 +348,17 @@ TEST(Writers, EveryOutputIsValidWhateverTheNames) {
     }
     const std::string report = format_blocking(p.blocking.front(), p.run);
     EXPECT_EQ(std::count(report.begin(), report.end(), '\n'), 2) << "a heading and one stack";
+}
+
+// A PID that exec'd another Python program has a profile per program: each its own callgrind file.
+TEST(CallgrindWriter, OneFilePerProfileEvenWhenAPidComesTwice) {
+    Profile p = known_profile(3);
+    p.processes[2].pid = 42;  // the same PID, a second program
+    TempDir dir;
+    auto written = write_outputs(p, {{dir / "all.callgrind", OutputFormat::callgrind}});
+    ASSERT_EQ(written.size(), 3u);
+    EXPECT_EQ(written[0].path, dir / "all.callgrind.42");
+    EXPECT_EQ(written[1].path, dir / "all.callgrind.43");
+    EXPECT_EQ(written[2].path, dir / "all.callgrind.42-2");
+    for (const auto& w : written) EXPECT_NE(read_file(w.path).find("fn="), std::string::npos) << w.path;
 }
