@@ -538,6 +538,11 @@ int run_session(const Options& options) {
     if (!options.quiet && sampler.greenlet_unreadable())
         fmt::print(stderr, "pyasynctrace: warning: {} greenlet switches could not be read and were skipped\n",
                    sampler.greenlet_unreadable());
+    if (!options.quiet && aggregator.unresolved_frames())
+        fmt::print(stderr,
+                   "pyasynctrace: warning: {} frames could not be named ({} code objects the kernel could not "
+                   "send, ring buffer full): they read \"[code object 0x..., ...]\"\n",
+                   aggregator.unresolved_frames(), sampler.code_names_lost());
     if (profile.run.lost_samples)
         fmt::print(stderr,
                    "pyasynctrace: warning: {} samples were lost (ring buffer full); the profile "
