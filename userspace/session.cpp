@@ -540,8 +540,8 @@ int run_session(const Options& options) {
                    sampler.greenlet_unreadable());
     if (!options.quiet && aggregator.unresolved_frames())
         fmt::print(stderr,
-                   "pyasynctrace: warning: {} frames could not be named ({} code objects the kernel could not "
-                   "send, ring buffer full): they read \"[code object 0x..., ...]\"\n",
+                   "pyasynctrace: warning: {} frames could not be named and read \"[code object 0x..., ...]\" "
+                   "({} namings were lost to a full ring buffer)\n",
                    aggregator.unresolved_frames(), sampler.code_names_lost());
     if (profile.run.lost_samples)
         fmt::print(stderr,
