@@ -18,6 +18,7 @@
 #include "bpf_sampler.h"
 #include "builtin_methods.h"
 #include "cli.h"
+#include "elf_file.h"
 #include "epoll_set.h"
 #include "error.h"
 #include "event_log_writer.h"
@@ -34,6 +35,7 @@
 #include "status_line.h"
 #include "stop_signals.h"
 #include "target_discovery.h"
+#include "target_file.h"
 #include "twisted_inspector.h"
 #include "unique_fd.h"
 #include "usdt_probes.h"
@@ -172,7 +174,7 @@ int run_session(const Options& options) {
     std::map<pid_t, std::string> deferred_log_missing;  // Twisted processes not logged, and why
     std::set<pid_t> deferred_logged;
     auto has_probes = [&](const PythonProcess& p) {
-        if (has_usdt_probe(usdt_probes(fmt::format("/proc/{}/root{}", p.pid, p.interpreter)), "python",
+        if (has_usdt_probe(usdt_probes(ElfFile::open(TargetFile::mapped(p.pid, p.interpreter))), "python",
                            "function__return"))
             return true;
         deferred_log_missing[p.pid] = fmt::format(
