@@ -122,7 +122,7 @@ class DeletedFiles : public ::testing::TestWithParam<Interpreter> {};
 TEST_P(DeletedFiles, InterpreterAndLibpythonDeletedProfileAsUsual) {
     DeletedInterpreter target(GetParam(), {workload("cost_split.py")}, false);
     TempDir out;
-    TracerRun r = run_tracer({binary, "-p", std::to_string(target.pid()), "-d", "3", "--hz", "199", "-o",
+    TracerRun r = run_tracer({binary, "-p", std::to_string(target.pid()), "-d", "4", "--hz", "499", "-o",
                               out / "p.folded"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     expect_cost_split(read_folded(out / "p.folded"));
@@ -133,7 +133,7 @@ TEST_P(DeletedFiles, InterpreterAndLibpythonDeletedProfileAsUsual) {
 TEST_P(DeletedFiles, FifoPlantedAtTheDeletedNamesNeverBlocksAndTheProcessIsProfiled) {
     DeletedInterpreter target(GetParam(), {workload("cost_split.py")}, true);
     TempDir out;
-    TracerRun r = run_tracer({binary, "-q", "-p", std::to_string(target.pid()), "-d", "3", "--hz", "199", "-o",
+    TracerRun r = run_tracer({binary, "-q", "-p", std::to_string(target.pid()), "-d", "4", "--hz", "499", "-o",
                               out / "p.folded"});
     ASSERT_FALSE(r.hung) << r.err;
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -149,7 +149,7 @@ TEST(DeletedFilesWithoutMapFiles, StaticInterpreterIsReadThroughProcExe) {
     DeletedInterpreter target(debian, {workload("cost_split.py")}, true);
     TempDir out;
     std::vector<std::string> argv = without_map_files_caps;
-    argv.insert(argv.end(), {binary, "-q", "-p", std::to_string(target.pid()), "-d", "3", "--hz", "199", "-o",
+    argv.insert(argv.end(), {binary, "-q", "-p", std::to_string(target.pid()), "-d", "4", "--hz", "499", "-o",
                              out / "p.folded"});
     TracerRun r = run_tracer(argv);
     ASSERT_FALSE(r.hung) << r.err;
