@@ -135,7 +135,7 @@ void expect_cost_split(const std::map<std::string, uint64_t>& folded, const std:
 
 // named_threads.py in wall clock, --group-by thread: each long-lived thread under its name and
 // host TID with about the run's length of wall time, whether it computed or blocked (as in
-// EveryCPython.NamedThreadsKeptApartInWallModeWithGroupByThread: 0.85-1.10 of duration x hz).
+// EveryCPython.NamedThreadsKeptApartInWallModeWithGroupByThread: 0.85-1.10 of duration x hz there).
 // `out`: what the workload printed; `host_tids`: its TIDs (as it printed them) -> the host's.
 void expect_named_threads(const std::map<std::string, uint64_t>& folded, const std::string& out,
                           std::map<std::string, std::string> host_tids, double seconds, unsigned hz) {
@@ -159,7 +159,9 @@ void expect_named_threads(const std::map<std::string, uint64_t>& folded, const s
         std::string root = "thread \"" + name + "\" [" + host_tids[ns_tid] + "]";
         ASSERT_TRUE(per_root.count(root)) << root << " missing; roots:\n" << roots;
         EXPECT_GE(double(per_root[root]), 0.85 * seconds * hz) << root << "\n" << roots;
-        EXPECT_LE(double(per_root[root]), 1.10 * seconds * hz) << root << "\n" << roots;
+        // Up to 1.06 in 20 runs at load 5.5; the busy MainThread reached 1.11 once in a full suite
+        // run under heavier load (its on-CPU samples come from the frequency-mode cpu-clock).
+        EXPECT_LE(double(per_root[root]), 1.15 * seconds * hz) << root << "\n" << roots;
     }
     auto expect_all = [&](const std::string& name, const std::string& must, const std::string& never) {
         std::string root = "thread \"" + name + "\" [" + host_tids[ns_tid_of[name]] + "]";
