@@ -23,14 +23,26 @@ static __always_inline __u64 read_u64(__u64 addr, int *fault)
     return v;
 }
 
-/* Does this PyThreadState belong to the running thread? */
-static __always_inline int tstate_is_current(const struct py_layout *l, __u64 tstate, __u32 tid,
+/* The running thread's TID as its innermost PID namespace numbers it: what gettid() returned to
+ * it, hence what CPython stored in native_thread_id. Inside a container (a PID namespace of its
+ * own) that differs from the kernel's global TID; elsewhere it is the same. 0 if unreadable. */
+static __always_inline __u32 namespaced_tid(struct task_struct *task)
+{
+    struct pid *pid = BPF_CORE_READ(task, thread_pid);
+    if (!pid)
+        return 0;
+    unsigned int level = BPF_CORE_READ(pid, level);
+    return (__u32)BPF_CORE_READ(pid, numbers[level].nr);
+}
+
+/* Does this PyThreadState belong to the running thread? `ns_tid`: its namespaced TID. */
+static __always_inline int tstate_is_current(const struct py_layout *l, __u64 tstate, __u32 ns_tid,
                                              __u64 fsbase)
 {
     int fault = 0;
     if (l->tstate_native_thread_id) {
         __u64 native = read_u64(tstate + l->tstate_native_thread_id, &fault);
-        return !fault && (__u32)native == tid;
+        return !fault && ns_tid && (__u32)native == ns_tid;
     }
     __u64 pthread_id = read_u64(tstate + l->tstate_thread_id, &fault);
     return !fault && pthread_id == fsbase;
@@ -40,7 +52,7 @@ struct thread_search {
     const struct py_layout *layout;
     __u64 tstate;  /* candidate; the match when found */
     __u64 fsbase;
-    __u32 tid;
+    __u32 ns_tid;
     int found;
 };
 
@@ -50,7 +62,7 @@ static long thread_search_step(__u32 index, void *ctx)
     int fault = 0;
     if (!t->tstate)
         return 1;
-    if (tstate_is_current(t->layout, t->tstate, t->tid, t->fsbase)) {
+    if (tstate_is_current(t->layout, t->tstate, t->ns_tid, t->fsbase)) {
         t->found = 1;
         return 1;
     }
@@ -58,15 +70,17 @@ static long thread_search_step(__u32 index, void *ctx)
     return fault ? 1 : 0;
 }
 
-/* The running thread's PyThreadState, or 0 when it has none. */
+/* The running thread's PyThreadState, or 0 when it has none. `tid`: its global TID (the cache's
+ * key); the thread state is matched by the TID the thread itself sees (see namespaced_tid). */
 static __always_inline __u64 find_thread_state(const struct py_process *proc, __u32 tid)
 {
     const struct py_layout *l = &proc->layout;
     struct task_struct *task = bpf_get_current_task_btf();
     __u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+    __u32 ns_tid = l->tstate_native_thread_id ? namespaced_tid(task) : 0;
 
     __u64 *cached = bpf_map_lookup_elem(&tstate_cache, &tid);
-    if (cached && *cached && tstate_is_current(l, *cached, tid, fsbase))
+    if (cached && *cached && tstate_is_current(l, *cached, ns_tid, fsbase))
         return *cached;
 
     int fault = 0;
@@ -77,7 +91,7 @@ static __always_inline __u64 find_thread_state(const struct py_process *proc, __
         .layout = l,
         .tstate = read_u64(interp + l->interp_threads_head, &fault),
         .fsbase = fsbase,
-        .tid = tid,
+        .ns_tid = ns_tid,
     };
     if (fault)
         return 0;

@@ -18,6 +18,8 @@
 
 #include "error.h"
 #include "pysample.skel.h"
+#include "proc_maps.h"
+#include "target_file.h"
 #include "unique_fd.h"
 
 namespace pyat {
@@ -158,8 +160,9 @@ void BpfSampler::remove_process(pid_t pid) {
 
 void BpfSampler::attach_code_dealloc(pid_t pid, const std::string& path, uint64_t offset) {
     if (dealloc_links_.count(pid)) return;
-    std::string file = fmt::format("/proc/{}/root{}", pid, path);
-    bpf_link* link = bpf_program__attach_uprobe(skel_->progs.on_code_dealloc, false, pid, file.c_str(), offset);
+    const TargetFile file = TargetFile::mapped(pid, path);  // the very file mapped (see attach_greenlet)
+    bpf_link* link =
+        bpf_program__attach_uprobe(skel_->progs.on_code_dealloc, false, pid, file.fd_path().c_str(), offset);
     if (!link)
         throw Error(fmt::format("cannot hook the code objects' destructor ({} at {:#x}) for PID {}: {}", path, offset,
                                 pid, libbpf_reason(-errno)));
@@ -188,9 +191,10 @@ void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char*
     if (bpf_map__update_elem(skel_->maps.greenlet_processes, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
         throw Error(fmt::format("cannot register PID {}'s greenlet with the BPF sampler: {}", pid, strerror(errno)));
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol);
-    // The path as the process sees it (it may live in another mount namespace).
-    std::string file = fmt::format("/proc/{}/root{}", pid, path);
-    bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.on_greenlet_switch, pid, file.c_str(), 0, &opts);
+    // The very file the process maps (whatever its name is now, or whichever mount namespace).
+    const TargetFile module = TargetFile::mapped(pid, path);
+    bpf_link* link =
+        bpf_program__attach_uprobe_opts(skel_->progs.on_greenlet_switch, pid, module.fd_path().c_str(), 0, &opts);
     if (!link)
         throw Error(fmt::format("cannot hook greenlet's switch ({} in {}) for PID {}: {}", symbol, path, pid,
                                 libbpf_reason(-errno)));
@@ -204,9 +208,11 @@ void BpfSampler::attach_generator_steps(pid_t pid, const std::vector<std::pair<s
     layout.hooked_ns = uint64_t(now.tv_sec) * 1'000'000'000ULL + uint64_t(now.tv_nsec);
     add_twisted(pid, layout);
     auto& links = step_links_[pid];
+    const auto maps = read_maps(pid);
     for (const auto& [path, offset] : functions) {
-        std::string file = fmt::format("/proc/{}/root{}", pid, path);
-        bpf_link* link = bpf_program__attach_uprobe(skel_->progs.on_generator_step, false, pid, file.c_str(), offset);
+        const TargetFile file = TargetFile::mapped(pid, maps, path);
+        bpf_link* link =
+            bpf_program__attach_uprobe(skel_->progs.on_generator_step, false, pid, file.fd_path().c_str(), offset);
         if (!link) {
             int err = -errno;
             links.clear();
@@ -219,9 +225,9 @@ void BpfSampler::attach_generator_steps(pid_t pid, const std::vector<std::pair<s
 
 void BpfSampler::attach_function_return(pid_t pid, const std::string& binary) {
     if (return_links_.count(pid)) return;
-    std::string file = fmt::format("/proc/{}/root{}", pid, binary);
-    bpf_link* link =
-        bpf_program__attach_usdt(skel_->progs.on_python_return, pid, file.c_str(), "python", "function__return", nullptr);
+    const TargetFile file = TargetFile::mapped(pid, binary);
+    bpf_link* link = bpf_program__attach_usdt(skel_->progs.on_python_return, pid, file.fd_path().c_str(), "python",
+                                              "function__return", nullptr);
     if (!link)
         throw Error(fmt::format("cannot attach to the function__return probe of {} for PID {}: {}", binary, pid,
                                 libbpf_reason(-errno)));

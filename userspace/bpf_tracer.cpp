@@ -13,6 +13,7 @@
 #include "error.h"
 #include "pytrace.h"
 #include "pytrace.skel.h"
+#include "target_file.h"
 
 namespace pyat {
 
@@ -49,7 +50,11 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
     ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.trace_events), &BpfTracer::on_record, this, nullptr));
     if (!ring_) throw Error(fmt::format("cannot set up the BPF ring buffer: {}", reason(-errno)));
 
-    std::string file = config.attach_path.empty() ? config.binary : config.attach_path;
+    // The very file the process maps (even deleted on disk), or the program about to be launched;
+    // libbpf and the kernel are given it as /proc/self/fd/N, never a name that can change meanwhile.
+    const TargetFile target = config.binary_is_mapped ? TargetFile::mapped(config.pid, config.binary)
+                                                      : TargetFile::at(config.binary);
+    const std::string file = target.fd_path();
     auto attach = [&](bpf_program* prog, const char* probe) {
         bpf_link* link = bpf_program__attach_usdt(prog, config.pid, file.c_str(), "python", probe, nullptr);
         if (!link)
@@ -92,8 +97,9 @@ void BpfTracer::attach_greenlet(const std::string& path, const char* symbol, con
     if (bpf_map__update_elem(skel_->maps.trace_greenlet, &zero, sizeof(zero), &layout, sizeof(layout), BPF_ANY))
         throw Error(fmt::format("cannot register greenlet with the BPF tracer: {}", strerror(errno)));
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol);
-    std::string file = fmt::format("/proc/{}/root{}", pid_, path);
-    bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.on_trace_greenlet_switch, pid_, file.c_str(), 0, &opts);
+    const TargetFile module = TargetFile::mapped(pid_, path);
+    bpf_link* link =
+        bpf_program__attach_uprobe_opts(skel_->progs.on_trace_greenlet_switch, pid_, module.fd_path().c_str(), 0, &opts);
     if (!link)
         throw Error(fmt::format("cannot hook greenlet's switch ({} in {}) for PID {}: {}", symbol, path, pid_,
                                 reason(-errno)));
@@ -101,8 +107,9 @@ void BpfTracer::attach_greenlet(const std::string& path, const char* symbol, con
 }
 
 void BpfTracer::attach_code_dealloc(const std::string& path, uint64_t offset) {
-    std::string file = fmt::format("/proc/{}/root{}", pid_, path);
-    bpf_link* link = bpf_program__attach_uprobe(skel_->progs.on_code_dealloc, false, pid_, file.c_str(), offset);
+    const TargetFile file = TargetFile::mapped(pid_, path);
+    bpf_link* link =
+        bpf_program__attach_uprobe(skel_->progs.on_code_dealloc, false, pid_, file.fd_path().c_str(), offset);
     if (!link)
         throw Error(fmt::format("cannot hook the code objects' destructor ({} at {:#x}) for PID {}: {}", path, offset,
                                 pid_, reason(-errno)));

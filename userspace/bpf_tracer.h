@@ -24,7 +24,7 @@ namespace pyat {
 struct TracerConfig {
     pid_t pid = 0;
     std::string binary;          // the ELF holding the python probes, as the process maps it
-    std::string attach_path;     // where the tracer opens it (/proc/PID/root/...); "" : binary
+    bool binary_is_mapped = true;  // false: `binary` is the program to launch, as given (not run yet)
     bool return_only = false;    // CPython 3.11: calls read at function__return (needs `process`)
     std::optional<py_process> process;  // the interpreter, when it is CPython (always in return-only mode)
     uint8_t yield_opcode = 0;    // return-only: YIELD_VALUE of that interpreter
@@ -46,7 +46,8 @@ public:
     void set_twisted(const trace_twisted& twisted);
 
     // Entry/return mode: hooks greenlet's switch `symbol` in the extension at `path` (as the process
-    // maps it), so that each greenlet keeps its own shadow stack. Throws pyat::Error.
+    // maps it: opened with TargetFile::mapped), so that each greenlet keeps its own shadow stack.
+    // Throws pyat::Error.
     void attach_greenlet(const std::string& path, const char* symbol, const greenlet_layout& layout);
 
     // Hooks the code type's destructor (see BpfSampler::attach_code_dealloc); with entry/return

@@ -5,6 +5,7 @@
 #include "elf_file.h"
 #include "error.h"
 #include "proc_maps.h"
+#include "target_file.h"
 
 namespace pyat {
 
@@ -40,15 +41,10 @@ size_t emulated_probe_offset(const std::vector<uint8_t>& code) {
 
 std::optional<uint64_t> exported_address(const PythonProcess& process, std::string_view symbol, std::string& why) {
     std::optional<ElfFile> elf;
-    for (const auto& candidate : {fmt::format("/proc/{}/root{}", process.pid, process.interpreter), process.interpreter}) {
-        try {
-            elf.emplace(ElfFile::open(candidate));
-            break;
-        } catch (const Error&) {
-        }
-    }
-    if (!elf) {
-        why = fmt::format("cannot open {}", process.interpreter);
+    try {
+        elf.emplace(ElfFile::open(TargetFile::mapped(process.pid, process.interpreter)));
+    } catch (const Error& e) {
+        why = e.what();
         return std::nullopt;
     }
     auto runtime = elf->find_symbol("_PyRuntime");

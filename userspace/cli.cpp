@@ -278,7 +278,8 @@ void define_options(CLI::App& app, Parsed& p) {
             ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     };
     option("-p,--pid", p.pid, "PID",
-           "attach to this running CPython process (all its threads); not together with a command.",
+           "attach to this running CPython process (all its threads); a process in a container by its PID as "
+           "the host numbers it; not together with a command.",
            "-p 4242");
     option("-d,--duration", p.duration, "SECONDS",
            "stop after this long: a positive number of seconds up to 1000000000 (about 31 years), "

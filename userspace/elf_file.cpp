@@ -15,41 +15,37 @@
 
 namespace pyat {
 
-ElfFile ElfFile::open(const std::string& path) {
-    if (elf_version(EV_CURRENT) == EV_NONE) throw Error(fmt::format("cannot read {}: libelf is too old", path));
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw Error(fmt::format("cannot open {}: {}", path, strerror(errno)));
-    struct stat st {};
-    if (fstat(fd.get(), &st) != 0) throw Error(fmt::format("cannot open {}: {}", path, strerror(errno)));
-    if (!S_ISREG(st.st_mode)) throw Error(fmt::format("{} is not an ELF file: not a regular file", path));
-    Elf* elf = elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr);
+ElfFile ElfFile::open(TargetFile file) {
+    const std::string& name = file.name();
+    if (elf_version(EV_CURRENT) == EV_NONE) throw Error(fmt::format("cannot read {}: libelf is too old", name));
+    Elf* elf = elf_begin(file.fd(), ELF_C_READ_MMAP, nullptr);
     if (!elf || elf_kind(elf) != ELF_K_ELF) {
         if (elf) elf_end(elf);
-        throw Error(fmt::format("{} is not an ELF file", path));
+        throw Error(fmt::format("{} is not an ELF file", name));
     }
     GElf_Ehdr ehdr;
     if (!gelf_getehdr(elf, &ehdr)) {
         elf_end(elf);
-        throw Error(fmt::format("{} is not an ELF file: {}", path, elf_errmsg(-1)));
+        throw Error(fmt::format("{} is not an ELF file: {}", name, elf_errmsg(-1)));
     }
-    return ElfFile(path, std::move(fd), elf);
+    return ElfFile(std::move(file), elf);
 }
 
-ElfFile::ElfFile(ElfFile&& other) noexcept
-    : path_(std::move(other.path_)), fd_(std::move(other.fd_)), elf_(std::exchange(other.elf_, nullptr)) {}
+ElfFile ElfFile::open(const std::string& path) { return open(TargetFile::at(path)); }
+
+ElfFile::ElfFile(ElfFile&& other) noexcept : file_(std::move(other.file_)), elf_(std::exchange(other.elf_, nullptr)) {}
 
 ElfFile& ElfFile::operator=(ElfFile&& other) noexcept {
     if (this != &other) {
         if (elf_) elf_end(elf_);
-        path_ = std::move(other.path_);
-        fd_ = std::move(other.fd_);
+        file_ = std::move(other.file_);
         elf_ = std::exchange(other.elf_, nullptr);
     }
     return *this;
 }
 
 ElfFile::~ElfFile() {
-    if (elf_) elf_end(elf_);  // before fd_ closes
+    if (elf_) elf_end(elf_);  // before file_ closes
 }
 
 std::optional<ElfSymbol> ElfFile::find_in(uint32_t section_type, std::string_view name) const {
@@ -116,12 +112,10 @@ std::optional<std::string> ElfFile::read_bytes(uint64_t vaddr, size_t size) cons
         std::string bytes(size, '\0');
         // The part backed by the file; what lies past p_filesz stays zero (.bss).
         size_t from_file = rel >= seg.filesz ? 0 : size_t(std::min<uint64_t>(size, seg.filesz - rel));
-        size_t done = 0;
-        while (done < from_file) {
-            ssize_t n = pread(fd_.get(), bytes.data() + done, from_file - done, off_t(seg.offset + rel + done));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return std::nullopt;  // truncated file or I/O error
-            done += size_t(n);
+        if (from_file) {
+            auto backed = file_.read(seg.offset + rel, from_file);
+            if (!backed) return std::nullopt;  // truncated file or I/O error
+            bytes.replace(0, from_file, *backed);
         }
         return bytes;
     }

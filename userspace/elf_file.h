@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "proc_maps.h"
-#include "unique_fd.h"
+#include "target_file.h"
 
 struct Elf;
 
@@ -31,8 +31,10 @@ struct LoadSegment {
 
 class ElfFile {
 public:
-    // Throws pyat::Error naming the path when it cannot be opened, is not a regular file or is
-    // not ELF.
+    // Throws pyat::Error naming the file when it is not ELF.
+    static ElfFile open(TargetFile file);
+    // A file named by the user (see TargetFile::at); throws pyat::Error naming the path when it
+    // cannot be opened, is not a regular file (never blocking on a FIFO) or is not ELF.
     static ElfFile open(const std::string& path);
 
     ElfFile(ElfFile&& other) noexcept;
@@ -46,7 +48,8 @@ public:
     std::optional<ElfSection> find_section(std::string_view name) const;
     std::vector<LoadSegment> load_segments() const;  // the PT_LOAD program headers, in file order
     bool is_shared_object() const;                   // ET_DYN: PIE executable or shared library
-    const std::string& path() const { return path_; }
+    const std::string& path() const { return file_.name(); }  // for messages
+    const TargetFile& file() const { return file_; }
 
     // `size` bytes of the file's image at virtual address `vaddr` (as the loader would map them:
     // the zero-filled tail of a segment reads as zeros), or nullopt unless all of them lie in one
@@ -54,11 +57,10 @@ public:
     std::optional<std::string> read_bytes(uint64_t vaddr, size_t size) const;
 
 private:
-    ElfFile(std::string path, UniqueFd fd, Elf* elf) : path_(std::move(path)), fd_(std::move(fd)), elf_(elf) {}
+    ElfFile(TargetFile file, Elf* elf) : file_(std::move(file)), elf_(elf) {}
     std::optional<ElfSymbol> find_in(uint32_t section_type, std::string_view name) const;
 
-    std::string path_;
-    UniqueFd fd_;
+    TargetFile file_;
     Elf* elf_ = nullptr;
 };
 

@@ -2,31 +2,34 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
+#include <algorithm>
 #include <regex>
-#include <sstream>
+
+#include "error.h"
+#include "target_file.h"
 
 namespace pyat {
 
 namespace {
 #include "greenlet_layouts.inc"
 
-// "2.0.2" from greenlet/__init__.py beside the extension (`__version__ = '2.0.2'`).
+// "2.0.2" from greenlet/__init__.py beside the extension (`__version__ = '2.0.2'`), read inside the
+// process's root (never following a link planted there); "" if unreadable.
 std::string greenlet_version(pid_t pid, const std::string& so_path) {
-    auto slash = so_path.rfind('/');
+    std::string so = without_deleted_suffix(so_path);
+    auto slash = so.rfind('/');
     if (slash == std::string::npos) return "";
-    std::string init = so_path.substr(0, slash) + "/__init__.py";
-    for (const auto& candidate : {fmt::format("/proc/{}/root{}", pid, init), init}) {
-        std::ifstream in(candidate);
-        if (!in) continue;
-        std::stringstream text;
-        text << in.rdbuf();
-        static const std::regex re(R"(__version__\s*=\s*['"]([0-9][^'"]*)['"])");
-        std::smatch m;
-        std::string s = text.str();
-        if (std::regex_search(s, m, re)) return m[1];
+    constexpr size_t max_init_bytes = 256 << 10;
+    std::string text;
+    try {
+        TargetFile init = TargetFile::in_root(pid, so.substr(0, slash) + "/__init__.py");
+        text = init.read(0, size_t(std::min<uint64_t>(init.size(), max_init_bytes))).value_or("");
+    } catch (const Error&) {
         return "";
     }
+    static const std::regex re(R"(__version__\s*=\s*['"]([0-9][^'"]*)['"])");
+    std::smatch m;
+    if (std::regex_search(text, m, re)) return m[1];
     return "";
 }
 }  // namespace
@@ -40,7 +43,7 @@ std::optional<GreenletModule> find_greenlet_module(pid_t pid, const std::vector<
                                                    int python_minor) {
     static const std::regex so_re(R"(/greenlet/_greenlet[^/]*\.so$)");
     for (const auto& m : maps) {
-        if (!std::regex_search(m.path, so_re)) continue;
+        if (!std::regex_search(without_deleted_suffix(m.path), so_re)) continue;  // deleted by an upgrade too
         GreenletModule g;
         g.path = m.path;
         g.version = greenlet_version(pid, m.path);

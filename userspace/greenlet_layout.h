@@ -26,7 +26,7 @@ const std::vector<GreenletLayout>& known_greenlet_layouts();
 
 // greenlet's extension module as loaded in one process.
 struct GreenletModule {
-    std::string path;     // as in /proc/PID/maps
+    std::string path;     // as in /proc/PID/maps (open it with TargetFile::mapped)
     std::string version;  // greenlet's __version__, "" if unknown
     const GreenletLayout* layout = nullptr;  // nullptr: this greenlet/CPython pair is not described
 };

@@ -35,12 +35,16 @@ bool parse_number(std::string_view s, uint64_t& out, int base) {
     return ec == std::errc() && p == s.data() + s.size();
 }
 
-// "08:01" or "fd:00": two hex numbers separated by a colon.
-bool valid_device(std::string_view s) {
+// "08:01" or "fd:00": two hex numbers separated by a colon, major and minor.
+bool parse_device(std::string_view s, uint32_t& major, uint32_t& minor) {
     size_t colon = s.find(':');
-    uint64_t unused = 0;
-    return colon != std::string_view::npos && parse_number(s.substr(0, colon), unused, 16) &&
-           parse_number(s.substr(colon + 1), unused, 16);
+    uint64_t ma = 0, mi = 0;
+    if (colon == std::string_view::npos || !parse_number(s.substr(0, colon), ma, 16) ||
+        !parse_number(s.substr(colon + 1), mi, 16) || ma > UINT32_MAX || mi > UINT32_MAX)
+        return false;
+    major = uint32_t(ma);
+    minor = uint32_t(mi);
+    return true;
 }
 
 }  // namespace
@@ -64,7 +68,7 @@ std::vector<Mapping> parse_maps(std::string_view text) {
         size_t dash = range.find('-');
         if (dash == std::string_view::npos || !parse_number(range.substr(0, dash), m.start, 16) ||
             !parse_number(range.substr(dash + 1), m.end, 16) || m.end < m.start || perms.size() != 4 ||
-            !parse_number(offset, m.offset, 16) || !valid_device(device) || !parse_number(inode, m.inode, 10))
+            !parse_number(offset, m.offset, 16) || !parse_device(device, m.dev_major, m.dev_minor) || !parse_number(inode, m.inode, 10))
             continue;
         m.perms = std::string(perms);
         // The path is the rest of the line after the padding: it may itself contain spaces.

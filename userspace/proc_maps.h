@@ -11,6 +11,7 @@ namespace pyat {
 struct Mapping {
     uint64_t start = 0, end = 0, offset = 0;
     std::string perms;  // e.g. "r-xp"
+    uint32_t dev_major = 0, dev_minor = 0;  // the device of the mapped file ("fd:01")
     uint64_t inode = 0;
     // As the kernel shows it: a file path (spaces kept, " (deleted)" kept when the file was
     // removed or replaced since it was mapped), a pseudo path such as "[heap]" or "[vdso]", or ""
@@ -19,8 +20,8 @@ struct Mapping {
 
     bool executable() const { return perms.size() > 2 && perms[2] == 'x'; }
     // The mapped file no longer exists under `path` (e.g. the package was upgraded): opening
-    // `path` without the suffix would give another file. /proc/PID/map_files/START-END still
-    // reaches the mapped one.
+    // `path` without the suffix would give another file, or none. /proc/PID/map_files/START-END
+    // still reaches the mapped one (see TargetFile).
     bool deleted() const;
 };
 

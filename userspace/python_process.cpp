@@ -15,6 +15,7 @@
 #include "error.h"
 #include "process_memory.h"
 #include "proc_maps.h"
+#include "target_file.h"
 
 namespace pyat {
 
@@ -30,6 +31,14 @@ std::string read_small_file(const std::string& path) {
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+// The target of a /proc link (e.g. /proc/PID/exe), "" if unreadable.
+std::string read_link(const std::string& link) {
+    std::vector<char> buf(4096);
+    ssize_t n = readlink(link.c_str(), buf.data(), buf.size());
+    if (n <= 0 || size_t(n) >= buf.size()) return "";
+    return std::string(buf.data(), size_t(n));
 }
 
 bool is_libpython(const std::string& path) {
@@ -59,10 +68,9 @@ std::optional<CpythonVersion> version_from_rodata(const ElfFile& elf) {
     // "3.2.0") are older than any CPython that could hold them.
     auto rodata = elf.find_section(".rodata");
     if (!rodata || rodata->size == 0 || rodata->size > (64u << 20)) return std::nullopt;
-    std::ifstream in(elf.path(), std::ios::binary);
-    std::string bytes(rodata->size, '\0');
-    if (!in.seekg(std::streamoff(rodata->offset)) || !in.read(bytes.data(), std::streamsize(bytes.size())))
-        return std::nullopt;
+    auto read = elf.file().read(rodata->offset, rodata->size);
+    if (!read) return std::nullopt;
+    const std::string& bytes = *read;
     static const std::regex re(R"((?:^|[^0-9A-Za-z.])3\.(\d{1,2})\.(\d{1,3})((?:(?:a|b|rc)\d+)?\+?)$)");
     std::optional<CpythonVersion> found;
     size_t start = 0;
@@ -96,18 +104,17 @@ struct Interpreter {
     bool version_known = false;
 };
 
-// Looks for _PyRuntime in one mapped ELF file of the process.
-std::optional<Interpreter> find_interpreter_in(pid_t pid, const std::string& path,
-                                               const std::vector<Mapping>& maps) {
+// Looks for _PyRuntime in one mapped ELF file of the process (`path` as in its maps); `why` says
+// why the file could not be read.
+std::optional<Interpreter> find_interpreter_in(pid_t pid, const std::string& path, const std::vector<Mapping>& maps,
+                                               std::string& why) {
     std::optional<ElfFile> elf;
-    for (const auto& candidate : {fmt::format("/proc/{}/root{}", pid, path), path}) {
-        try {
-            elf.emplace(ElfFile::open(candidate));
-            break;
-        } catch (const Error&) {
-        }
+    try {
+        elf.emplace(ElfFile::open(TargetFile::mapped(pid, maps, path)));
+    } catch (const Error& e) {
+        why = e.what();
+        return std::nullopt;
     }
-    if (!elf) return std::nullopt;
     // _PyRuntime is exported by libpython and by python binaries that embed it; 3.10+ also put
     // it in a section of its own, which survives even a strip of .dynsym.
     std::optional<uint64_t> runtime_vaddr;
@@ -157,7 +164,9 @@ Inspection inspect(pid_t pid, bool before_initialization = false) {
     } catch (const Error& e) {
         return {std::nullopt, e.what()};
     }
-    std::string exe = read_executable(pid);
+    // As the maps show it (" (deleted)" too, when it was removed or replaced since it started).
+    const std::string exe_in_maps = executable_in_maps(pid);
+    const std::string exe = without_deleted_suffix(exe_in_maps);
     std::string comm = read_small_file(fmt::format("/proc/{}/comm", pid));
     if (!comm.empty() && comm.back() == '\n') comm.pop_back();
     std::string described = exe.empty() ? fmt::format("'{}'", comm) : fmt::format("{} ({})", exe, comm);
@@ -173,14 +182,17 @@ Inspection inspect(pid_t pid, bool before_initialization = false) {
             files.push_back(p);
     };
     for (const auto& m : maps)
-        if (m.path == exe) add(m.path);
+        if (m.path == exe_in_maps) add(m.path);
     for (const auto& m : maps)
         if (is_libpython(m.path)) add(m.path);
-    if (files.empty() && !exe.empty()) files.push_back(exe);
 
     std::optional<Interpreter> interp;
-    for (const auto& f : files)
-        if ((interp = find_interpreter_in(pid, f, maps))) break;
+    std::string unreadable;  // the first file that could not be read, and why
+    for (const auto& f : files) {
+        std::string why;
+        if ((interp = find_interpreter_in(pid, f, maps, why))) break;
+        if (unreadable.empty()) unreadable = why;
+    }
     if (!interp) {
         // Python 2 and 3.6 and older have no _PyRuntime; say what they are all the same. (A
         // supported version without it is a process that has not mapped libpython yet.)
@@ -191,6 +203,8 @@ Inspection inspect(pid_t pid, bool before_initialization = false) {
                                     "(supported: {})",
                                     pid, v->text(), f, supported_cpython_versions())};
     }
+    if (!interp && !unreadable.empty())
+        return {std::nullopt, fmt::format("PID {} ({}) cannot be inspected: {}", pid, described, unreadable)};
     if (!interp)
         return {std::nullopt,
                 fmt::format("PID {} is not a CPython process: found {}, which has no _PyRuntime "
@@ -250,15 +264,9 @@ std::string read_command_line(pid_t pid) {
     return raw;
 }
 
-std::string read_executable(pid_t pid) {
-    std::vector<char> buf(4096);
-    ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf.data(), buf.size() - 1);
-    if (n <= 0) return "";
-    std::string path(buf.data(), size_t(n));
-    const std::string deleted = " (deleted)";
-    if (path.size() > deleted.size() && path.ends_with(deleted)) path.resize(path.size() - deleted.size());
-    return path;
-}
+std::string executable_in_maps(pid_t pid) { return read_link(fmt::format("/proc/{}/exe", pid)); }
+
+std::string read_executable(pid_t pid) { return without_deleted_suffix(executable_in_maps(pid)); }
 
 PythonProcess inspect_python_process(pid_t pid) {
     Inspection result = inspect(pid);

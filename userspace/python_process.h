@@ -20,7 +20,10 @@ struct PythonProcess {
     std::string program;        // basename of the executable, e.g. "python3.11"
     std::string executable;     // full path of the executable
     std::string command_line;   // argv joined with spaces
-    std::string interpreter;    // the ELF file holding _PyRuntime (binary or libpython)
+    // The ELF file holding _PyRuntime (binary or libpython) exactly as /proc/PID/maps shows it,
+    // " (deleted)" included when it was deleted or replaced on disk: open it with
+    // TargetFile::mapped(pid, interpreter), which reaches the mapped file all the same.
+    std::string interpreter;
     std::string version;        // "3.11.2"
     uint64_t runtime_address = 0;  // &_PyRuntime in the process
     const CpythonLayout* layout = nullptr;
@@ -50,7 +53,8 @@ std::optional<CpythonVersion> version_from_rodata(const ElfFile& elf);
 
 // /proc helpers.
 std::string read_command_line(pid_t pid);  // "" if unreadable
-std::string read_executable(pid_t pid);    // readlink /proc/PID/exe, "" if unreadable
+std::string read_executable(pid_t pid);    // readlink /proc/PID/exe without " (deleted)"; "" if unreadable
+std::string executable_in_maps(pid_t pid); // the same as /proc/PID/maps names it (" (deleted)" kept)
 bool process_exists(pid_t pid);            // alive and not a zombie
 
 }  // namespace pyat

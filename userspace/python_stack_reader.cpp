@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "code_resolver.h"
+#include "namespace_tids.h"
 #include "process_memory.h"
 #include "thread_names.h"
 
@@ -82,17 +83,20 @@ void walk_frames(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, 
 // only used before 3.11 for threads threading does not know, and checked against /proc.
 constexpr uint64_t glibc_pthread_tid_offset = 0x2d0;
 
-// The kernel TID of a thread state: native_thread_id (3.11+), else through its pthread id.
-uint32_t tid_of(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, pid_t pid,
-                const ThreadNames& names) {
+// The host TID of a thread state: native_thread_id (3.11+), else through its pthread id. Both
+// are the TID as the process's own PID namespace numbers it: mapped to the host's.
+uint32_t tid_of(const ProcessMemory& mem, const py_layout& l, uint64_t tstate, const ThreadNames& names,
+                const NamespaceTids& tids) {
     if (l.tstate_native_thread_id)
-        return uint32_t(mem.read_value<uint64_t>(tstate + l.tstate_native_thread_id).value_or(0));
+        return tids.host_tid(uint32_t(mem.read_value<uint64_t>(tstate + l.tstate_native_thread_id).value_or(0)));
     uint64_t pthread = mem.read_value<uint64_t>(tstate + l.tstate_thread_id).value_or(0);
     if (!pthread) return 0;
-    if (uint32_t tid = names.tid_of_ident(pthread)) return tid;
+    if (uint32_t tid = names.tid_of_ident(pthread)) return tid;  // already the host's
     auto tid = mem.read_value<int32_t>(pthread + glibc_pthread_tid_offset);
-    if (!tid || *tid <= 0 || !std::filesystem::exists(fmt::format("/proc/{}/task/{}", pid, *tid))) return 0;
-    return uint32_t(*tid);
+    if (!tid || *tid <= 0) return 0;
+    uint32_t host = tids.host_tid(uint32_t(*tid));
+    if (!host || !std::filesystem::exists(fmt::format("/proc/{}/task/{}", mem.pid(), host))) return 0;
+    return host;
 }
 }  // namespace
 
@@ -103,10 +107,11 @@ std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonPr
     ProcessMemory mem(process.pid);
     ThreadNames names(mem, *process.layout, process.runtime_address);
     if (!l.tstate_native_thread_id) names.refresh();
+    NamespaceTids tids(process.pid);
     uint64_t interp = mem.read_value<uint64_t>(process.runtime_address + l.runtime_interpreters_head).value_or(0);
     uint64_t tstate = interp ? mem.read_value<uint64_t>(interp + l.interp_threads_head).value_or(0) : 0;
     for (int i = 0; i < max_threads && tstate; i++) {
-        uint32_t tid = tid_of(mem, l, tstate, process.pid, names);
+        uint32_t tid = tid_of(mem, l, tstate, names, tids);
         if (!tid) {
             tstate = mem.read_value<uint64_t>(tstate + l.tstate_next).value_or(0);
             continue;

@@ -14,8 +14,9 @@
 
 namespace pyat {
 
-// tid -> stack (innermost first, as in py_sample). Threads whose state cannot be read are left
-// out. Before 3.11 the TID comes from threading's Thread objects (or glibc's pthread struct).
+// host TID -> stack (innermost first, as in py_sample). Threads whose state cannot be read are left
+// out. Before 3.11 the TID comes from threading's Thread objects (or glibc's pthread struct); in a
+// PID namespace of its own (a container) the process's TIDs are mapped to the host's.
 // The code objects met are named at once by `resolver` (its userspace generations).
 std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonProcess& process,
                                                                   CodeResolver& resolver);

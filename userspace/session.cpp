@@ -19,6 +19,7 @@
 #include "bpf_sampler.h"
 #include "builtin_methods.h"
 #include "cli.h"
+#include "elf_file.h"
 #include "epoll_set.h"
 #include "error.h"
 #include "event_log_writer.h"
@@ -36,6 +37,7 @@
 #include "status_line.h"
 #include "stop_signals.h"
 #include "target_discovery.h"
+#include "target_file.h"
 #include "text_encoding.h"
 #include "twisted_inspector.h"
 #include "unique_fd.h"
@@ -198,7 +200,7 @@ int run_session(const Options& options) {
     std::map<pid_t, std::string> deferred_log_missing;  // Twisted processes not logged, and why
     std::set<pid_t> deferred_logged;
     auto has_probes = [&](const PythonProcess& p) {
-        if (has_usdt_probe(usdt_probes(fmt::format("/proc/{}/root{}", p.pid, p.interpreter)), "python",
+        if (has_usdt_probe(usdt_probes(ElfFile::open(TargetFile::mapped(p.pid, p.interpreter))), "python",
                            "function__return"))
             return true;
         deferred_log_missing[p.pid] = fmt::format(

@@ -43,6 +43,9 @@ void StackAggregator::add_process(const PythonProcess& process, uint64_t added_n
     t->profile.command_line = process.command_line;
     t->profile.python_version = process.version;
     t->added_ns = added_ns;
+    // Names now, before the first sample: a thread waiting at the start may end before the
+    // first periodic look, and be charged (its wait) unnamed.
+    if (config_.group_by == GroupBy::thread) refresh_thread_names(*t);
     processes_.emplace(process.pid, std::move(t));
     order_.push_back(process.pid);
 }

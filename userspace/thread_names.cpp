@@ -10,6 +10,7 @@ void ThreadNames::refresh() {
     uint64_t modules = objects_.sys_modules(runtime_address_);
     uint64_t threading = objects_.dict_get(modules, "threading");
     if (!threading) return;  // not imported (yet): only the main thread, unnamed
+    bool tids_reread = false;  // in a namespace: its threads are re-read once a refresh at most
     uint64_t active = objects_.module_attribute(threading, "_active");
     for (const auto& entry : objects_.dict_items(active)) {  // ident -> Thread
         uint64_t thread = entry.second;
@@ -20,8 +21,15 @@ void ThreadNames::refresh() {
         auto tid = objects_.read_long(native);
         std::string text = objects_.read_unicode(name);
         if (!tid || *tid <= 0 || *tid > INT32_MAX) continue;
-        if (ident) tids_[uint64_t(*ident)] = uint32_t(*tid);
-        if (!text.empty()) names_[uint32_t(*tid)] = std::move(text);
+        uint32_t host_tid = tids_in_namespace_.host_tid(uint32_t(*tid));
+        if (!host_tid && !tids_reread) {  // started since the last read
+            tids_in_namespace_.refresh();
+            tids_reread = true;
+            host_tid = tids_in_namespace_.host_tid(uint32_t(*tid));
+        }
+        if (!host_tid) continue;  // ended: no thread of the process has that TID any more
+        if (ident) tids_[uint64_t(*ident)] = host_tid;
+        if (!text.empty()) names_[host_tid] = std::move(text);
     }
 }
 

@@ -1,6 +1,7 @@
 // Python thread names of a traced process, read from its memory:
 // sys.modules['threading']._active maps each thread's ident to its Thread object, whose `_name`
-// and `_native_id` (the kernel TID) we read. Threads not started through `threading` have none.
+// and `_native_id` (the TID in the process's own PID namespace) we read; TIDs given and returned
+// here are the host's. Threads not started through `threading` have none.
 #pragma once
 
 #include <sys/types.h>
@@ -9,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "namespace_tids.h"
 #include "python_objects.h"
 
 namespace pyat {
@@ -16,9 +18,10 @@ namespace pyat {
 class ThreadNames {
 public:
     ThreadNames(ProcessMemory memory, const CpythonLayout& layout, uint64_t runtime_address)
-        : objects_(memory, layout), runtime_address_(runtime_address) {}
+        : objects_(memory, layout), runtime_address_(runtime_address), tids_in_namespace_(memory.pid()) {}
 
-    // Re-reads threading._active; names of threads that ended stay known.
+    // Re-reads threading._active (and the process's threads, when it lives in a PID namespace of
+    // its own); names of threads that ended stay known.
     void refresh();
     // The Python name of thread `tid`, or "" when it has none (yet).
     const std::string& name(uint32_t tid) const;
@@ -33,8 +36,9 @@ public:
 private:
     PythonObjects objects_;
     uint64_t runtime_address_;
-    std::unordered_map<uint32_t, std::string> names_;  // tid -> name
-    std::unordered_map<uint64_t, uint32_t> tids_;      // ident -> tid
+    NamespaceTids tids_in_namespace_;
+    std::unordered_map<uint32_t, std::string> names_;  // host TID -> name
+    std::unordered_map<uint64_t, uint32_t> tids_;      // ident -> host TID
 };
 
 }  // namespace pyat

@@ -34,6 +34,7 @@
 #include "status_line.h"
 #include "twisted_inspector.h"
 #include "stop_signals.h"
+#include "target_file.h"
 #include "unique_fd.h"
 #include "usdt_probes.h"
 
@@ -70,17 +71,12 @@ private:
 uint8_t yield_opcode(int minor) { return minor == 11 ? 86 : 0; }
 
 struct ProbeSite {
-    std::string binary;  // as the process maps it
+    std::string binary;  // as the process maps it (or the program to launch, as given)
     bool entry = false, ret = false, gc = false;
 };
 
-std::optional<ProbeSite> probes_in(const std::string& path, const std::string& opened_as) {
-    std::vector<UsdtProbe> probes;
-    try {
-        probes = usdt_probes(opened_as);
-    } catch (const Error&) {
-        return std::nullopt;
-    }
+std::optional<ProbeSite> probes_in(const std::string& path, const ElfFile& elf) {
+    std::vector<UsdtProbe> probes = usdt_probes(elf);
     ProbeSite site{path, has_usdt_probe(probes, "python", "function__entry"),
                    has_usdt_probe(probes, "python", "function__return"),
                    has_usdt_probe(probes, "python", "gc__start") && has_usdt_probe(probes, "python", "gc__done")};
@@ -88,22 +84,37 @@ std::optional<ProbeSite> probes_in(const std::string& path, const std::string& o
     return site;
 }
 
+// The program to launch, as the user named it (nullopt: unreadable or not ELF).
+std::optional<ElfFile> open_program(const std::string& path) {
+    try {
+        return ElfFile::open(path);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
 // The ELF of a running process holding the python probes: one that fires both function probes
 // other than the interpreter (a stand-in, or an extension firing them) first, else the executable
-// or libpython.
+// or libpython. Each file is read as the process maps it (see TargetFile::mapped).
 std::optional<ProbeSite> find_probes(pid_t pid, const std::string& interpreter = "") {
-    std::vector<std::string> candidates{read_executable(pid)};
+    std::vector<Mapping> maps;
     try {
-        for (const auto& m : read_maps(pid))
-            if (!m.path.empty() && m.path.front() == '/' &&
-                std::find(candidates.begin(), candidates.end(), m.path) == candidates.end())
-                candidates.push_back(m.path);
+        maps = read_maps(pid);
     } catch (const Error&) {
     }
+    std::vector<std::string> candidates{executable_in_maps(pid)};  // the executable first
+    for (const auto& m : maps)
+        if (!m.path.empty() && m.path.front() == '/' &&
+            std::find(candidates.begin(), candidates.end(), m.path) == candidates.end())
+            candidates.push_back(m.path);
     std::optional<ProbeSite> found;
     for (const auto& path : candidates) {
         if (path.empty()) continue;
-        auto site = probes_in(path, fmt::format("/proc/{}/root{}", pid, path));
+        std::optional<ProbeSite> site;
+        try {
+            site = probes_in(path, ElfFile::open(TargetFile::mapped(pid, maps, path)));
+        } catch (const Error&) {
+        }
         if (!site) continue;
         if (site->entry && site->ret && path != interpreter) return site;
         if (!found) found = site;
@@ -129,14 +140,19 @@ std::string resolve_program(const std::string& name) {
 }
 
 // Is this ELF a CPython interpreter, and which minor version? (nullopt: not CPython)
-std::optional<int> cpython_minor(const std::string& path) {
-    try {
-        ElfFile elf = ElfFile::open(path);
-        if (!elf.find_symbol("_PyRuntime")) return std::nullopt;
-        if (auto v = version_from_rodata(elf)) return v->minor;
-    } catch (const Error&) {
-    }
+std::optional<int> cpython_minor(const ElfFile& elf) {
+    if (!elf.find_symbol("_PyRuntime")) return std::nullopt;
+    if (auto v = version_from_rodata(elf)) return v->minor;
     return std::nullopt;
+}
+
+// The same for the executable a process runs, read through /proc/PID/exe.
+std::optional<int> executable_cpython_minor(pid_t pid) {
+    try {
+        return cpython_minor(ElfFile::open(TargetFile::executable(pid)));
+    } catch (const Error&) {
+        return std::nullopt;
+    }
 }
 
 std::string no_probes_message(pid_t pid, const std::optional<PythonProcess>& python) {
@@ -182,8 +198,11 @@ int run_trace_session(const Options& options) {
     std::optional<ProbeSite> site;
     if (launched) {
         std::string program = resolve_program(options.command.front());
-        auto minor = cpython_minor(program);
-        site = probes_in(program, program);
+        std::optional<int> minor;
+        if (auto elf = open_program(program)) {
+            minor = cpython_minor(*elf);
+            site = probes_in(program, *elf);
+        }
         if (!(site && site->entry && site->ret && minor != 11)) site.reset();
         if (!site) {
             // Let it exec (release() returns once it has), and hold it there (SIGSTOP) while its
@@ -194,7 +213,7 @@ int run_trace_session(const Options& options) {
             held.hold(pid);
             const std::string exe = read_executable(pid);
             const std::string base = exe.substr(exe.rfind('/') + 1);
-            const bool is_cpython = cpython_minor(fmt::format("/proc/{}/root{}", pid, exe)).has_value() ||
+            const bool is_cpython = executable_cpython_minor(pid).has_value() ||
                                     base.rfind("python", 0) == 0;
             python = try_inspect_python_process(pid, nullptr, true);
             if (!python && is_cpython) {
@@ -221,8 +240,8 @@ int run_trace_session(const Options& options) {
         throw Error(message);
     }
     config.binary = site->binary;
-    // Attached before it runs: the path as given; else as the process sees it (its mount namespace).
-    config.attach_path = released || !launched ? fmt::format("/proc/{}/root{}", pid, site->binary) : site->binary;
+    // Attached before it runs: the program as given; else the file the process maps.
+    config.binary_is_mapped = released || !launched;
     config.gc = site->gc;
     // CPython 3.11's own function__entry fires only for frames entered from C.
     config.return_only = !site->entry || (python && python->layout->minor == 11 && site->binary == python->interpreter);

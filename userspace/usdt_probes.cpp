@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 
 #include "elf_file.h"
 
@@ -15,14 +14,13 @@ constexpr size_t max_notes_bytes = 16 << 20;
 size_t align4(size_t n) { return (n + 3) & ~size_t(3); }
 }  // namespace
 
-std::vector<UsdtProbe> usdt_probes(const std::string& path) {
+std::vector<UsdtProbe> usdt_probes(const ElfFile& elf) {
     std::vector<UsdtProbe> probes;
-    auto section = ElfFile::open(path).find_section(".note.stapsdt");
+    auto section = elf.find_section(".note.stapsdt");
     if (!section || !section->size || section->size > max_notes_bytes) return probes;
-    std::ifstream in(path, std::ios::binary);
-    std::string notes(section->size, '\0');
-    in.seekg(std::streamoff(section->offset));
-    if (!in.read(notes.data(), std::streamsize(notes.size()))) return probes;
+    auto read = elf.file().read(section->offset, section->size);
+    if (!read) return probes;
+    const std::string& notes = *read;
 
     // Each note: namesz, descsz, type, the name ("stapsdt"), then the descriptor: three addresses
     // (probe, base, semaphore) and the strings provider, name, arguments.

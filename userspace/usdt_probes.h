@@ -12,9 +12,10 @@ struct UsdtProbe {
     std::string name;      // "function__entry"
 };
 
-// Every probe declared in `path` (empty when it has none). Throws pyat::Error if the file cannot be
-// read as ELF.
-std::vector<UsdtProbe> usdt_probes(const std::string& path);
+class ElfFile;
+
+// Every probe declared in the file (empty when it has none), read from the file already open.
+std::vector<UsdtProbe> usdt_probes(const ElfFile& elf);
 
 bool has_usdt_probe(const std::vector<UsdtProbe>& probes, const std::string& provider, const std::string& name);
 

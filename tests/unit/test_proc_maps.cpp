@@ -64,6 +64,13 @@ TEST(MapsParser, ParsesEveryKindOfLine) {
     EXPECT_EQ(maps[12].path, "[vsyscall]");
     EXPECT_EQ(maps[12].start, 0xffffffffff600000u);
     EXPECT_TRUE(maps[12].executable());
+
+    // The device of the mapped file, major and minor in hex (to tell the file at a name from it).
+    EXPECT_EQ(maps[0].dev_major, 0xfdu);
+    EXPECT_EQ(maps[0].dev_minor, 1u);
+    EXPECT_EQ(maps[7].dev_major, 0x103u);
+    EXPECT_EQ(maps[7].dev_minor, 2u);
+    EXPECT_EQ(maps[3].dev_major, 0u);
 }
 
 TEST(MapsParser, SkipsMalformedLines) {
