@@ -8,8 +8,10 @@
 #include "error.h"
 #include "session.h"
 #include "trace_session.h"
+#include "unfailing_stderr.h"
 
 int main(int argc, char** argv) {
+    pyat::make_stderr_unfailing();
     pyat::CliResult cli = pyat::parse_command_line(argc, argv);
     if (!cli.options) {
         std::FILE* out = cli.exit_code == 0 ? stdout : stderr;
