@@ -25,6 +25,7 @@ struct Tally {
     int gated_at_signal = 0; // the command was waiting at its gate, not exec'd yet
     int not_launched = 0;    // the tracer went before it forked the command
     int finished = 0;        // the run was over already
+    std::chrono::milliseconds longest_stop{0};  // of the command, after the signal
 };
 
 // The longest the command stays stopped from `since`, watched until it is gone or `watch` passes.
@@ -100,6 +101,7 @@ std::string signal_during_start_up(const std::vector<std::string>& args, int sig
         bool held = false;
         auto stop = longest_stop(command, since, 5s, &held);
         tally.held_at_signal += held;
+        tally.longest_stop = std::max(tally.longest_stop, stop);
         if (stop >= 1s) problem = "the command stayed stopped for " + std::to_string(stop.count()) + " ms";
     }
     if (sig == SIGSTOP) {
@@ -151,9 +153,9 @@ TEST(LiveHolds, TraceModeCommandRunsOnWhateverMomentTheTracerIsKilledOrStopped) 
                    300ms, 6ms, tally);
     std::cerr << tally.runs << " runs: at the signal, the command was stopped in " << tally.held_at_signal
               << ", at its gate in " << tally.gated_at_signal << ", not launched yet in " << tally.not_launched
-              << "; the run was over in " << tally.finished << "\n";
+              << "; the run was over in " << tally.finished << "; longest stop after the signal "
+              << tally.longest_stop.count() << " ms\n";
     EXPECT_GE(tally.held_at_signal, tally.runs / 8) << "the sweep missed the hold";
-    EXPECT_GE(tally.gated_at_signal, 1) << "the sweep missed the gate";
 }
 
 // Sampling with --deferred-log: the command waits at its gate while the BPF programs load, and is
@@ -167,7 +169,8 @@ TEST(LiveHolds, DeferredLogCommandRunsOnWhateverMomentTheTracerIsKilledOrStopped
                    1300ms, 40ms, tally);
     std::cerr << tally.runs << " runs: at the signal, the command was stopped in " << tally.held_at_signal
               << ", at its gate in " << tally.gated_at_signal << ", not launched yet in " << tally.not_launched
-              << "; the run was over in " << tally.finished << "\n";
+              << "; the run was over in " << tally.finished << "; longest stop after the signal "
+              << tally.longest_stop.count() << " ms\n";
     EXPECT_GE(tally.gated_at_signal, tally.runs / 10) << "the sweep missed the gate";
 }
 

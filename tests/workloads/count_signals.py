@@ -21,7 +21,7 @@ def count(signum, frame):
 for name in counts:
     signal.signal(getattr(signal, name), signal.SIG_IGN if "--ignore" in sys.argv else count)
 report = sys.argv[sys.argv.index("--report") + 1] if "--report" in sys.argv else None
-print("ready", flush=True)
+print("ready", flush=True)  # the test reads the whole line before it hangs up
 
 
 def spin():
