@@ -41,6 +41,17 @@ struct {
     __type(value, struct deferred_import_watch);
 } deferred_import_watches SEC(".maps");
 
+/* Processes watch_import stopped (SIGSTOP) and userspace has not continued yet: tgid -> when
+ * (bpf_ktime_get_ns). Userspace creates it (BpfHoldMap) before its hold guard starts, and both
+ * read it: whichever deletes a process's entry continues it, so a target never stays stopped
+ * when the tracer dies, stops or is slow. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 256);
+    __type(key, __u32);
+    __type(value, __u64);
+} kernel_holds SEC(".maps");
+
 /* Calls already logged (or callbacks already seen running) that have not returned yet:
  * (frame, tgid) -> when the call started at the latest. */
 struct {
@@ -357,7 +368,13 @@ static __always_inline void watch_import(const struct py_process *proc, __u32 tg
     if (fault || !code || !is_watched_module(w, code))
         return;
     bpf_map_delete_elem(&deferred_import_watches, &tgid);
-    bpf_send_signal(19 /* SIGSTOP */);
+    /* Stop, then record the hold: the process cannot stop before this program returns, so the
+     * record exists by then; a process stopped without a record would be continued by no one, so
+     * without one the stop is cancelled (SIGCONT discards a pending SIGSTOP). */
+    __u64 stopped_at = bpf_ktime_get_ns();
+    if (bpf_send_signal(19 /* SIGSTOP */) == 0 &&
+        bpf_map_update_elem(&kernel_holds, &tgid, &stopped_at, BPF_ANY) != 0)
+        bpf_send_signal(18 /* SIGCONT */);
     struct event_header *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
     if (!h) {
         count(COUNTER_LOST_SAMPLES);

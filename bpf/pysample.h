@@ -267,7 +267,9 @@ struct deferred_log_layout {
 /* A launched process that has not imported Twisted's defer module yet, under --deferred-log: the
  * function__return probe watches for that module's body returning (its code named `<module>`, its
  * file ending in `suffix`), stops the process (SIGSTOP) and says so (EVENT_DEFER_IMPORTED), so that
- * userspace registers its deferred_log_layout before any Deferred exists, then continues it. */
+ * userspace registers its deferred_log_layout before any Deferred exists, then continues it (the
+ * stop is recorded in kernel_holds, so that the tracer's hold guard continues it if the tracer
+ * cannot). */
 #define PYAT_MODULE_SUFFIX 32
 struct deferred_import_watch {
     __u16 code_name;
@@ -297,7 +299,8 @@ enum event_kind {
                                * traces from its first instruction with the parent's description
                                * (same interpreter, same addresses); no frames */
     EVENT_DEFER_IMPORTED = 9, /* a watched process finished importing Twisted's defer module and is
-                               * stopped (SIGSTOP) until userspace continues it; no frames */
+                               * stopped (SIGSTOP, recorded in kernel_holds) until userspace
+                               * continues it; no frames */
     EVENT_GENERATOR_WAIT = 6, /* an inlineCallbacks generator (`target`) resumes after weight_ns
                                * suspended; frames: its suspended frame (at the yield), then the
                                * stack resuming it, when picked (see SAMPLE_PARK_SAMPLED) */

@@ -91,6 +91,9 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     bpf_program__set_autoload(skel_->progs.on_fork, config.follow_forks);
     bpf_program__set_autoload(skel_->progs.on_sched_switch, config.off_cpu);
     bpf_program__set_autoload(skel_->progs.on_python_return, config.deferred_log);
+    if (config.kernel_hold_map_fd >= 0)
+        if (int err = bpf_map__reuse_fd(skel_->maps.kernel_holds, config.kernel_hold_map_fd))
+            throw Error(fmt::format("cannot share the hold map with the BPF programs: {}", libbpf_reason(err)));
     if (int err = pysample_bpf__load(skel_.get()))
         throw Error(fmt::format("cannot load the BPF programs into the kernel: {} (needs a kernel with "
                                 "BTF, BPF ring buffers and bounded loops: Linux 5.8 or later)",
@@ -123,7 +126,9 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     if (!ring_) throw Error(fmt::format("cannot set up the BPF ring buffer: {}", libbpf_reason(-errno)));
 }
 
-BpfSampler::~BpfSampler() {
+BpfSampler::~BpfSampler() { unload(); }
+
+void BpfSampler::unload() {
     greenlet_links_.clear();  // detach first, then the buffer and the programs
     step_links_.clear();
     return_links_.clear();

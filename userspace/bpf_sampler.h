@@ -28,6 +28,9 @@ struct SamplerConfig {
     uint64_t block_threshold_ns = 0;  // > 0: report Twisted threads busy this long between polls
     bool deferred_log = false;        // load the function__return program (Deferred lifecycle log)
     bool follow_forks = false;        // trace what traced processes fork (EVENT_FORK)
+    // The map the programs record their holds in (BpfHoldMap: the hold guard reads it too);
+    // -1: a map of the skeleton's own, read by no guard.
+    int kernel_hold_map_fd = -1;
 };
 
 class BpfSampler {
@@ -60,8 +63,9 @@ public:
     // Every Python return of the process then traps (~5 us each). Throws pyat::Error.
     void attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout);
     // Same probe, before the process has imported Twisted's defer module: the process is stopped
-    // (SIGSTOP) as that module's body returns and EVENT_DEFER_IMPORTED says so; the caller registers
-    // the layout (attach_deferred_log) and continues it. Throws pyat::Error.
+    // (SIGSTOP) as that module's body returns, the stop is recorded in the kernel hold map and
+    // EVENT_DEFER_IMPORTED says so; the caller registers the layout (attach_deferred_log) and lets
+    // it go (BpfHoldMap::let_go). Throws pyat::Error.
     void watch_defer_import(pid_t pid, const std::string& binary, const deferred_import_watch& watch);
     uint64_t python_returns() const;
 
@@ -86,6 +90,8 @@ public:
 
     // Stop sampling: detach every program (the ring buffer stays readable for a final poll).
     void detach();
+    // Frees every BPF object (the counters are gone too): only the destructor may follow.
+    void unload();
 
     // Threads that are off-CPU right now (wall clock): their stack and since when.
     // Records are handed to `handler` as EVENT_OFFCPU with weight_ns up to `now_ns`.

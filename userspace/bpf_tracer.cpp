@@ -74,7 +74,9 @@ BpfTracer::BpfTracer(const TracerConfig& config, EventHandler handler)
     }
 }
 
-BpfTracer::~BpfTracer() {
+BpfTracer::~BpfTracer() { unload(); }
+
+void BpfTracer::unload() {
     links_.clear();
     ring_.reset();
     skel_.reset();

@@ -58,6 +58,8 @@ public:
     int epoll_fd() const;
     void poll(int timeout_ms);
     void detach();
+    // Frees every BPF object (the counters are gone too): only the destructor may follow.
+    void unload();
     uint64_t probe_hits() const;
     uint64_t lost() const;
 

@@ -9,8 +9,10 @@
 #include "session.h"
 #include "text_encoding.h"
 #include "trace_session.h"
+#include "unfailing_stderr.h"
 
 int main(int argc, char** argv) {
+    pyat::make_stderr_unfailing();
     pyat::CliResult cli = pyat::parse_command_line(argc, argv);
     if (!cli.options) {
         // Help and version to stdout; an error is one line on stderr, whatever the arguments held.

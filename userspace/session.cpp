@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 
+#include "bpf_hold_map.h"
 #include "bpf_sampler.h"
 #include "builtin_methods.h"
 #include "cli.h"
@@ -24,6 +25,8 @@
 #include "error.h"
 #include "event_log_writer.h"
 #include "greenlet_layout.h"
+#include "hold_guard.h"
+#include "hold_table.h"
 #include "hot_functions.h"
 #include "launched_command.h"
 #include "privileges.h"
@@ -88,8 +91,15 @@ int run_session(const Options& options) {
     if (options.mode == TargetMode::attach_pid) attach_target = inspect_python_process(options.pid);
 
     StopSignals signals;  // before fork: the child restores its own mask
-    std::unique_ptr<LaunchedCommand> launched;
-    if (options.mode == TargetMode::launch) launched = std::make_unique<LaunchedCommand>(options.command);
+    // Whatever holds a target lets go by itself if the tracer dies or stalls: the guard, forked
+    // before anything is held, knows the launched command's gate and the BPF programs' stops.
+    BpfHoldMap kernel_holds;
+    HoldTable holds;
+    std::optional<HoldGuard> guard;
+    std::unique_ptr<LaunchedCommand> launched;  // destroyed before the guard: an unreleased one is killed
+    if (options.mode == TargetMode::launch) launched = std::make_unique<LaunchedCommand>(options.command, holds);
+    guard.emplace(holds, HoldGuardConfig{kernel_holds.fd()});
+    if (launched) launched->start();
 
     const pid_t self = getpid();
     const int naming_pid = attach_target ? attach_target->pid : launched ? launched->pid() : self;
@@ -124,7 +134,7 @@ int run_session(const Options& options) {
     BpfSampler sampler(
         SamplerConfig{options.hz, options.clock == Clock::wall, discovery.has_value(),
                       options.group_by == GroupBy::greenlet, uint64_t(block_threshold_ms) * 1'000'000ULL,
-                      options.deferred_log, follow_forks},
+                      options.deferred_log, follow_forks, kernel_holds.fd()},
         [&](const void* data, size_t size) {
             const auto* hdr = static_cast<const event_header*>(data);
             switch (hdr->kind) {
@@ -373,7 +383,10 @@ int run_session(const Options& options) {
     RunInfo clock_offsets;  // to show CLOCK_MONOTONIC times of events as wall-clock times
     clock_offsets.monotonic_to_unix_ns = monotonic_to_unix_ns();
     const int64_t start_unix = int64_t(time(nullptr));
-    if (launched) launched->release();
+    if (launched && !launched->release() && !options.quiet)
+        status.note(fmt::format("pyasynctrace: the hold guard started '{}' before the tracer was ready (it was "
+                                "stopped or too slow): its start is not profiled",
+                                options.command.front()));
     auto traced = [&](pid_t pid) { return aggregator.has_process(pid); };
 
     EpollSet ready({sampler.epoll_fd(), signals.fd()});
@@ -389,6 +402,7 @@ int run_session(const Options& options) {
         }
 
     std::string stop_reason;
+    std::optional<StopSignal> stopped_by;
     const auto deadline = options.duration_s
                               ? start + std::chrono::duration_cast<SteadyClock::duration>(
                                             std::chrono::duration<double>(*options.duration_s))
@@ -408,11 +422,18 @@ int run_session(const Options& options) {
         for (pid_t pid : defer_imported) {  // stopped in the kernel: log its Deferreds, continue it
             if (auto it = twisted_pending.find(pid); it != twisted_pending.end() && follow_twisted(it->second))
                 twisted_pending.erase(it);
-            kill(pid, SIGCONT);
+            if (!kernel_holds.let_go(pid) && !options.quiet)
+                status.note(fmt::format("pyasynctrace: PID {} was let go by the hold guard before its Deferred log "
+                                        "began (the tracer was stopped or too slow): Deferreds created meanwhile "
+                                        "are missing",
+                                        pid));
         }
         defer_imported.clear();
-        if (auto sig = signals.take())
-            stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
+        if (auto sig = signals.take()) {
+            stopped_by = sig;
+            stop_reason = sig->description();
+            if (launched) launched->pass_on(*sig);
+        }
 
         auto now = SteadyClock::now();
         for (pid_t pid : replaced) {  // the kernel has forgotten it; the new program may be traced anew
@@ -496,7 +517,7 @@ int run_session(const Options& options) {
     const uint64_t end_ns = monotonic_ns();
     sampler.detach();
     sampler.poll(0);
-    for (pid_t pid : defer_imported) kill(pid, SIGCONT);  // stopped as the run ended
+    kernel_holds.let_go_all();  // stopped as the run ended
     if (options.clock == Clock::wall) {
         sampler.flush_off_cpu(end_ns);
         for (const auto& [key, since] : sampler.parked())
@@ -610,10 +631,9 @@ int run_session(const Options& options) {
         fmt::print(stderr, "\nHottest functions:\n{}", format_hot_table(hottest_functions(profile, 10)));
 
     if (launched) {
-        if (!launched->reap() && !options.quiet)
-            fmt::print(stderr, "pyasynctrace: waiting for PID {} to exit\n", launched->pid());
-        while (!launched->reap()) usleep(10'000);
-        return written == OutputsWritten::some_failed ? 1 : launched->exit_code();
+        sampler.unload();  // nothing of the tracer stays in the kernel while it waits
+        const int code = launched->finish(signals, stopped_by, options.quiet);
+        return written == OutputsWritten::some_failed ? 1 : code;
     }
     return written == OutputsWritten::all ? 0 : 1;
 }

@@ -21,6 +21,8 @@
 #include "code_resolver.h"
 #include "elf_file.h"
 #include "greenlet_layout.h"
+#include "hold_guard.h"
+#include "hold_table.h"
 #include "epoll_set.h"
 #include "error.h"
 #include "hot_functions.h"
@@ -48,23 +50,30 @@ using namespace std::chrono_literals;
 // Measured here: one probe hit costs the target ~5.2 us (shared/FACTS.md, section 7).
 constexpr double probe_cost_s = 5.2e-6;
 
-// A launched process stopped (SIGSTOP) until the tracer is attached; continued on every way out.
+// A launched process stopped (SIGSTOP) until the tracer is attached; continued on every way out,
+// and recorded in the hold table before it is stopped, so that the hold guard continues it when
+// the tracer cannot.
 class HeldProcess {
 public:
-    HeldProcess() = default;
+    explicit HeldProcess(HoldTable& holds) : holds_(holds) {}
     ~HeldProcess() { resume(); }
     HeldProcess(const HeldProcess&) = delete;
     HeldProcess& operator=(const HeldProcess&) = delete;
     void hold(pid_t pid) {
-        if (kill(pid, SIGSTOP) == 0) pid_ = pid;
+        record_ = &holds_.hold(HoldKind::stopped, pid, -1, exec_stop_bound);
+        kill(pid, SIGSTOP);
     }
     void resume() {
-        if (pid_) kill(pid_, SIGCONT);
-        pid_ = 0;
+        if (record_ && !holds_.let_go(*record_)) let_go_by_guard_ = true;
+        record_ = nullptr;
     }
+    // The hold guard continued it before the tracer did (the tracer was stopped or too slow).
+    bool let_go_by_guard() const { return let_go_by_guard_; }
 
 private:
-    pid_t pid_ = 0;
+    HoldTable& holds_;
+    HoldRecord* record_ = nullptr;
+    bool let_go_by_guard_ = false;
 };
 
 // YIELD_VALUE, for telling a generator's suspension from a call's end (return-only mode).
@@ -177,12 +186,18 @@ int run_trace_session(const Options& options) {
     check_outputs(options.outputs, false);  // one process: one callgrind file
 
     StopSignals signals;
-    std::unique_ptr<LaunchedCommand> launched;
+    // Whatever holds the target lets go by itself if the tracer dies or stalls: the guard, forked
+    // before anything is held, knows the launched command's gate and its stop after exec.
+    HoldTable holds;
+    std::optional<HoldGuard> guard;
+    std::unique_ptr<LaunchedCommand> launched;  // destroyed before the guard: an unreleased one is killed
     pid_t pid = options.pid;
     if (options.mode == TargetMode::attach_pid && !process_exists(pid))
         throw Error(fmt::format("no process with PID {}", pid));
-    if (options.mode == TargetMode::launch) {
-        launched = std::make_unique<LaunchedCommand>(options.command);
+    if (options.mode == TargetMode::launch) launched = std::make_unique<LaunchedCommand>(options.command, holds);
+    guard.emplace(holds, HoldGuardConfig{});
+    if (launched) {
+        launched->start();
         pid = launched->pid();
     }
     std::vector<OutputSpec> outputs = options.outputs.empty() ? default_outputs(pid) : options.outputs;
@@ -190,8 +205,9 @@ int run_trace_session(const Options& options) {
 
     // Where the probes are, and which kind of tracing they allow. A launched program whose
     // executable holds entry and return probes (not CPython 3.11) is attached before it runs.
-    HeldProcess held;
+    HeldProcess held(holds);
     bool released = false;
+    bool started_by_guard = false;
     TracerConfig config;
     config.pid = pid;
     std::optional<PythonProcess> python;
@@ -208,7 +224,7 @@ int run_trace_session(const Options& options) {
             // Let it exec (release() returns once it has), and hold it there (SIGSTOP) while its
             // interpreter is inspected and the probes attached: its code runs only once traced.
             // (A shared libpython is not mapped yet at exec: such a process runs a moment first.)
-            launched->release();
+            started_by_guard = !launched->release();
             released = true;
             held.hold(pid);
             const std::string exe = read_executable(pid);
@@ -224,7 +240,6 @@ int run_trace_session(const Options& options) {
                     python = try_inspect_python_process(pid, nullptr, true);
                 }
             }
-            if (launched->exited()) throw Error(fmt::format("'{}' exited before it could be traced", program));
         }
     } else {
         python = try_inspect_python_process(pid);
@@ -233,6 +248,17 @@ int run_trace_session(const Options& options) {
     if (python && python->layout->minor >= 12 && python->layout->minor <= 14 && site &&
         site->binary == python->interpreter)
         site.reset();
+    // Gone already (the hold guard let it go while the tracer was stopped, or it is that short):
+    // say so rather than what its missing files look like.
+    auto check_not_exited = [&] {
+        if (launched && launched->reap())
+            throw Error(fmt::format("'{}' exited (status {}) before it could be traced{}", options.command.front(),
+                                    launched->exit_code(),
+                                    started_by_guard || held.let_go_by_guard()
+                                        ? " (the hold guard had let it go on: the tracer was stopped or too slow)"
+                                        : ""));
+    };
+    check_not_exited();
     if (!site || !site->ret) {
         std::string message = no_probes_message(pid, python);
         if (launched && !python)
@@ -284,7 +310,16 @@ int run_trace_session(const Options& options) {
                          });
     }
     CallTrace trace(profile, CallTraceConfig{options.filters}, resolver ? &*resolver : nullptr, ProcessMemory(pid));
-    BpfTracer tracer(config, [&](const void* data, size_t size) { trace.add(data, size); });
+    check_not_exited();
+    auto tracer_owner = [&] {
+        try {
+            return std::make_unique<BpfTracer>(config, [&](const void* data, size_t size) { trace.add(data, size); });
+        } catch (const Error&) {
+            check_not_exited();  // its files went with it
+            throw;
+        }
+    }();
+    BpfTracer& tracer = *tracer_owner;
     kernel = &tracer;
     if (code_dealloc) {
         try {
@@ -346,20 +381,28 @@ int run_trace_session(const Options& options) {
     const auto start = SteadyClock::now();
     const int64_t start_unix = int64_t(time(nullptr));
     const int64_t monotonic_to_unix = monotonic_to_unix_ns();
-    if (launched && !released) launched->release();
+    if (launched && !released) started_by_guard = !launched->release();
     held.resume();
+    if ((started_by_guard || held.let_go_by_guard()) && !options.quiet)
+        status.note(fmt::format("pyasynctrace: the hold guard let PID {} go on before the probes were attached "
+                                "(the tracer was stopped or too slow): its first calls are not traced",
+                                pid));
 
     EpollSet ready({tracer.epoll_fd(), signals.fd()});
     const auto deadline = options.duration_s ? start + std::chrono::duration_cast<SteadyClock::duration>(
                                                            std::chrono::duration<double>(*options.duration_s))
                                              : SteadyClock::time_point::max();
     std::string stop_reason;
+    std::optional<StopSignal> stopped_by;
     auto next_status = start;
     while (stop_reason.empty()) {
         ready.wait(50);
         tracer.poll(0);
-        if (auto sig = signals.take())
-            stop_reason = *sig == SIGINT ? "interrupted (Ctrl-C)" : fmt::format("stopped by {}", strsignal(*sig));
+        if (auto sig = signals.take()) {
+            stopped_by = sig;
+            stop_reason = sig->description();
+            if (launched) launched->pass_on(*sig);
+        }
         auto now = SteadyClock::now();
         if (now >= next_twisted_look) {
             look_for_twisted();
@@ -441,8 +484,9 @@ int run_trace_session(const Options& options) {
                    format_hot_table(hottest_functions(result, 10)));
 
     if (launched) {
-        while (!launched->reap()) usleep(10'000);
-        return written == OutputsWritten::some_failed ? 1 : launched->exit_code();
+        tracer.unload();  // nothing of the tracer stays in the kernel while it waits
+        const int code = launched->finish(signals, stopped_by, options.quiet);
+        return written == OutputsWritten::some_failed ? 1 : code;
     }
     return written == OutputsWritten::all ? 0 : 1;
 }

@@ -243,6 +243,20 @@ TEST(CommandLine, Version) {
     }
 }
 
+TEST(CommandLine, HelpSaysWhatEndsARunAndWhatTheExitCodeMeans) {
+    std::string flat;
+    for (char c : parse({"--help"}).message) {
+        if (!std::isspace(static_cast<unsigned char>(c)))
+            flat += c;
+        else if (!flat.empty() && flat.back() != ' ')
+            flat += ' ';
+    }
+    for (const char* part : {"SIGTERM", "SIGHUP", "SIGPIPE", "passes it on", "up to 10 s", "leaves it running",
+                             "Exit code:", "128+N", "1: the tracer failed", "2: a bad command line",
+                             "never left stopped", "pyat-guard"})
+        EXPECT_TRUE(contains(flat, part)) << "help lacks '" << part << "'";
+}
+
 TEST(CommandLine, HelpTeachesEveryOption) {
     CliResult r = parse({"--help"});
     ASSERT_FALSE(r.options);
