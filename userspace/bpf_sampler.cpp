@@ -129,6 +129,7 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
 BpfSampler::~BpfSampler() { unload(); }
 
 void BpfSampler::unload() {
+    closer_.drain();
     greenlet_links_.clear();  // detach first, then the buffer and the programs
     step_links_.clear();
     return_links_.clear();
@@ -155,15 +156,26 @@ void BpfSampler::remove_process(pid_t pid) {
     bpf_map__delete_elem(skel_->maps.processes, &key, sizeof(key), 0);
     bpf_map__delete_elem(skel_->maps.greenlet_processes, &key, sizeof(key), 0);
     bpf_map__delete_elem(skel_->maps.twisted_processes, &key, sizeof(key), 0);
-    greenlet_links_.erase(pid);
-    step_links_.erase(pid);
     bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
     bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
-    return_links_.erase(pid);
-    dealloc_links_.erase(pid);
+    // Its hooks are detached in the background (BpfLinkCloser): the loop goes on meanwhile.
+    auto hand_over = [&](auto& links) {
+        if (auto it = links.find(pid); it != links.end()) {
+            if constexpr (requires { it->second.release(); })
+                closer_.close(pid, it->second.release());
+            else
+                for (auto& link : it->second) closer_.close(pid, link.release());
+            links.erase(it);
+        }
+    };
+    hand_over(greenlet_links_);
+    hand_over(step_links_);
+    hand_over(return_links_);
+    hand_over(dealloc_links_);
 }
 
 void BpfSampler::attach_code_dealloc(pid_t pid, const std::string& path, uint64_t offset) {
+    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
     if (dealloc_links_.count(pid)) return;
     const TargetFile file = TargetFile::mapped(pid, path);  // the very file mapped (see attach_greenlet)
     bpf_link* link =
@@ -189,6 +201,7 @@ void BpfSampler::add_twisted(pid_t pid, const twisted_layout& layout) {
 
 void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char* symbol,
                                  const greenlet_layout& layout) {
+    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
     uint32_t key = uint32_t(pid);
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
@@ -208,6 +221,7 @@ void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char*
 
 void BpfSampler::attach_generator_steps(pid_t pid, const std::vector<std::pair<std::string, uint64_t>>& functions,
                                         twisted_layout layout) {
+    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
     layout.hooked_ns = uint64_t(now.tv_sec) * 1'000'000'000ULL + uint64_t(now.tv_nsec);
@@ -240,6 +254,7 @@ void BpfSampler::attach_function_return(pid_t pid, const std::string& binary) {
 }
 
 void BpfSampler::attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout) {
+    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
     uint32_t key = uint32_t(pid);
     if (bpf_map__update_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), &layout, sizeof(layout), BPF_ANY))
         throw Error(fmt::format("cannot register PID {}'s Deferred methods with the BPF sampler: {}", pid,
@@ -254,6 +269,7 @@ void BpfSampler::attach_deferred_log(pid_t pid, const std::string& binary, const
 }
 
 void BpfSampler::watch_defer_import(pid_t pid, const std::string& binary, const deferred_import_watch& watch) {
+    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
     uint32_t key = uint32_t(pid);
     if (bpf_map__update_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), &watch, sizeof(watch), BPF_ANY))
         throw Error(fmt::format("cannot watch PID {} for Twisted's import: {}", pid, strerror(errno)));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf_link_closer.h"
 #include "pysample.h"
 
 struct pysample_bpf;
@@ -124,6 +125,7 @@ private:
     std::map<pid_t, std::vector<std::unique_ptr<bpf_link, Deleters>>> step_links_;
     std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> return_links_;
     std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> dealloc_links_;
+    BpfLinkCloser closer_;  // the hooks of processes no longer traced, detached in the background
 };
 
 }  // namespace pyat

@@ -336,10 +336,10 @@ int run_session(const Options& options) {
         return true;
     };
     // Code objects are named by the kernel as frames first show them; its table forgets one as it is
-    // freed (a hook on the code type's destructor), so a reused address is named anew.
-    auto follow_code_objects = [&](const PythonProcess& p) -> uint64_t {  // PyCode_Type, 0: unknown
-        std::string why;
-        auto code_type = exported_address(p, "PyCode_Type", why);
+    // freed (a hook on the code type's destructor), so a reused address is named anew. The process is
+    // sampled first, hooked next: until then (and wherever the hook fails) a reused code object is
+    // still told apart by its name's and file's addresses.
+    auto follow_code_objects = [&](const PythonProcess& p, uint64_t code_type, std::string why) {
         PythonObjects objects(ProcessMemory(p.pid), *p.layout);
         auto dealloc = code_type ? find_type_dealloc(p, objects, "PyCode_Type", why) : std::nullopt;
         try {
@@ -352,14 +352,15 @@ int run_session(const Options& options) {
             status.note(fmt::format("pyasynctrace: PID {}: code objects freed during the run are not followed ({}): "
                                     "a reused one is told apart by its name's and file's addresses only",
                                     p.pid, why));
-        return code_type.value_or(0);
     };
     auto start_traced = [&](const PythonProcess& p) {
-        uint64_t code_type = follow_code_objects(p);
+        std::string why_no_type;
+        const uint64_t code_type = exported_address(p, "PyCode_Type", why_no_type).value_or(0);
         aggregator.add_process(p, monotonic_ns(), code_type, [&sampler, pid = p.pid](uint64_t code, uint32_t generation) {
             return sampler.code_still_named(pid, code, generation);
         });
         sampler.add_process(p.pid, to_bpf(p, code_type));
+        follow_code_objects(p, code_type, why_no_type);
         if (options.clock == Clock::wall) {
             // Threads blocked since before we looked never switch out while we watch.
             uint64_t now = monotonic_ns();
@@ -417,7 +418,10 @@ int run_session(const Options& options) {
                                                                                 : std::chrono::milliseconds(10);
     auto next_twisted_look = start + twisted_look_every;
     while (stop_reason.empty()) {
-        ready.wait(twisted_look_every < std::chrono::milliseconds(50) && !twisted_pending.empty() ? 10 : 50);
+        // A process that just exec'd is looked at again every few ms until its interpreter is up.
+        ready.wait(discovery && discovery->retrying()                                              ? 5
+                   : twisted_look_every < std::chrono::milliseconds(50) && !twisted_pending.empty() ? 10
+                                                                                                     : 50);
         sampler.poll(0);
         for (pid_t pid : defer_imported) {  // stopped in the kernel: log its Deferreds, continue it
             if (auto it = twisted_pending.find(pid); it != twisted_pending.end() && follow_twisted(it->second))

@@ -30,6 +30,9 @@ public:
     // New CPython processes found since the last call. `traced` says which PIDs are traced already.
     std::vector<PythonProcess> poll(const std::function<bool(pid_t)>& traced);
 
+    // Whether a process that exec'd is waiting for its next look (a few ms away).
+    bool retrying() const { return !candidates_.empty(); }
+
     // CPython processes found but not traced (e.g. an unsupported version), one line each,
     // reported once per process.
     std::vector<std::string> take_notes();
