@@ -24,7 +24,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h> /* the maps libbpf needs to attach USDT probes */
 
-#include "pysample.h"
+#include "abi/pysample.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -94,8 +94,8 @@ static __always_inline const struct py_process *code_names_process(__u32 tgid)
 static __always_inline void code_names_on_dealloc(__u64 code, __u32 tgid)
 {
 }
-#include "python_frames.bpf.h"
-#include "greenlet_switch.bpf.h"
+#include "lib/python_frames.bpf.h"
+#include "greenlet/greenlet_switch.bpf.h"
 
 /* tid -> stack and time at which the thread left the CPU (wall clock). */
 struct {
@@ -524,7 +524,7 @@ int BPF_PROG(on_poll_exit, struct pt_regs *regs, long ret)
     return 0;
 }
 
-#include "deferred_log.bpf.h"
+#include "twisted/deferred_log.bpf.h"
 
 static __always_inline void emit_process_event(__u32 kind, __u32 tgid)
 {

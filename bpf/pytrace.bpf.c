@@ -20,7 +20,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 
-#include "pytrace.h"
+#include "abi/pytrace.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -59,7 +59,7 @@ struct {
     __type(value, struct py_process);
 } trace_process SEC(".maps");
 
-/* Return-only mode: code objects are named (bpf/code_names.bpf.h) into the event stream, by the
+/* Return-only mode: code objects are named (bpf/lib/code_names.bpf.h) into the event stream, by the
  * USDT programs, which never run nested on a CPU: one scratch slot. */
 #define CODE_NAMES_RINGBUF trace_events
 #define CODE_NAMES_SLOTS 1
@@ -111,8 +111,8 @@ static __always_inline void code_names_on_dealloc(__u64 code, __u32 tgid)
     forget_name(file8, utf8_of(c, name));
     forget_name(file8, utf8_of(c, qualname));
 }
-#include "python_frames.bpf.h"
-#include "greenlet_switch.bpf.h"
+#include "lib/python_frames.bpf.h"
+#include "greenlet/greenlet_switch.bpf.h"
 
 /* Return-only mode, Twisted: the inlineCallbacks wrapper (key 0; zeros without Twisted). */
 struct {

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Turn probes/cpython/*.conf into a C++ table (included by userspace/cpython_layout.cpp),
-with --greenlet, probes/greenlet/*.conf into one for userspace/greenlet_layout.cpp, and with
+"""Turn probes/cpython/*.conf into a C++ table (included by userspace/cpython/cpython_layout.cpp),
+with --greenlet, probes/greenlet/*.conf into one for userspace/runtimes/greenlet/greenlet_layout.cpp, and with
 --twisted, probes/twisted/*.conf (names only: every value is a string) into one for
-userspace/twisted_description.cpp.
+userspace/runtimes/twisted/twisted_description.cpp.
 
 Usage: gen_cpython_layouts.py [--greenlet|--twisted] OUTPUT.inc CONF [CONF...]
 

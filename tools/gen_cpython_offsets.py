@@ -11,7 +11,7 @@ releases, so one build per minor version is enough; the stripped distribution bu
 minor version use the same offsets (checked at run time against _Py_DebugOffsets on 3.13+).
 
 Each key below says where its value comes from, as a gdb expression per version range. Keys are
-members of pyat::CpythonLayout (userspace/cpython_layout.h); `bpf.*` are the kernel walker's.
+members of pyat::CpythonLayout (userspace/cpython/cpython_layout.h); `bpf.*` are the kernel walker's.
 CPython 3.14 is not built here: its file is written by hand from the 3.14 headers (see
 probes/cpython/3.14.conf); adding a version with a pyenv build is `--all-pyenv` after installing it.
 """

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <thread>
 
-#include "bpf_ids.h"
+#include "live/bpf_ids.h"
 #include "process_state.h"
 #include "test_support.h"
 

@@ -4,7 +4,7 @@
 #include <regex>
 #include <thread>
 
-#include "bpf_ids.h"
+#include "live/bpf_ids.h"
 #include "test_support.h"
 
 using namespace pyat::test;

@@ -1,0 +1,24 @@
+// The command line: flags, validation and help.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "app/options.h"
+
+namespace pyat {
+
+struct CliResult {
+    std::optional<Options> options;  // empty: print `message` and exit with `exit_code`
+    int exit_code = 0;               // 0 with --help/--version (message to stdout), 2 on errors
+    std::string message;             // on errors a single line "pyasynctrace: error: ..."
+};
+
+// argv[0] is the program name. Never throws on bad input: errors come back in the result.
+CliResult parse_command_line(int argc, const char* const* argv);
+
+// The format an output path's name implies, if any: *.callgrind or a base name starting with
+// "callgrind.out" -> callgrind, *.folded -> folded, *.svg -> svg (suffixes in any case).
+std::optional<OutputFormat> format_from_name(const std::string& path);
+
+}  // namespace pyat

@@ -1,0 +1,70 @@
+#include "profile/profile.h"
+
+#include <fmt/format.h>
+
+#include <functional>
+
+namespace pyat {
+
+namespace {
+size_t mix(size_t seed, size_t v) {
+    return seed ^ (v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+}
+}  // namespace
+
+size_t StackHash::operator()(const Stack& s) const noexcept {
+    size_t h = s.size();
+    for (const auto& f : s) h = mix(h, (size_t(f.function) << 32) | f.line);
+    return h;
+}
+
+size_t ProcessProfile::FunctionHash::operator()(const Function& f) const noexcept {
+    return mix(mix(std::hash<std::string>{}(f.name), std::hash<std::string>{}(f.file)),
+               f.first_line);
+}
+
+uint32_t ProcessProfile::intern(const Function& f) {
+    auto [it, added] = index_.try_emplace(f, uint32_t(functions.size()));
+    if (added) functions.push_back(f);
+    return it->second;
+}
+
+void ProcessProfile::rename(uint32_t index, const std::string& name) {
+    Function& f = functions.at(index);
+    if (f.name == name) return;
+    index_.erase(f);
+    f.name = name;
+    index_.try_emplace(f, index);
+}
+
+void ProcessProfile::add(const Stack& stack, uint64_t weight) {
+    if (weight) stacks[stack] += weight;
+}
+
+uint64_t ProcessProfile::total() const {
+    uint64_t t = 0;
+    for (const auto& [stack, w] : stacks) t += w;
+    return t;
+}
+
+std::string ProcessProfile::root_label() const {
+    return fmt::format("{} [{}]", program.empty() ? "process" : program, pid);
+}
+
+uint64_t Profile::total() const {
+    uint64_t t = 0;
+    for (const auto& p : processes) t += p.total();
+    return t;
+}
+
+const char* clock_name(Clock c) { return c == Clock::cpu ? "cpu" : "wall"; }
+const char* group_by_name(GroupBy g) {
+    switch (g) {
+        case GroupBy::code: return "code";
+        case GroupBy::thread: return "thread";
+        case GroupBy::greenlet: return "greenlet";
+    }
+    return "code";
+}
+
+}  // namespace pyat
