@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -53,8 +54,9 @@ inline std::string read_file(const std::string& path) {
 class Child {
 public:
     explicit Child(const std::vector<std::string>& argv, bool new_process_group = false) {
-        int out[2], err[2];
-        if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe failed");
+        int out[2], err[2], execed[2];
+        if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(execed, O_CLOEXEC))
+            throw std::runtime_error("pipe failed");
         pid_ = fork();
         if (pid_ < 0) throw std::runtime_error("fork failed");
         if (pid_ == 0) {
@@ -67,10 +69,18 @@ public:
             for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
             args.push_back(nullptr);
             execvp(args[0], args.data());
+            (void)!write(execed[1], "x", 1);
             _exit(127);
         }
         close(out[1]);
         close(err[1]);
+        // Returns once the child runs the program (the pipe closes on exec), so a test never
+        // looks at it while it is still a copy of the test.
+        close(execed[1]);
+        char failed;
+        while (read(execed[0], &failed, 1) < 0 && errno == EINTR) {
+        }
+        close(execed[0]);
         out_fd_ = out[0];
         err_fd_ = err[0];
     }

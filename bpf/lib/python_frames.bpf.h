@@ -48,9 +48,23 @@ static __always_inline int tstate_is_current(const struct py_layout *l, __u64 ts
     return !fault && pthread_id == fsbase;
 }
 
+/* A thread state's innermost frame (0: none). */
+static __always_inline __u64 tstate_top_frame(const struct py_layout *l, __u64 tstate, int *fault)
+{
+    if (l->current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
+        __u64 cframe = read_u64(tstate + l->tstate_cframe, fault);
+        return cframe ? read_u64(cframe + l->cframe_current_frame, fault) : 0;
+    }
+    return read_u64(tstate + l->tstate_frame, fault);
+}
+
+/* Two thread states can claim one thread: a thread starting another creates the new one's
+ * state, which carries the creator's thread id (3.8-3.11) until the new thread runs. The
+ * creator's own is the one with frames; a match without any is kept only if no other matches. */
 struct thread_search {
     const struct py_layout *layout;
     __u64 tstate;  /* candidate; the match when found */
+    __u64 frameless; /* the first match that had no frame */
     __u64 fsbase;
     __u32 ns_tid;
     int found;
@@ -63,8 +77,12 @@ static long thread_search_step(__u32 index, void *ctx)
     if (!t->tstate)
         return 1;
     if (tstate_is_current(t->layout, t->tstate, t->ns_tid, t->fsbase)) {
-        t->found = 1;
-        return 1;
+        if (tstate_top_frame(t->layout, t->tstate, &fault) || fault) {
+            t->found = 1;
+            return 1;
+        }
+        if (!t->frameless)
+            t->frameless = t->tstate;
     }
     t->tstate = read_u64(t->tstate + t->layout->tstate_next, &fault);
     return fault ? 1 : 0;
@@ -80,10 +98,12 @@ static __always_inline __u64 find_thread_state(const struct py_process *proc, __
     __u32 ns_tid = l->tstate_native_thread_id ? namespaced_tid(task) : 0;
 
     __u64 *cached = bpf_map_lookup_elem(&tstate_cache, &tid);
-    if (cached && *cached && tstate_is_current(l, *cached, ns_tid, fsbase))
+    int fault = 0;
+    if (cached && *cached && tstate_is_current(l, *cached, ns_tid, fsbase) &&
+        (tstate_top_frame(l, *cached, &fault) || fault))
         return *cached;
 
-    int fault = 0;
+    fault = 0;
     __u64 interp = read_u64(proc->runtime_addr + l->runtime_interpreters_head, &fault);
     if (fault || !interp)
         return 0;
@@ -96,8 +116,11 @@ static __always_inline __u64 find_thread_state(const struct py_process *proc, __
     if (fault)
         return 0;
     bpf_loop(PYAT_MAX_THREADS, thread_search_step, &search, 0);
-    if (!search.found)
-        return 0;
+    if (!search.found) {
+        if (!search.frameless)
+            return 0;
+        search.tstate = search.frameless;
+    }
     bpf_map_update_elem(&tstate_cache, &tid, &search.tstate, BPF_ANY);
     return search.tstate;
 }
@@ -354,11 +377,7 @@ static __always_inline __u64 current_frame(const struct py_process *proc, __u32 
     *tstate_out = tstate;
     if (!tstate)
         return 0;
-    if (l->current_frame_kind == CURRENT_FRAME_VIA_CFRAME) {
-        __u64 cframe = read_u64(tstate + l->tstate_cframe, fault);
-        return cframe ? read_u64(cframe + l->cframe_current_frame, fault) : 0;
-    }
-    return read_u64(tstate + l->tstate_frame, fault);
+    return tstate_top_frame(l, tstate, fault);
 }
 
 /* Fill s->frames (innermost first) from the thread's current frame; sets nframes and flags. */

@@ -121,7 +121,10 @@ std::map<uint32_t, std::unique_ptr<py_sample>> read_thread_stacks(const PythonPr
         s->hdr.pid = uint32_t(process.pid);
         s->hdr.tid = tid;
         walk_frames(mem, l, tstate, *s, resolver);
-        stacks[tid] = std::move(s);
+        // A thread starting another shares its id with the new thread's state until that runs:
+        // the state with frames is the thread's own.
+        auto& kept = stacks[tid];
+        if (!kept || kept->hdr.nframes == 0) kept = std::move(s);
         tstate = mem.read_value<uint64_t>(tstate + l.tstate_next).value_or(0);
     }
     return stacks;
