@@ -2,9 +2,10 @@
 """Turn probes/cpython/*.conf into a C++ table (included by userspace/cpython/cpython_layout.cpp),
 with --greenlet, probes/greenlet/*.conf into one for userspace/runtimes/greenlet/greenlet_layout.cpp, and with
 --twisted, probes/twisted/*.conf (names only: every value is a string) into one for
-userspace/runtimes/twisted/twisted_description.cpp.
+userspace/runtimes/twisted/twisted_description.cpp, and with --usdt, probes/cpython/usdt/*.conf
+(what each version's USDT probes do) into one for userspace/cpython/cpython_usdt.cpp.
 
-Usage: gen_cpython_layouts.py [--greenlet|--twisted] OUTPUT.inc CONF [CONF...]
+Usage: gen_cpython_layouts.py [--greenlet|--twisted|--usdt] OUTPUT.inc CONF [CONF...]
 
 Each CONF holds `key = value` lines (`#` comments). `version = X.Y` names the interpreter;
 every other key is a member of pyat::CpythonLayout, values are integers (decimal or 0x...) or
@@ -17,7 +18,7 @@ KEY = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 VALUE = re.compile(r"^(0x[0-9a-fA-F]+|-?[0-9]+|[A-Za-z_][A-Za-z0-9_]*)$")
 STRING_KEYS = {"switch_symbol"}
 ENUM_MEMBERS = {"line_table": "LineTableFormat::", "dict_layout": "DictLayout::",
-                "instance_dict": "InstanceDict::"}
+                "instance_dict": "InstanceDict::", "function_probes": "FunctionProbes::"}
 
 
 def parse_twisted(path):
@@ -76,7 +77,7 @@ def parse(path):
 
 def main():
     args = sys.argv[1:]
-    mode = args[0] if args and args[0] in ("--greenlet", "--twisted") else ""
+    mode = args[0] if args and args[0] in ("--greenlet", "--twisted", "--usdt") else ""
     if mode:
         args = args[1:]
     if len(args) < 2:
@@ -84,6 +85,7 @@ def main():
     struct, function, parser = {
         "--greenlet": ("GreenletLayout", "generated_greenlet_layouts", parse),
         "--twisted": ("TwistedDescription", "generated_twisted_descriptions", parse_twisted),
+        "--usdt": ("CpythonUsdt", "generated_cpython_usdt", parse),
         "": ("CpythonLayout", "generated_cpython_layouts", parse),
     }[mode]
     layouts = sorted(parser(p) + (p,) for p in args[1:])
@@ -91,7 +93,9 @@ def main():
     out.append(f"static std::vector<{struct}> {function}() {{")
     out.append(f"    std::vector<{struct}> all;")
     for (major, minor), entries, path in layouts:
-        source = "/".join(path.replace("\\", "/").split("/")[-2:])
+        parts = path.replace("\\", "/").split("/")
+        last = len(parts) - 1 - parts[::-1].index("probes") if "probes" in parts[:-1] else len(parts) - 3
+        source = "/".join(parts[last + 1:])  # the path under probes/
         out.append("    {")
         out.append(f"        {struct} l{{}};")
         out.append(f"        l.major = {major};")

@@ -69,14 +69,18 @@ TEST(LiveTrace, StandInInterpreterCountsExactlyAndTimesWithinFivePercent) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("call counts and times are exact"), std::string::npos) << r.err;
     auto edges = call_edges(read_file(dir / "t.callgrind"));
-    std::regex expect(R"(expect (\S+) (\S+) calls=(\d+) inclusive_ms=(\d+))");
+    // Times as the stand-in measured them (its sleeps run long on a loaded host); the tracer's
+    // are within 5% of those.
+    std::regex expect(R"(expect (\S+) (\S+) calls=(\d+) inclusive_ms=([0-9.]+))");
     int checked = 0;
+    double inner_ns = 0;
     for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), expect); it != std::sregex_iterator(); ++it) {
         const auto& m = *it;
         Edge e = edges[{m[1], m[2]}];
         EXPECT_EQ(e.calls, std::stoull(m[3])) << m[0] << "\n" << read_file(dir / "t.callgrind");
         double want_ns = std::stod(m[4]) * 1e6;
         EXPECT_NEAR(double(e.inclusive), want_ns, 0.05 * want_ns) << m[0];
+        if (m[1] == "outer" && m[2] == "inner") inner_ns = want_ns;
         checked++;
     }
     EXPECT_EQ(checked, 5) << r.out;
@@ -85,7 +89,8 @@ TEST(LiveTrace, StandInInterpreterCountsExactlyAndTimesWithinFivePercent) {
     ASSERT_EQ(a.exit_code, 0) << a.err;
     EXPECT_NE(a.out.find("call_tree.py:inner"), std::string::npos) << a.out;
     auto folded = read_folded(dir / "t.folded");
-    EXPECT_NEAR(double(inclusive(folded, "inner")), 150e6, 0.05 * 150e6);
+    EXPECT_GE(inner_ns, 150e6);  // 15 calls of 10 ms
+    EXPECT_NEAR(double(inclusive(folded, "inner")), inner_ns, 0.05 * inner_ns);
     EXPECT_EQ(inclusive(folded, "[gc]") > 0, true);
 }
 

@@ -4,7 +4,8 @@
  * gc__start / gc__done, each behind its semaphore like CPython's.
  *
  * It runs a scripted call tree with known counts and sleeps (see main), prints each call edge as
- * "expect CALLER CALLEE calls=N inclusive_ms=T", then exits. Times are wall-clock sleeps.
+ * "expect CALLER CALLEE calls=N inclusive_ms=T", then exits. Times are wall-clock sleeps, T as
+ * the stand-in itself measured them (a loaded host oversleeps; the tracer must see the same).
  *
  * Usage: usdt_call_tree [ROUNDS]   (default 5)
  *        usdt_call_tree burst CALLS THREADS   (benchmark: THREADS threads each making CALLS calls of
@@ -37,6 +38,16 @@ static const char FILE_NAME[] = "call_tree.py";
         if (python_function__return_semaphore) STAP_PROBE3(python, function__return, FILE_NAME, name, line); \
     } while (0)
 
+/* Time spent in each call edge, as measured here (CLOCK_MONOTONIC, ns). */
+static long long main_outer_ns, outer_inner_ns, outer_rec_ns, rec_rec_ns, main_gc_ns;
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -51,21 +62,28 @@ static void inner(void)
     LEAVE("inner", 22);
 }
 
-/* rec(n): 10 ms of its own, then rec(n - 1). */
-static void rec(int n)
+/* rec(n): 10 ms of its own, then rec(n - 1). `top`: called from outer (time inside nested
+ * recursive calls counts once, at the outermost rec -> rec call). */
+static void rec(int n, int top)
 {
     ENTER("rec", 30);
     sleep_ms(10);
-    if (n > 0)
-        rec(n - 1);
+    if (n > 0) {
+        long long start = now_ns();
+        rec(n - 1, 0);
+        if (top)
+            rec_rec_ns += now_ns() - start;
+    }
     LEAVE("rec", 33);
 }
 
 static void collect(void)
 {
+    long long start = now_ns();
     if (python_gc__start_semaphore) STAP_PROBE1(python, gc__start, 2);
     sleep_ms(100);
     if (python_gc__done_semaphore) STAP_PROBE1(python, gc__done, 0L);
+    main_gc_ns += now_ns() - start;
 }
 
 /* outer: 20 ms of its own, inner() three times, rec(3) once. */
@@ -73,9 +91,14 @@ static void outer(void)
 {
     ENTER("outer", 40);
     sleep_ms(20);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+        long long start = now_ns();
         inner();
-    rec(3);
+        outer_inner_ns += now_ns() - start;
+    }
+    long long start = now_ns();
+    rec(3, 1);
+    outer_rec_ns += now_ns() - start;
     LEAVE("outer", 45);
 }
 
@@ -108,16 +131,19 @@ int main(int argc, char **argv)
     }
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
     ENTER("main", 50);
-    for (int i = 0; i < rounds; i++)
+    for (int i = 0; i < rounds; i++) {
+        long long start = now_ns();
         outer();
+        main_outer_ns += now_ns() - start;
+    }
     collect(); /* a 100 ms collection (long enough that one late wakeup stays well within 5%), inside main */
     LEAVE("main", 55);
     /* caller -> callee: calls, and the time spent in those calls (callgrind's inclusive cost; time
      * inside nested recursive calls counts once: rec(3) -> rec(2) -> ... spends 30 ms under rec -> rec). */
-    printf("expect main outer calls=%d inclusive_ms=%d\n", rounds, rounds * 90);
-    printf("expect outer inner calls=%d inclusive_ms=%d\n", 3 * rounds, 30 * rounds);
-    printf("expect outer rec calls=%d inclusive_ms=%d\n", rounds, 40 * rounds);
-    printf("expect rec rec calls=%d inclusive_ms=%d\n", 3 * rounds, 30 * rounds);
-    printf("expect main [gc] calls=1 inclusive_ms=100\n");
+    printf("expect main outer calls=%d inclusive_ms=%.3f\n", rounds, main_outer_ns / 1e6);
+    printf("expect outer inner calls=%d inclusive_ms=%.3f\n", 3 * rounds, outer_inner_ns / 1e6);
+    printf("expect outer rec calls=%d inclusive_ms=%.3f\n", rounds, outer_rec_ns / 1e6);
+    printf("expect rec rec calls=%d inclusive_ms=%.3f\n", 3 * rounds, rec_rec_ns / 1e6);
+    printf("expect main [gc] calls=1 inclusive_ms=%.3f\n", main_gc_ns / 1e6);
     return 0;
 }

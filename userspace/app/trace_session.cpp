@@ -19,10 +19,13 @@
 #include "trace/call_trace.h"
 #include "app/cli.h"
 #include "cpython/code_resolver.h"
+#include "cpython/cpython_usdt.h"
 #include "process/elf_file.h"
 #include "runtimes/greenlet/greenlet_layout.h"
 #include "process/hold_guard.h"
 #include "process/hold_table.h"
+#include "process/held_process.h"
+#include "trace/probe_site.h"
 #include "base/epoll_set.h"
 #include "base/error.h"
 #include "app/hot_functions.h"
@@ -50,125 +53,11 @@ using namespace std::chrono_literals;
 // Measured here: one probe hit costs the target ~5.2 us (shared/FACTS.md, section 7).
 constexpr double probe_cost_s = 5.2e-6;
 
-// A launched process stopped (SIGSTOP) until the tracer is attached; continued on every way out,
-// and recorded in the hold table before it is stopped, so that the hold guard continues it when
-// the tracer cannot.
-class HeldProcess {
-public:
-    explicit HeldProcess(HoldTable& holds) : holds_(holds) {}
-    ~HeldProcess() { resume(); }
-    HeldProcess(const HeldProcess&) = delete;
-    HeldProcess& operator=(const HeldProcess&) = delete;
-    void hold(pid_t pid) {
-        record_ = &holds_.hold(HoldKind::stopped, pid, -1, exec_stop_bound);
-        kill(pid, SIGSTOP);
-    }
-    void resume() {
-        if (record_ && !holds_.let_go(*record_)) let_go_by_guard_ = true;
-        record_ = nullptr;
-    }
-    // The hold guard continued it before the tracer did (the tracer was stopped or too slow).
-    bool let_go_by_guard() const { return let_go_by_guard_; }
-
-private:
-    HoldTable& holds_;
-    HoldRecord* record_ = nullptr;
-    bool let_go_by_guard_ = false;
-};
-
-// YIELD_VALUE, for telling a generator's suspension from a call's end (return-only mode).
-uint8_t yield_opcode(int minor) { return minor == 11 ? 86 : 0; }
-
-struct ProbeSite {
-    std::string binary;  // as the process maps it (or the program to launch, as given)
-    bool entry = false, ret = false, gc = false;
-};
-
-std::optional<ProbeSite> probes_in(const std::string& path, const ElfFile& elf) {
-    std::vector<UsdtProbe> probes = usdt_probes(elf);
-    ProbeSite site{path, has_usdt_probe(probes, "python", "function__entry"),
-                   has_usdt_probe(probes, "python", "function__return"),
-                   has_usdt_probe(probes, "python", "gc__start") && has_usdt_probe(probes, "python", "gc__done")};
-    if (!site.entry && !site.ret) return std::nullopt;
-    return site;
-}
-
-// The program to launch, as the user named it (nullopt: unreadable or not ELF).
-std::optional<ElfFile> open_program(const std::string& path) {
-    try {
-        return ElfFile::open(path);
-    } catch (const Error&) {
-        return std::nullopt;
-    }
-}
-
-// The ELF of a running process holding the python probes: one that fires both function probes
-// other than the interpreter (a stand-in, or an extension firing them) first, else the executable
-// or libpython. Each file is read as the process maps it (see TargetFile::mapped).
-std::optional<ProbeSite> find_probes(pid_t pid, const std::string& interpreter = "") {
-    std::vector<Mapping> maps;
-    try {
-        maps = read_maps(pid);
-    } catch (const Error&) {
-    }
-    std::vector<std::string> candidates{executable_in_maps(pid)};  // the executable first
-    for (const auto& m : maps)
-        if (!m.path.empty() && m.path.front() == '/' &&
-            std::find(candidates.begin(), candidates.end(), m.path) == candidates.end())
-            candidates.push_back(m.path);
-    std::optional<ProbeSite> found;
-    for (const auto& path : candidates) {
-        if (path.empty()) continue;
-        std::optional<ProbeSite> site;
-        try {
-            site = probes_in(path, ElfFile::open(TargetFile::mapped(pid, maps, path)));
-        } catch (const Error&) {
-        }
-        if (!site) continue;
-        if (site->entry && site->ret && path != interpreter) return site;
-        if (!found) found = site;
-    }
-    return found;
-}
-
-// argv[0] as exec would find it (PATH search for a bare name).
-std::string resolve_program(const std::string& name) {
-    if (name.find('/') != std::string::npos) return name;
-    const char* path = getenv("PATH");
-    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-    size_t start = 0;
-    while (start <= dirs.size()) {
-        size_t end = dirs.find(':', start);
-        std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
-        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-        if (access(candidate.c_str(), X_OK) == 0) return candidate;
-        if (end == std::string::npos) break;
-        start = end + 1;
-    }
-    return name;
-}
-
-// Is this ELF a CPython interpreter, and which minor version? (nullopt: not CPython)
-std::optional<int> cpython_minor(const ElfFile& elf) {
-    if (!elf.find_symbol("_PyRuntime")) return std::nullopt;
-    if (auto v = version_from_rodata(elf)) return v->minor;
-    return std::nullopt;
-}
-
-// The same for the executable a process runs, read through /proc/PID/exe.
-std::optional<int> executable_cpython_minor(pid_t pid) {
-    try {
-        return cpython_minor(ElfFile::open(TargetFile::executable(pid)));
-    } catch (const Error&) {
-        return std::nullopt;
-    }
-}
-
 std::string no_probes_message(pid_t pid, const std::optional<PythonProcess>& python) {
     if (python) {
-        int minor = python->layout->minor;
-        std::string why = minor >= 12 && minor <= 14
-                              ? "CPython 3.12 to 3.14 have no function probes (3.15 restores them)"
+        const CpythonUsdt* usdt = find_cpython_usdt(python->layout->major, python->layout->minor);
+        std::string why = usdt && usdt->function_probes == FunctionProbes::none
+                              ? fmt::format("CPython {} have no function probes", versions_without_function_probes())
                               : "it was built without --with-dtrace";
         return fmt::format("PID {} runs CPython {} ({}), which fires no function__entry/function__return "
                            "probes: {}. Use --mode sample (the default) for this interpreter",
@@ -214,12 +103,13 @@ int run_trace_session(const Options& options) {
     std::optional<ProbeSite> site;
     if (launched) {
         std::string program = resolve_program(options.command.front());
-        std::optional<int> minor;
+        const CpythonUsdt* usdt = nullptr;  // null: not CPython (a stand-in), or a version not described
         if (auto elf = open_program(program)) {
-            minor = cpython_minor(*elf);
+            if (auto minor = cpython_minor(*elf)) usdt = find_cpython_usdt(3, *minor);
             site = probes_in(program, *elf);
         }
-        if (!(site && site->entry && site->ret && minor != 11)) site.reset();
+        if (!(site && site->entry && site->ret && !(usdt && usdt->function_probes == FunctionProbes::return_only)))
+            site.reset();
         if (!site) {
             // Let it exec (release() returns once it has), and hold it there (SIGSTOP) while its
             // interpreter is inspected and the probes attached: its code runs only once traced.
@@ -245,8 +135,8 @@ int run_trace_session(const Options& options) {
         python = try_inspect_python_process(pid);
     }
     if (!site) site = find_probes(pid, python ? python->interpreter : "");
-    if (python && python->layout->minor >= 12 && python->layout->minor <= 14 && site &&
-        site->binary == python->interpreter)
+    const CpythonUsdt* usdt = python ? find_cpython_usdt(python->layout->major, python->layout->minor) : nullptr;
+    if (usdt && usdt->function_probes == FunctionProbes::none && site && site->binary == python->interpreter)
         site.reset();
     // Gone already (the hold guard let it go while the tracer was stopped, or it is that short):
     // say so rather than what its missing files look like.
@@ -269,8 +159,10 @@ int run_trace_session(const Options& options) {
     // Attached before it runs: the program as given; else the file the process maps.
     config.binary_is_mapped = released || !launched;
     config.gc = site->gc;
-    // CPython 3.11's own function__entry fires only for frames entered from C.
-    config.return_only = !site->entry || (python && python->layout->minor == 11 && site->binary == python->interpreter);
+    // Where the interpreter's own function__entry fires only for frames entered from C (3.11),
+    // calls are counted at their returns.
+    config.return_only = !site->entry || (usdt && usdt->function_probes == FunctionProbes::return_only &&
+                                          site->binary == python->interpreter);
     if (config.return_only && !python) throw Error(no_probes_message(pid, python));
     if (python) {  // return-only: what it reads and names; entry/return: what it forgets (see below)
         py_process bpf{};
@@ -280,7 +172,7 @@ int run_trace_session(const Options& options) {
         std::string unused;
         bpf.code.code_type = exported_address(*python, "PyCode_Type", unused).value_or(0);
         config.process = bpf;
-        if (config.return_only) config.yield_opcode = yield_opcode(python->layout->minor);
+        if (config.return_only) config.yield_opcode = usdt ? usdt->yield_value_opcode : 0;
     }
 
     ProcessProfile profile;
