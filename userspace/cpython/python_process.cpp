@@ -26,21 +26,6 @@ std::string basename_of(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-std::string read_small_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// The target of a /proc link (e.g. /proc/PID/exe), "" if unreadable.
-std::string read_link(const std::string& link) {
-    std::vector<char> buf(4096);
-    ssize_t n = readlink(link.c_str(), buf.data(), buf.size());
-    if (n <= 0 || size_t(n) >= buf.size()) return "";
-    return std::string(buf.data(), size_t(n));
-}
-
 bool is_libpython(const std::string& path) {
     return basename_of(path).rfind("libpython3", 0) == 0;
 }
@@ -167,8 +152,7 @@ Inspection inspect(pid_t pid, bool before_initialization = false) {
     // As the maps show it (" (deleted)" too, when it was removed or replaced since it started).
     const std::string exe_in_maps = executable_in_maps(pid);
     const std::string exe = without_deleted_suffix(exe_in_maps);
-    std::string comm = read_small_file(fmt::format("/proc/{}/comm", pid));
-    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    std::string comm = read_comm(pid);
     std::string described = exe.empty() ? fmt::format("'{}'", comm) : fmt::format("{} ({})", exe, comm);
     if (maps.empty())
         return {std::nullopt,
@@ -245,28 +229,6 @@ Inspection inspect(pid_t pid, bool before_initialization = false) {
 }
 
 }  // namespace
-
-bool process_exists(pid_t pid) {
-    if (pid <= 0) return false;
-    if (kill(pid, 0) != 0 && errno == ESRCH) return false;
-    std::string stat = read_small_file(fmt::format("/proc/{}/stat", pid));
-    auto paren = stat.rfind(')');
-    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
-    char state = stat[paren + 2];
-    return state != 'Z' && state != 'X';
-}
-
-std::string read_command_line(pid_t pid) {
-    std::string raw = read_small_file(fmt::format("/proc/{}/cmdline", pid));
-    while (!raw.empty() && raw.back() == '\0') raw.pop_back();
-    for (auto& c : raw)
-        if (c == '\0') c = ' ';
-    return raw;
-}
-
-std::string executable_in_maps(pid_t pid) { return read_link(fmt::format("/proc/{}/exe", pid)); }
-
-std::string read_executable(pid_t pid) { return without_deleted_suffix(executable_in_maps(pid)); }
 
 PythonProcess inspect_python_process(pid_t pid) {
     Inspection result = inspect(pid);

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "cpython/cpython_layout.h"
+#include "process/proc_status.h"  // the /proc readers its users need with it
 
 namespace pyat {
 
@@ -51,10 +52,5 @@ struct CpythonVersion {
 // micro -1).
 std::optional<CpythonVersion> version_from_rodata(const ElfFile& elf);
 
-// /proc helpers.
-std::string read_command_line(pid_t pid);  // "" if unreadable
-std::string read_executable(pid_t pid);    // readlink /proc/PID/exe without " (deleted)"; "" if unreadable
-std::string executable_in_maps(pid_t pid); // the same as /proc/PID/maps names it (" (deleted)" kept)
-bool process_exists(pid_t pid);            // alive and not a zombie
 
 }  // namespace pyat

@@ -16,23 +16,12 @@
 
 #include "base/error.h"
 #include "process/hold_guard.h"
+#include "process/proc_status.h"
 
 namespace pyat {
 
 namespace {
 
-// The parent of PID from /proc/PID/stat (0 when it cannot be read).
-pid_t parent_of(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string stat;
-    std::getline(in, stat);
-    auto paren = stat.rfind(')');
-    if (paren == std::string::npos) return 0;
-    char state = 0;
-    int ppid = 0;
-    if (sscanf(stat.c_str() + paren + 1, " %c %d", &state, &ppid) != 2) return 0;
-    return pid_t(ppid);
-}
 
 bool is_or_descends_from(pid_t pid, pid_t ancestor) {
     for (int depth = 0; pid > 1 && depth < 64; depth++, pid = parent_of(pid))

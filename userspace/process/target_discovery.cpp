@@ -18,19 +18,6 @@ constexpr auto retry_interval = 5ms;     // a process that just exec'd: libpytho
 constexpr auto retry_window = 2s;
 }  // namespace
 
-pid_t parent_of(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string stat;
-    std::getline(in, stat);
-    auto paren = stat.rfind(')');
-    if (paren == std::string::npos) return 0;
-    std::istringstream rest(stat.substr(paren + 1));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    return ppid;
-}
-
 TargetDiscovery::TargetDiscovery(Scope scope, pid_t root, pid_t self)
     : scope_(scope), root_(root), self_(self) {}
 

@@ -54,7 +54,4 @@ private:
     std::vector<std::string> notes_;
 };
 
-// The parent PID of `pid`, or 0.
-pid_t parent_of(pid_t pid);
-
 }  // namespace pyat
