@@ -1,6 +1,7 @@
 #include "app/cli.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -186,12 +187,38 @@ std::optional<T> parse_integer(const std::string& text) {
     return value;
 }
 
-std::optional<OutputFormat> parse_format(const std::string& name) {
-    if (name == "callgrind") return OutputFormat::callgrind;
-    if (name == "folded") return OutputFormat::folded;
-    if (name == "svg") return OutputFormat::svg;
-    if (name == "jsonl") return OutputFormat::jsonl;
-    return std::nullopt;
+// "a, b or c" ("a, b and c" with `last` " and ").
+std::string listing(const std::vector<std::string>& items, std::string_view last) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); i++)
+        out += (i == 0 ? "" : i + 1 == items.size() ? std::string(last) : ", ") + items[i];
+    return out;
+}
+
+// The output formats' names (those that hold stacks only, with `stacks_only`).
+std::vector<std::string> format_names(bool stacks_only = false) {
+    std::vector<std::string> names;
+    for (const auto& f : output_formats())
+        if (!stacks_only || !f.event_log) names.emplace_back(f.name);
+    return names;
+}
+
+// How a path names a format: "*.callgrind", "callgrind.out*".
+std::vector<std::string> name_patterns(const OutputFormat& f) {
+    std::vector<std::string> patterns;
+    for (std::string_view suffix : f.suffixes) patterns.push_back("*" + std::string(suffix));
+    if (!f.name_prefix.empty()) patterns.push_back(std::string(f.name_prefix) + "*");
+    return patterns;
+}
+
+// -o's help: every format's name patterns and help line.
+std::string output_help() {
+    std::string text = "write a profile to PATH; repeat for several. The format follows the name: ";
+    for (size_t i = 0; i < output_formats().size(); i++) {
+        const OutputFormat& f = output_formats()[i];
+        text += fmt::format("{}{} -> {}", i ? "; " : "", listing(name_patterns(f), " or "), f.help);
+    }
+    return text + ". Default: see Outputs below.";
 }
 
 const char* const synopsis =
@@ -277,10 +304,10 @@ void define_options(CLI::App& app, Parsed& p) {
     app.set_help_flag("-h,--help", "print this help and exit");
     app.set_version_flag("-V,--version", std::string("pyasynctrace ") + PYAT_VERSION, "print the version and exit");
     // Each description ends with an example on a line of its own.
-    auto describe = [](const char* text, const char* example) {
+    auto describe = [](std::string_view text, const char* example) {
         return wrap(text, text_column) + "\n" + wrap(std::string("e.g. ") + example, text_column);
     };
-    auto option = [&](const char* names, std::vector<std::string>& into, const char* type, const char* text,
+    auto option = [&](const char* names, std::vector<std::string>& into, const char* type, std::string_view text,
                       const char* example) {
         // Values are collected as lists: -o repeats, the others are checked for repeats below.
         app.add_option(names, into, describe(text, example))
@@ -296,15 +323,9 @@ void define_options(CLI::App& app, Parsed& p) {
            "fractions allowed, an 's' suffix accepted. Default: until Ctrl-C, or until every target "
            "has exited.",
            "-d 30, -d 2.5s");
-    option("-o,--output", p.output, "PATH",
-           "write a profile to PATH; repeat for several. The format follows the name: *.callgrind "
-           "or callgrind.out* -> callgrind (kcachegrind, callgrind_annotate); *.folded -> folded "
-           "stacks (flamegraph.pl, speedscope); *.svg -> interactive flame graph; *.jsonl -> "
-           "event log, one JSON object per line (blocking slices; the Deferred lifecycle of Twisted "
-           "processes, see --deferred-log). Default: see Outputs below.",
-           "-o prof.svg -o prof.callgrind");
+    option("-o,--output", p.output, "PATH", output_help(), "-o prof.svg -o prof.callgrind");
     option("--format", p.format, "FORMAT",
-           "callgrind, folded, svg or jsonl: the format of every -o, whatever its name.",
+           listing(format_names(), " or ") + ": the format of every -o, whatever its name.",
            "-o prof.txt --format folded");
     option("--mode", p.mode, "sample|trace",
            "sample (default): sample stacks at --hz, cheap enough for production. trace: count and "
@@ -386,19 +407,6 @@ std::string help_text() {
 }
 
 }  // namespace
-
-std::optional<OutputFormat> format_from_name(const std::string& path) {
-    auto slash = path.rfind('/');
-    std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    std::string lower = base;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    auto ends_with = [&](std::string_view suffix) { return lower.size() > suffix.size() && lower.ends_with(suffix); };
-    if (ends_with(".callgrind") || lower.starts_with("callgrind.out")) return OutputFormat::callgrind;
-    if (ends_with(".folded")) return OutputFormat::folded;
-    if (ends_with(".svg")) return OutputFormat::svg;
-    if (ends_with(".jsonl")) return OutputFormat::jsonl;
-    return std::nullopt;
-}
 
 CliResult parse_command_line(int argc, const char* const* argv) {
     SplitArguments split = split_arguments(argc, argv);
@@ -488,24 +496,27 @@ CliResult parse_command_line(int argc, const char* const* argv) {
         options.block_threshold_ms = *ms;
     }
 
-    std::optional<OutputFormat> forced;
+    const OutputFormat* forced = nullptr;
     if (!p.format.empty()) {
-        forced = parse_format(p.format.front());
+        forced = find_output_format(p.format.front());
         if (!forced)
-            return error(fmt::format("unknown --format '{}': use callgrind, folded, svg or jsonl", p.format.front()));
+            return error(
+                fmt::format("unknown --format '{}': use {}", p.format.front(), listing(format_names(), " or ")));
         if (p.output.empty()) return error("--format sets the format of -o PATH, and no -o was given");
     }
     for (size_t i = 0; i < p.output.size(); i++) {
         const std::string& path = p.output[i];
         if (std::find(p.output.begin(), p.output.begin() + long(i), path) != p.output.begin() + long(i))
             return error(fmt::format("-o {} is given twice", path));
-        auto format = forced ? forced : format_from_name(path);
-        if (!format)
-            return error(fmt::format("cannot tell the format of '{}' from its name: name it *.callgrind, "
-                                     "callgrind.out*, *.folded, *.svg or *.jsonl, or add --format "
-                                     "callgrind|folded|svg|jsonl",
-                                     path));
-        options.outputs.push_back({path, *format});
+        const OutputFormat* format = forced ? forced : format_from_name(path);
+        if (!format) {
+            std::vector<std::string> patterns;
+            for (const auto& f : output_formats())
+                for (auto& pattern : name_patterns(f)) patterns.push_back(std::move(pattern));
+            return error(fmt::format("cannot tell the format of '{}' from its name: name it {}, or add --format {}",
+                                     path, listing(patterns, " or "), fmt::join(format_names(), "|")));
+        }
+        options.outputs.push_back({path, format});
     }
     options.quiet = p.quiet;
     if (p.subprocesses && options.mode != TargetMode::attach_pid)
@@ -531,15 +542,16 @@ CliResult parse_command_line(int argc, const char* const* argv) {
         if (options.mode == TargetMode::all_processes)
             return error("--mode trace follows one process: give -p PID or a command after --");
         for (const auto& o : options.outputs)
-            if (o.format == OutputFormat::jsonl)
-                return error("--mode trace writes callgrind, folded and svg outputs, not an event log");
+            if (o.format->event_log)
+                return error(fmt::format("--mode trace writes {} outputs, not an event log",
+                                         listing(format_names(true), " and ")));
         if (options.deferred_log || options.block_threshold_ms || options.clock != Clock::cpu ||
             options.group_by != GroupBy::code || !p.hz.empty())
             return error("--mode trace measures every call's wall-clock time: --clock, --hz, --group-by, "
                          "--block-threshold and --deferred-log belong to --mode sample");
     }
     const bool event_log = std::any_of(options.outputs.begin(), options.outputs.end(),
-                                       [](const OutputSpec& o) { return o.format == OutputFormat::jsonl; });
+                                       [](const OutputSpec& o) { return o.format->event_log; });
     if (options.deferred_log && !event_log)
         return error("--deferred-log writes its entries to the event log: add -o FILE.jsonl");
     // An event log with no blocking report asked for would hold nothing for a Twisted process.

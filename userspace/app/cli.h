@@ -17,8 +17,4 @@ struct CliResult {
 // argv[0] is the program name. Never throws on bad input: errors come back in the result.
 CliResult parse_command_line(int argc, const char* const* argv);
 
-// The format an output path's name implies, if any: *.callgrind or a base name starting with
-// "callgrind.out" -> callgrind, *.folded -> folded, *.svg -> svg (suffixes in any case).
-std::optional<OutputFormat> format_from_name(const std::string& path);
-
 }  // namespace pyat

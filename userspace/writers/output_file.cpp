@@ -316,7 +316,7 @@ void check_outputs(const std::vector<OutputSpec>& outputs, bool per_process_call
     }
     if (!per_process_callgrind) return;
     for (size_t i = 0; i < resolved.size(); i++) {
-        if (outputs[i].format != OutputFormat::callgrind) continue;
+        if (!outputs[i].format->write_process) continue;  // one file for the whole profile
         const OutputDestination& c = resolved[i];
         for (size_t j = 0; j < resolved.size(); j++) {
             const OutputDestination& o = resolved[j];

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "app/options.h"
 #include "base/unique_fd.h"
+#include "writers/registry.h"
 
 namespace pyat {
 

@@ -355,7 +355,7 @@ TEST(CallgrindWriter, OneFilePerProfileEvenWhenAPidComesTwice) {
     Profile p = known_profile(3);
     p.processes[2].pid = 42;  // the same PID, a second program
     TempDir dir;
-    auto written = write_outputs(p, {{dir / "all.callgrind", OutputFormat::callgrind}});
+    auto written = write_outputs(p, {{dir / "all.callgrind", &output_format("callgrind")}});
     ASSERT_EQ(written.size(), 3u);
     EXPECT_EQ(written[0].path, dir / "all.callgrind.42");
     EXPECT_EQ(written[1].path, dir / "all.callgrind.43");
