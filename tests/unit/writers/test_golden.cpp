@@ -77,7 +77,8 @@ ProcessProfile app_process(int pid) {
     return pp;
 }
 
-// Stacks grouped under their thread or greenlet (--group-by), as the correlator leaves them.
+// Stacks grouped by their thread or greenlet (--group-by), as the correlator leaves them: the
+// writers show each group as a root frame.
 ProcessProfile grouped_process(int pid) {
     ProcessProfile pp;
     pp.pid = pid;
@@ -86,16 +87,17 @@ ProcessProfile grouped_process(int pid) {
     uint32_t module = pp.intern({"<module>", "/srv/server.py", 1});
     uint32_t serve = pp.intern({"serve", "/srv/server.py", 10});
     uint32_t handle = pp.intern({"handle", "/srv/server.py", 20});
-    uint32_t main_thread = pp.intern({"thread \"MainThread\" [" + std::to_string(pid) + "]", "", 0});
-    uint32_t worker = pp.intern({"thread \"worker-1\" [" + std::to_string(pid + 1) + "]", "", 0});
-    uint32_t unnamed = pp.intern({"thread [" + std::to_string(pid + 2) + "]", "", 0});
-    uint32_t greenlet1 = pp.intern({"greenlet 1 (handle)", "", 0});
-    uint32_t greenlet2 = pp.intern({"greenlet 2", "", 0});
-    pp.add({{main_thread, 0}, {module, 3}, {serve, 12}}, 20);
-    pp.add({{worker, 0}, {handle, 22}}, 7);
-    pp.add({{unnamed, 0}, {handle, 23}}, 1);
-    pp.add({{greenlet1, 0}, {handle, 22}}, 9);
-    pp.add({{greenlet2, 0}, {serve, 14}}, 4);
+    using Kind = SampleGroup::Kind;
+    uint32_t main_thread = pp.add_group({Kind::thread, uint32_t(pid), "MainThread"});
+    uint32_t worker = pp.add_group({Kind::thread, uint32_t(pid + 1), "worker-1"});
+    uint32_t unnamed = pp.add_group({Kind::thread, uint32_t(pid + 2), ""});
+    uint32_t greenlet1 = pp.add_group({Kind::greenlet, 1, "handle"});
+    uint32_t greenlet2 = pp.add_group({Kind::greenlet, 2, ""});
+    pp.add({{module, 3}, {serve, 12}}, 20, main_thread);
+    pp.add({{handle, 22}}, 7, worker);
+    pp.add({{handle, 23}}, 1, unnamed);
+    pp.add({{handle, 22}}, 9, greenlet1);
+    pp.add({{serve, 14}}, 4, greenlet2);
     return pp;
 }
 
