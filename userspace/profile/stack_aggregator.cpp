@@ -110,10 +110,7 @@ void StackAggregator::on_deferred_event(Traced& t, const py_sample& event) {
     if (!labels) {
         std::vector<std::string> text;
         text.reserve(frames.size());
-        for (const auto& f : frames) {
-            const Function& fn = t.profile.functions[f.function];
-            text.push_back(fn.file.empty() ? fn.name : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
-        }
+        for (const auto& f : frames) text.push_back(frame_label(t.profile.functions[f.function], f.line));
         labels = std::make_shared<const std::vector<std::string>>(std::move(text));
     }
     t.deferred_log->add(event, labels, t.resolver);
@@ -423,11 +420,7 @@ void StackAggregator::report_slice(Traced& t, uint32_t tid, std::string who, con
     std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     for (size_t i = 0; i < sorted.size() && i < max_reported_stacks; i++) {
         std::vector<std::string> labels;
-        for (const auto& f : *sorted[i].first) {
-            Function fn = t.profile.functions[f.function];
-            labels.push_back(fn.file.empty() ? fn.name
-                                             : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
-        }
+        for (const auto& f : *sorted[i].first) labels.push_back(frame_label(t.profile.functions[f.function], f.line));
         b.stacks.emplace_back(std::move(labels), sorted[i].second);
     }
     blocking_.push_back(std::move(b));
