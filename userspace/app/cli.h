@@ -1,4 +1,5 @@
-// The command line: flags, validation and help.
+// The command line: our options split from a command (argument_split), collected by CLI11
+// (option_definitions, help_text) and validated here into Options.
 #pragma once
 
 #include <optional>
