@@ -57,14 +57,14 @@ std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector
     std::vector<WrittenFile> written;
     for (const auto& spec : outputs) {
         const OutputFormat& format = *spec.format;
-        if (format.event_log) {
+        if (format.write_profile) {
             std::string error = files.write(spec.path, [&](std::ostream& out) { format.write_profile(profile, out); });
-            written.push_back({spec.path, spec.format, profile.blocking.size() + profile.deferred_events.size(),
-                               "events", error});
-        } else if (format.write_profile) {
-            std::string error = files.write(spec.path, [&](std::ostream& out) { format.write_profile(profile, out); });
-            written.push_back(
-                {spec.path, spec.format, profile.total(), processes_phrase(profile.processes.size()), error});
+            if (format.event_log)
+                written.push_back({spec.path, spec.format, profile.blocking.size() + profile.deferred_events.size(),
+                                   "events", error});
+            else
+                written.push_back(
+                    {spec.path, spec.format, profile.total(), processes_phrase(profile.processes.size()), error});
         } else if (sampled.size() > 1) {
             std::map<int, int> seen;  // a PID that exec'd another program has one profile per program
             for (const ProcessProfile* p : sampled) {
