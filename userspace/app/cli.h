@@ -1,4 +1,5 @@
-// The command line: flags, validation and help.
+// The command line: our options split from a command (argument_split), collected by CLI11
+// (option_definitions, help_text) and validated here into Options.
 #pragma once
 
 #include <optional>
@@ -16,9 +17,5 @@ struct CliResult {
 
 // argv[0] is the program name. Never throws on bad input: errors come back in the result.
 CliResult parse_command_line(int argc, const char* const* argv);
-
-// The format an output path's name implies, if any: *.callgrind or a base name starting with
-// "callgrind.out" -> callgrind, *.folded -> folded, *.svg -> svg (suffixes in any case).
-std::optional<OutputFormat> format_from_name(const std::string& path);
 
 }  // namespace pyat

@@ -15,12 +15,17 @@ std::vector<HotFunction> hottest_functions(const Profile& profile, size_t n) {
     std::map<std::string, HotFunction> by_label;
     uint64_t total = 0;
     for (const auto& process : profile.processes) {
-        std::vector<std::string> labels;
+        std::vector<std::string> labels, group_labels;
         for (const auto& f : process.functions) labels.push_back(frame_label(f));
-        for (const auto& [stack, weight] : process.stacks) {
-            if (stack.empty()) continue;
+        for (const auto& g : process.groups) group_labels.push_back(group_label(g));
+        for (const auto& [key, weight] : process.stacks) {
+            // A group counts as the stack's root frame would.
+            const std::string* group = key.group == no_group ? nullptr : &group_labels[key.group];
+            const Stack& stack = key.frames;
+            if (stack.empty() && !group) continue;
             total += weight;
-            by_label[labels[stack.back().function]].self += weight;
+            by_label[stack.empty() ? *group : labels[stack.back().function]].self += weight;
+            if (group) by_label[*group].total += weight;
             std::set<uint32_t> seen;
             for (const auto& frame : stack)
                 if (seen.insert(frame.function).second) by_label[labels[frame.function]].total += weight;

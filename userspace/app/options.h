@@ -6,15 +6,9 @@
 #include <vector>
 
 #include "profile/profile.h"
+#include "writers/registry.h"
 
 namespace pyat {
-
-enum class OutputFormat { callgrind, folded, svg, jsonl };
-
-struct OutputSpec {
-    std::string path;
-    OutputFormat format;
-};
 
 enum class TargetMode { attach_pid, launch, all_processes };
 

@@ -397,7 +397,7 @@ int run_session(const Options& options) {
     size_t blocking_seen = 0;
     std::string event_log_phrase = ": add -o FILE.jsonl to log every one";
     for (const auto& out : outputs)
-        if (out.format == OutputFormat::jsonl) {
+        if (out.format->event_log) {
             event_log_phrase = fmt::format(", every one in {}", printable_text(out.path));
             break;
         }
@@ -603,7 +603,7 @@ int run_session(const Options& options) {
         }
     } else if (!options.quiet && twisted_followed &&
                std::any_of(outputs.begin(), outputs.end(),
-                           [](const OutputSpec& o) { return o.format == OutputFormat::jsonl; })) {
+                           [](const OutputSpec& o) { return o.format->event_log; })) {
         fmt::print(stderr, "pyasynctrace: the Deferred lifecycle is not in the event log: add --deferred-log "
                            "(it hooks every Python return, ~5 us each)\n");
     }

@@ -36,9 +36,30 @@ std::string short_path(std::string_view file) {
     return std::string(file);
 }
 
-std::string frame_label(const Function& f) {
-    if (f.file.empty()) return f.name;
-    return fmt::format("{} ({}:{})", f.name, short_path(f.file), f.first_line);
+std::string code_label(std::string_view name, std::string_view file, uint32_t line) {
+    return fmt::format("{} ({}:{})", name, short_path(file), line);
+}
+
+std::string frame_label(const Function& f, uint32_t line) {
+    return f.file.empty() ? f.name : code_label(f.name, f.file, line);
+}
+
+std::string frame_label(const Function& f) { return frame_label(f, f.first_line); }
+
+std::string process_label(const ProcessProfile& process) {
+    return fmt::format("{} [{}]", process.program.empty() ? "process" : process.program, process.pid);
+}
+
+std::string group_label(const SampleGroup& group) {
+    switch (group.kind) {
+        case SampleGroup::Kind::thread:
+            return group.name.empty() ? fmt::format("thread [{}]", group.id)
+                                      : fmt::format("thread \"{}\" [{}]", group.name, group.id);
+        case SampleGroup::Kind::greenlet:
+            return group.name.empty() ? fmt::format("greenlet {}", group.id)
+                                      : fmt::format("greenlet {} ({})", group.id, group.name);
+    }
+    return "";
 }
 
 }  // namespace pyat

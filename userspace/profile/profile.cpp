@@ -1,7 +1,5 @@
 #include "profile/profile.h"
 
-#include <fmt/format.h>
-
 #include <functional>
 
 namespace pyat {
@@ -18,6 +16,10 @@ size_t StackHash::operator()(const Stack& s) const noexcept {
     return h;
 }
 
+size_t GroupedStackHash::operator()(const GroupedStackKey& s) const noexcept {
+    return mix(StackHash{}(s.frames), s.group);
+}
+
 size_t ProcessProfile::FunctionHash::operator()(const Function& f) const noexcept {
     return mix(mix(std::hash<std::string>{}(f.name), std::hash<std::string>{}(f.file)),
                f.first_line);
@@ -29,26 +31,23 @@ uint32_t ProcessProfile::intern(const Function& f) {
     return it->second;
 }
 
-void ProcessProfile::rename(uint32_t index, const std::string& name) {
-    Function& f = functions.at(index);
-    if (f.name == name) return;
-    index_.erase(f);
-    f.name = name;
-    index_.try_emplace(f, index);
+uint32_t ProcessProfile::add_group(SampleGroup group) {
+    groups.push_back(std::move(group));
+    return uint32_t(groups.size() - 1);
 }
 
-void ProcessProfile::add(const Stack& stack, uint64_t weight) {
-    if (weight) stacks[stack] += weight;
+void ProcessProfile::add(const Stack& stack, uint64_t weight, uint32_t group) {
+    if (!weight) return;
+    if (auto known = stacks.find(GroupedStackKey{group, stack}); known != stacks.end())
+        known->second += weight;
+    else
+        stacks.emplace(GroupedStack{group, stack}, weight);
 }
 
 uint64_t ProcessProfile::total() const {
     uint64_t t = 0;
     for (const auto& [stack, w] : stacks) t += w;
     return t;
-}
-
-std::string ProcessProfile::root_label() const {
-    return fmt::format("{} [{}]", program.empty() ? "process" : program, pid);
 }
 
 uint64_t Profile::total() const {
@@ -58,13 +57,5 @@ uint64_t Profile::total() const {
 }
 
 const char* clock_name(Clock c) { return c == Clock::cpu ? "cpu" : "wall"; }
-const char* group_by_name(GroupBy g) {
-    switch (g) {
-        case GroupBy::code: return "code";
-        case GroupBy::thread: return "thread";
-        case GroupBy::greenlet: return "greenlet";
-    }
-    return "code";
-}
 
 }  // namespace pyat

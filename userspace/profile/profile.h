@@ -13,8 +13,7 @@
 namespace pyat {
 
 // A function as the user sees it. Identity is (name, file, first_line).
-// Synthetic frames (a process root "python3.11 [4242]", "[no Python frame]")
-// have an empty file and first_line 0.
+// Synthetic frames ("[no Python frame]", "[gc]") have an empty file and first_line 0.
 struct Function {
     std::string name;   // qualified name, e.g. "Server.handle"
     std::string file;   // source path as the interpreter knows it; "" for synthetic frames
@@ -39,6 +38,44 @@ struct StackHash {
     size_t operator()(const Stack& s) const noexcept;
 };
 
+// What a sample ran as within its process when the run groups stacks (--group-by thread or
+// greenlet; later an asyncio task or a request). Writers without labels show it as a root frame.
+struct SampleGroup {
+    enum class Kind : uint8_t { thread, greenlet };
+    Kind kind = Kind::thread;
+    uint32_t id = 0;   // thread: its TID; greenlet: its number in the process, in order of appearance
+    std::string name;  // thread: its Python name, else the OS's; greenlet: the function it runs; "" unknown
+};
+
+constexpr uint32_t no_group = UINT32_MAX;
+
+// A stack and the group it ran in.
+struct GroupedStack {
+    uint32_t group = no_group;  // index into ProcessProfile::groups, or no_group
+    Stack frames;
+
+    bool operator==(const GroupedStack&) const = default;
+};
+
+// Hash and equality that also take a (group, stack) pair of references: a sample's weight is added
+// without copying its stack unless it is new.
+struct GroupedStackKey {
+    uint32_t group;
+    const Stack& frames;
+};
+struct GroupedStackHash {
+    using is_transparent = void;
+    size_t operator()(const GroupedStack& s) const noexcept { return (*this)(GroupedStackKey{s.group, s.frames}); }
+    size_t operator()(const GroupedStackKey& s) const noexcept;
+};
+struct GroupedStackEqual {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+        return a.group == b.group && a.frames == b.frames;
+    }
+};
+
 // Everything collected for one process.
 struct ProcessProfile {
     int pid = 0;
@@ -46,17 +83,18 @@ struct ProcessProfile {
     std::string command_line;  // argv joined with spaces
     std::string python_version;  // e.g. "3.11.2"
     std::vector<Function> functions;
-    std::unordered_map<Stack, uint64_t, StackHash> stacks;  // stack -> weight in samples (ns in --mode trace)
+    std::vector<SampleGroup> groups;  // the groups its samples ran in (none unless grouping)
+    // (group, stack) -> weight in samples (ns in --mode trace)
+    std::unordered_map<GroupedStack, uint64_t, GroupedStackHash, GroupedStackEqual> stacks;
     // --mode trace: (caller function, its line, callee function) -> exact number of calls.
     std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> call_counts;
 
     // Index of the function, adding it on first use.
     uint32_t intern(const Function& f);
-    // Gives function `index` a new name (e.g. a thread frame once the thread's name is known).
-    void rename(uint32_t index, const std::string& name);
-    void add(const Stack& stack, uint64_t weight);
+    // A new group; its index.
+    uint32_t add_group(SampleGroup group);
+    void add(const Stack& stack, uint64_t weight, uint32_t group = no_group);
     uint64_t total() const;
-    std::string root_label() const;  // "python3.11 [4242]"
 
 private:
     struct FunctionHash {
@@ -67,8 +105,8 @@ private:
 
 enum class Clock { cpu, wall };
 
-// What the root of each stack (below the process) is: nothing extra (stacks of the same code
-// merge across threads), or a frame naming the thread.
+// What each stack is grouped by (below the process): nothing (stacks of the same code merge
+// across threads), its thread, or its greenlet (see SampleGroup).
 enum class GroupBy { code, thread, greenlet };
 
 // A greenlet that ran longer than --block-threshold without switching: nothing else on its
@@ -127,6 +165,5 @@ struct Profile {
 };
 
 const char* clock_name(Clock c);
-const char* group_by_name(GroupBy g);
 
 }  // namespace pyat

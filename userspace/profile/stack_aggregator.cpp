@@ -20,10 +20,6 @@ constexpr size_t max_reported_stacks = 5;
 constexpr size_t max_waiting_generators = 65536;
 constexpr uint64_t type_name_offset = 24;  // PyTypeObject.tp_name, every 64-bit CPython
 
-std::string thread_label(uint32_t tid, const std::string& name) {
-    return name.empty() ? fmt::format("thread [{}]", tid) : fmt::format("thread \"{}\" [{}]", name, tid);
-}
-
 bool ends_with(const std::string& s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -114,10 +110,7 @@ void StackAggregator::on_deferred_event(Traced& t, const py_sample& event) {
     if (!labels) {
         std::vector<std::string> text;
         text.reserve(frames.size());
-        for (const auto& f : frames) {
-            const Function& fn = t.profile.functions[f.function];
-            text.push_back(fn.file.empty() ? fn.name : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
-        }
+        for (const auto& f : frames) text.push_back(frame_label(t.profile.functions[f.function], f.line));
         labels = std::make_shared<const std::vector<std::string>>(std::move(text));
     }
     t.deferred_log->add(event, labels, t.resolver);
@@ -190,7 +183,7 @@ uint32_t StackAggregator::thread_frame(Traced& t, uint32_t tid) {
     std::string name = t.thread_names.name(tid);
     if (name.empty() && tid == uint32_t(t.process.pid)) name = "MainThread";
     if (name.empty()) name = t.thread_names.os_name(tid);
-    uint32_t index = t.profile.intern({thread_label(tid, name), "", 0});
+    uint32_t index = t.profile.add_group({SampleGroup::Kind::thread, tid, name});
     t.thread_frames.emplace(tid, index);
     return index;
 }
@@ -203,16 +196,14 @@ uint32_t StackAggregator::greenlet_serial(Traced& t, uint64_t greenlet) {
 
 std::string StackAggregator::greenlet_label(Traced& t, uint32_t serial) const {
     auto name = t.greenlets.run_name.find(serial);
-    return name == t.greenlets.run_name.end() || name->second.empty()
-               ? fmt::format("greenlet {}", serial)
-               : fmt::format("greenlet {} ({})", serial, name->second);
+    return group_label({SampleGroup::Kind::greenlet, serial, name == t.greenlets.run_name.end() ? "" : name->second});
 }
 
 uint32_t StackAggregator::greenlet_frame(Traced& t, uint64_t greenlet) {
     uint32_t serial = greenlet_serial(t, greenlet);
     auto it = t.greenlets.frames.find(serial);
     if (it != t.greenlets.frames.end()) return it->second;
-    uint32_t index = t.profile.intern({greenlet_label(t, serial), "", 0});
+    uint32_t index = t.profile.add_group({SampleGroup::Kind::greenlet, serial, ""});  // named at the end
     t.greenlets.frames.emplace(serial, index);
     return index;
 }
@@ -308,17 +299,9 @@ Stack StackAggregator::frames_of(Traced& t, const py_sample& sample, size_t firs
     return stack;
 }
 
-void StackAggregator::add(Traced& t, std::optional<uint32_t> root, const Stack& frames, uint64_t weight) {
+void StackAggregator::add(Traced& t, std::optional<uint32_t> group, const Stack& frames, uint64_t weight) {
     if (!weight) return;
-    if (root) {
-        Stack rooted;
-        rooted.reserve(frames.size() + 1);
-        rooted.push_back({*root, 0});
-        rooted.insert(rooted.end(), frames.begin(), frames.end());
-        t.profile.add(rooted, weight);
-    } else {
-        t.profile.add(frames, weight);
-    }
+    t.profile.add(frames, weight, group.value_or(no_group));
     samples_ += weight;
 }
 
@@ -437,11 +420,7 @@ void StackAggregator::report_slice(Traced& t, uint32_t tid, std::string who, con
     std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     for (size_t i = 0; i < sorted.size() && i < max_reported_stacks; i++) {
         std::vector<std::string> labels;
-        for (const auto& f : *sorted[i].first) {
-            Function fn = t.profile.functions[f.function];
-            labels.push_back(fn.file.empty() ? fn.name
-                                             : fmt::format("{} ({}:{})", fn.name, short_path(fn.file), f.line));
-        }
+        for (const auto& f : *sorted[i].first) labels.push_back(frame_label(t.profile.functions[f.function], f.line));
         b.stacks.emplace_back(std::move(labels), sorted[i].second);
     }
     blocking_.push_back(std::move(b));
@@ -602,11 +581,14 @@ std::vector<ProcessProfile> StackAggregator::take_profiles() {
             refresh_thread_names(t);
             for (const auto& [tid, index] : t.thread_frames) {
                 const std::string& name = t.thread_names.name(tid);
-                if (!name.empty()) t.profile.rename(index, thread_label(tid, name));
+                if (!name.empty()) t.profile.groups[index].name = name;
             }
         }
-        // Greenlets labelled before their run function was known.
-        for (const auto& [serial, index] : t.greenlets.frames) t.profile.rename(index, greenlet_label(t, serial));
+        // Greenlets grouped before their run function was known.
+        for (const auto& [serial, index] : t.greenlets.frames) {
+            auto name = t.greenlets.run_name.find(serial);
+            if (name != t.greenlets.run_name.end()) t.profile.groups[index].name = name->second;
+        }
         out.push_back(std::move(t.profile));
     }
     return out;

@@ -103,7 +103,7 @@ private:
         std::unordered_map<uint64_t, Parked> parked;         // PyGreenlet* -> on which thread, since when
         std::unordered_map<uint64_t, uint32_t> serial;       // live PyGreenlet* -> its number
         std::unordered_map<uint32_t, std::string> run_name;  // number -> its run function
-        std::unordered_map<uint32_t, uint32_t> frames;       // number -> its root frame
+        std::unordered_map<uint32_t, uint32_t> frames;       // number -> its group (index into profile.groups)
         std::unordered_map<uint64_t, uint64_t> remainder;    // PyGreenlet* -> ns*hz not yet a sample
         std::unordered_set<uint64_t> hubs;                   // gevent's hub: idle waiting is not blocking
         std::unordered_set<uint32_t> hub_threads;            // threads that run a hub
@@ -120,7 +120,7 @@ private:
         ProcessProfile profile;
         std::unordered_map<uint32_t, uint64_t> offcpu_remainder;  // tid -> ns*hz not yet a sample
         ThreadNames thread_names;
-        std::unordered_map<uint32_t, uint32_t> thread_frames;  // tid -> its root frame (group by thread)
+        std::unordered_map<uint32_t, uint32_t> thread_frames;  // tid -> its group (index into profile.groups)
         std::chrono::steady_clock::time_point names_read{};
         Greenlets greenlets;
         const GreenletLayout* greenlet_layout = nullptr;
@@ -146,7 +146,7 @@ private:
     // The sample's stack (root first) from its frames, starting at frames[first] (innermost).
     Stack frames_of(Traced& t, const py_sample& sample, size_t first = 0);
     bool resumed_by_generator_end(Traced& t, const py_sample& sample);
-    void add(Traced& t, std::optional<uint32_t> root, const Stack& frames, uint64_t weight);
+    void add(Traced& t, std::optional<uint32_t> group, const Stack& frames, uint64_t weight);
     std::optional<uint32_t> root_for(Traced& t, const py_sample& sample);
     uint64_t greenlet_of(Traced& t, const py_sample& sample) const;  // 0: unknown
     uint32_t thread_frame(Traced& t, uint32_t tid);

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "base/text_encoding.h"
+#include "profile/frame_label.h"
 
 namespace pyat {
 
@@ -45,11 +46,11 @@ private:
 
 // Function names as callgrind shows them: the qualified name, disambiguated by its def line
 // when one file has two functions of that name (two lambdas, say).
-std::vector<std::string> callgrind_names(const ProcessProfile& p) {
+std::vector<std::string> callgrind_names(const std::vector<Function>& functions) {
     std::map<std::pair<std::string, std::string>, int> seen;
-    for (const auto& f : p.functions) seen[{f.file, f.name}]++;
+    for (const auto& f : functions) seen[{f.file, f.name}]++;
     std::vector<std::string> names;
-    for (const auto& f : p.functions)
+    for (const auto& f : functions)
         names.push_back(seen[{f.file, f.name}] > 1 ? fmt::format("{}'{}", f.name, f.first_line) : f.name);
     return names;
 }
@@ -57,9 +58,18 @@ std::vector<std::string> callgrind_names(const ProcessProfile& p) {
 }  // namespace
 
 void write_callgrind(const ProcessProfile& process, const RunInfo& run, std::ostream& out) {
-    std::vector<FunctionCosts> costs(process.functions.size());
+    // Callgrind has no labels: a group is a root function named by its label, with no file,
+    // calling the roots of its stacks.
+    std::vector<Function> shown = process.functions;
+    const uint32_t first_group = uint32_t(shown.size());
+    for (const auto& g : process.groups) shown.push_back({group_label(g), "", 0});
+    std::vector<FunctionCosts> costs(shown.size());
     uint64_t total = 0;
-    for (const auto& [stack, weight] : process.stacks) {
+    Stack stack;
+    for (const auto& [key, weight] : process.stacks) {
+        stack.clear();
+        if (key.group != no_group) stack.push_back({first_group + key.group, 0});
+        stack.insert(stack.end(), key.frames.begin(), key.frames.end());
         if (stack.empty() || !weight) continue;
         total += weight;
         costs[stack.back().function].self[stack.back().line] += weight;
@@ -102,17 +112,17 @@ void write_callgrind(const ProcessProfile& process, const RunInfo& run, std::ost
     fmt::print(out, "events: {}\nsummary: {}\n\n", event, total);
 
     // Functions grouped by file, in a stable order.
-    std::vector<std::string> names = callgrind_names(process);
-    std::vector<uint32_t> order(process.functions.size());
+    std::vector<std::string> names = callgrind_names(shown);
+    std::vector<uint32_t> order(shown.size());
     for (uint32_t i = 0; i < order.size(); i++) order[i] = i;
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-        const auto &fa = process.functions[a], &fb = process.functions[b];
+        const auto &fa = shown[a], &fb = shown[b];
         return std::tie(fa.file, names[a], fa.first_line) < std::tie(fb.file, names[b], fb.first_line);
     });
 
     NameTable files, functions;
     auto file_of = [&](uint32_t f) {
-        const std::string& file = process.functions[f].file;
+        const std::string& file = shown[f].file;
         return file.empty() ? std::string(no_file) : file;
     };
     for (uint32_t f : order) {
@@ -132,7 +142,7 @@ void write_callgrind(const ProcessProfile& process, const RunInfo& run, std::ost
                 auto exact = process.call_counts.find({f, line, callee});
                 count = exact == process.call_counts.end() ? 0 : exact->second;
             }
-            fmt::print(out, "calls={} {}\n{} {}\n", count, process.functions[callee].first_line, line, call.inclusive);
+            fmt::print(out, "calls={} {}\n{} {}\n", count, shown[callee].first_line, line, call.inclusive);
         }
         fmt::print(out, "\n");
     }

@@ -8,7 +8,7 @@
 #include <map>
 #include <memory>
 
-#include "writers/flamegraph_script.h"
+#include "flamegraph_js.h"  // generated from writers/flamegraph.js
 #include "writers/folded_writer.h"
 #include "base/text_encoding.h"
 
@@ -147,7 +147,7 @@ void write_flamegraph(const Profile& profile, std::ostream& out) {
                "#title {{ font-size: 17px; }} #subtitle {{ fill: #555; }}\n"
                ".control {{ cursor: pointer; fill: #1a55a0; }} g.f {{ cursor: pointer; }}\n"
                "g.f:hover rect {{ stroke: #000; stroke-width: 0.5; }}</style>\n");
-    fmt::print(out, "<script type=\"text/ecmascript\"><![CDATA[{}]]></script>\n", flamegraph_script);
+    fmt::print(out, "<script type=\"text/ecmascript\"><![CDATA[\n{}]]></script>\n", flamegraph_script);
     fmt::print(out, "<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"#f6f6f2\"/>\n");
     fmt::print(out, "<text id=\"title\" x=\"{}\" y=\"24\" text-anchor=\"middle\">pyasynctrace: {}</text>\n",
                image_width / 2, xml_escape(profile.run.target_summary));

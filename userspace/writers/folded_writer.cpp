@@ -11,13 +11,17 @@ std::map<std::vector<std::string>, uint64_t> labelled_stacks(const Profile& prof
     std::map<std::vector<std::string>, uint64_t> stacks;
     const bool rooted = profile.processes.size() > 1;
     for (const auto& process : profile.processes) {
-        std::vector<std::string> labels(process.functions.size());
-        std::transform(process.functions.begin(), process.functions.end(), labels.begin(), frame_label);
+        std::vector<std::string> labels(process.functions.size()), group_labels(process.groups.size());
+        std::transform(process.functions.begin(), process.functions.end(), labels.begin(),
+                       [](const Function& f) { return frame_label(f); });
+        std::transform(process.groups.begin(), process.groups.end(), group_labels.begin(), group_label);
+        const std::string process_root = rooted ? process_label(process) : "";
         for (const auto& [stack, weight] : process.stacks) {
             std::vector<std::string> frames;
-            frames.reserve(stack.size() + 1);
-            if (rooted) frames.push_back(process.root_label());
-            for (const auto& f : stack) frames.push_back(labels[f.function]);
+            frames.reserve(stack.frames.size() + 2);
+            if (rooted) frames.push_back(process_root);
+            if (stack.group != no_group) frames.push_back(group_labels[stack.group]);
+            for (const auto& f : stack.frames) frames.push_back(labels[f.function]);
             stacks[frames] += weight;
         }
     }

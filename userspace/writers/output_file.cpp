@@ -300,7 +300,7 @@ void check_output_writable(const std::string& path) {
     TemporaryFile probe(d);  // permissions, ACLs, read-only file systems, inodes: the one test that sees all
 }
 
-void check_outputs(const std::vector<OutputSpec>& outputs, bool per_process_callgrind) {
+void check_outputs(const std::vector<OutputSpec>& outputs, bool per_process_files) {
     std::vector<OutputDestination> resolved;
     for (const auto& o : outputs) {
         check_output_writable(o.path);
@@ -314,9 +314,9 @@ void check_outputs(const std::vector<OutputSpec>& outputs, bool per_process_call
                                         printable_text(a.path), printable_text(b.path), printable_text(b.resolved)));
         }
     }
-    if (!per_process_callgrind) return;
+    if (!per_process_files) return;
     for (size_t i = 0; i < resolved.size(); i++) {
-        if (outputs[i].format != OutputFormat::callgrind) continue;
+        if (!outputs[i].format->write_process) continue;  // one file for the whole profile
         const OutputDestination& c = resolved[i];
         for (size_t j = 0; j < resolved.size(); j++) {
             const OutputDestination& o = resolved[j];

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "app/options.h"
 #include "base/unique_fd.h"
+#include "writers/registry.h"
 
 namespace pyat {
 
@@ -46,9 +46,9 @@ OutputDestination resolve_output(const std::string& path);
 void check_output_writable(const std::string& path);
 
 // Every output checked with check_output_writable, and no two the same file (through a link,
-// say). When `per_process_callgrind`, a callgrind output may become one file per process,
-// "<path>.<pid>": no other output may have such a name.
-void check_outputs(const std::vector<OutputSpec>& outputs, bool per_process_callgrind);
+// say). When `per_process_files`, an output of a per-process format (callgrind) may become one
+// file per process, "<path>.<pid>": no other output may have such a name.
+void check_outputs(const std::vector<OutputSpec>& outputs, bool per_process_files);
 
 // Writes PATH whole: `body` streams into a new temporary file in the destination's directory
 // (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0644 at most whatever the umask or a default ACL says; a umask

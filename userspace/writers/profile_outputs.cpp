@@ -6,13 +6,9 @@
 #include <map>
 #include <optional>
 
-#include "writers/callgrind_writer.h"
 #include "base/error.h"
-#include "writers/event_log_writer.h"
-#include "writers/flamegraph_writer.h"
-#include "writers/folded_writer.h"
-#include "writers/output_file.h"
 #include "base/text_encoding.h"
+#include "writers/output_file.h"
 
 namespace pyat {
 
@@ -43,19 +39,9 @@ private:
 };
 }  // namespace
 
-const char* format_name(OutputFormat f) {
-    switch (f) {
-        case OutputFormat::callgrind: return "callgrind";
-        case OutputFormat::folded: return "folded stacks";
-        case OutputFormat::svg: return "flame graph";
-        case OutputFormat::jsonl: return "event log";
-    }
-    return "?";
-}
-
 std::vector<OutputSpec> default_outputs(int pid) {
-    return {{fmt::format("pyasynctrace.{}.callgrind", pid), OutputFormat::callgrind},
-            {fmt::format("pyasynctrace.{}.svg", pid), OutputFormat::svg}};
+    return {{fmt::format("pyasynctrace.{}.callgrind", pid), &output_format("callgrind")},
+            {fmt::format("pyasynctrace.{}.svg", pid), &output_format("svg")}};
 }
 
 bool profile_is_empty(const Profile& profile) {
@@ -70,19 +56,15 @@ std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector
     RunFiles files;
     std::vector<WrittenFile> written;
     for (const auto& spec : outputs) {
-        if (spec.format == OutputFormat::jsonl) {
-            std::string error = files.write(spec.path, [&](std::ostream& out) { write_event_log(profile, out); });
-            written.push_back({spec.path, spec.format, profile.blocking.size() + profile.deferred_events.size(),
-                               "events", error});
-        } else if (spec.format != OutputFormat::callgrind) {
-            std::string error = files.write(spec.path, [&](std::ostream& out) {
-                if (spec.format == OutputFormat::folded)
-                    write_folded(profile, out);
-                else
-                    write_flamegraph(profile, out);
-            });
-            written.push_back(
-                {spec.path, spec.format, profile.total(), processes_phrase(profile.processes.size()), error});
+        const OutputFormat& format = *spec.format;
+        if (format.write_profile) {
+            std::string error = files.write(spec.path, [&](std::ostream& out) { format.write_profile(profile, out); });
+            if (format.event_log)
+                written.push_back({spec.path, spec.format, profile.blocking.size() + profile.deferred_events.size(),
+                                   "events", error});
+            else
+                written.push_back(
+                    {spec.path, spec.format, profile.total(), processes_phrase(profile.processes.size()), error});
         } else if (sampled.size() > 1) {
             std::map<int, int> seen;  // a PID that exec'd another program has one profile per program
             for (const ProcessProfile* p : sampled) {
@@ -90,7 +72,7 @@ std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector
                 std::string path = n == 1 ? fmt::format("{}.{}", spec.path, p->pid)
                                           : fmt::format("{}.{}-{}", spec.path, p->pid, n);
                 std::string error =
-                    files.write(path, [&](std::ostream& out) { write_callgrind(*p, profile.run, out); });
+                    files.write(path, [&](std::ostream& out) { format.write_process(*p, profile.run, out); });
                 written.push_back({path, spec.format, p->total(), fmt::format("PID {}", p->pid), error});
             }
         } else {
@@ -99,7 +81,7 @@ std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector
                                       : profile.processes.empty() ? empty
                                                                   : profile.processes.front();
             std::string error =
-                files.write(spec.path, [&](std::ostream& out) { write_callgrind(p, profile.run, out); });
+                files.write(spec.path, [&](std::ostream& out) { format.write_process(p, profile.run, out); });
             written.push_back({spec.path, spec.format, p.total(),
                                p.pid ? fmt::format("PID {}", p.pid) : "no process", error});
         }
@@ -120,12 +102,12 @@ OutputsWritten write_and_report_outputs(const Profile& profile, const std::vecto
             fmt::print(stderr, "pyasynctrace: error: {}\n", w.error);
             failed = true;
         } else if (quiet) {
-        } else if (w.format == OutputFormat::jsonl) {
-            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {} events)\n", path, format_name(w.format), w.samples);
+        } else if (w.format->event_log) {
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {} events)\n", path, w.format->noun, w.samples);
         } else if (profile.run.traced) {
-            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {})\n", path, format_name(w.format), w.what);
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {})\n", path, w.format->noun, w.what);
         } else {
-            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {}, {} samples)\n", path, format_name(w.format), w.what,
+            fmt::print(stderr, "pyasynctrace: wrote {} ({}, {}, {} samples)\n", path, w.format->noun, w.what,
                        w.samples);
         }
     }

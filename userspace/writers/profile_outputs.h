@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "app/options.h"
 #include "profile/profile.h"
+#include "writers/registry.h"
 
 namespace pyat {
 
@@ -14,14 +14,14 @@ std::vector<OutputSpec> default_outputs(int pid);
 
 struct WrittenFile {
     std::string path;
-    OutputFormat format;
+    const OutputFormat* format;
     uint64_t samples;      // samples (ns in --mode trace), or events for the event log
     std::string what;      // e.g. "PID 4242" or "3 processes"
     std::string error;     // not written: "cannot write PATH: reason" (one line)
 };
 
-// Writes every output, each through write_output_file. Callgrind holds one process per file:
-// when the profile has several processes with samples, each goes to "<path>.<pid>". A file that
+// Writes every output, each through write_output_file. A per-process format (callgrind) holds one
+// process per file: when the profile has several processes with samples, each goes to "<path>.<pid>". A file that
 // cannot be written (or would be a file already written in this run) is reported in its entry
 // and the others are still written.
 std::vector<WrittenFile> write_outputs(const Profile& profile, const std::vector<OutputSpec>& outputs);
@@ -35,7 +35,5 @@ enum class OutputsWritten { all, nothing_to_write, some_failed };
 // "wrote" line per file (not when quiet), one error line per file that could not be written, or
 // one line saying that nothing was written (even when quiet: the files asked for are not there).
 OutputsWritten write_and_report_outputs(const Profile& profile, const std::vector<OutputSpec>& outputs, bool quiet);
-
-const char* format_name(OutputFormat f);
 
 }  // namespace pyat

@@ -141,21 +141,21 @@ TEST(CommandLine, OutputsTakeTheirFormatFromTheName) {
     Options o = ok({"-o", "prof.callgrind", "-o", "callgrind.out", "-o", "dir/callgrind.out.1234", "--output",
                     "a.folded", "--output=b.svg", "-o", "/tmp/with space.svg", "-o", "-dash.svg", "-oc.FOLDED"});
     ASSERT_EQ(o.outputs.size(), 8u);
-    std::vector<std::pair<std::string, OutputFormat>> want = {
-        {"prof.callgrind", OutputFormat::callgrind}, {"callgrind.out", OutputFormat::callgrind},
-        {"dir/callgrind.out.1234", OutputFormat::callgrind}, {"a.folded", OutputFormat::folded},
-        {"b.svg", OutputFormat::svg}, {"/tmp/with space.svg", OutputFormat::svg},
-        {"-dash.svg", OutputFormat::svg}, {"c.FOLDED", OutputFormat::folded}};
+    std::vector<std::pair<std::string, const OutputFormat*>> want = {
+        {"prof.callgrind", &output_format("callgrind")}, {"callgrind.out", &output_format("callgrind")},
+        {"dir/callgrind.out.1234", &output_format("callgrind")}, {"a.folded", &output_format("folded")},
+        {"b.svg", &output_format("svg")}, {"/tmp/with space.svg", &output_format("svg")},
+        {"-dash.svg", &output_format("svg")}, {"c.FOLDED", &output_format("folded")}};
     for (size_t i = 0; i < want.size(); i++) {
         EXPECT_EQ(o.outputs[i].path, want[i].first);
         EXPECT_EQ(o.outputs[i].format, want[i].second) << want[i].first;
     }
-    EXPECT_EQ(format_from_name("x.callgrind.svg"), OutputFormat::svg);
-    EXPECT_EQ(format_from_name("callgrind.out.svg"), OutputFormat::callgrind);  // the base name rule wins
-    EXPECT_EQ(format_from_name("mycallgrind.out"), std::nullopt);
-    EXPECT_EQ(format_from_name(".svg"), std::nullopt);
-    EXPECT_EQ(format_from_name("svg/"), std::nullopt);
-    EXPECT_EQ(format_from_name("dir.svg/prof"), std::nullopt);
+    EXPECT_EQ(format_from_name("x.callgrind.svg"), &output_format("svg"));
+    EXPECT_EQ(format_from_name("callgrind.out.svg"), &output_format("callgrind"));  // the base name rule wins
+    EXPECT_EQ(format_from_name("mycallgrind.out"), nullptr);
+    EXPECT_EQ(format_from_name(".svg"), nullptr);
+    EXPECT_EQ(format_from_name("svg/"), nullptr);
+    EXPECT_EQ(format_from_name("dir.svg/prof"), nullptr);
 
     for (const char* name : {"prof.txt", "prof", "prof.svgz", "dir.svg/", "callgrind", "x.pdf"}) {
         std::string e = bad({"-o", name});
@@ -171,10 +171,10 @@ TEST(CommandLine, OutputsTakeTheirFormatFromTheName) {
 TEST(CommandLine, FormatForcesEveryOutput) {
     Options o = ok({"-o", "a.txt", "-o", "b.svg", "--format", "folded"});
     ASSERT_EQ(o.outputs.size(), 2u);
-    EXPECT_EQ(o.outputs[0].format, OutputFormat::folded);
-    EXPECT_EQ(o.outputs[1].format, OutputFormat::folded);
-    EXPECT_EQ(ok({"--format=callgrind", "-o", "x"}).outputs.at(0).format, OutputFormat::callgrind);
-    EXPECT_EQ(ok({"--format", "svg", "-o", "/dev/stdout"}).outputs.at(0).format, OutputFormat::svg);
+    EXPECT_EQ(o.outputs[0].format, &output_format("folded"));
+    EXPECT_EQ(o.outputs[1].format, &output_format("folded"));
+    EXPECT_EQ(ok({"--format=callgrind", "-o", "x"}).outputs.at(0).format, &output_format("callgrind"));
+    EXPECT_EQ(ok({"--format", "svg", "-o", "/dev/stdout"}).outputs.at(0).format, &output_format("svg"));
 
     std::string e = bad({"-o", "a.txt", "--format", "pdf"});
     for (const char* part : {"'pdf'", "callgrind", "folded", "svg"}) EXPECT_TRUE(contains(e, part)) << e;
@@ -348,4 +348,30 @@ TEST(CommandLine, SubprocessesBelongsToAnAttachedProcess) {
     EXPECT_TRUE(contains(bad({"--subprocesses"}), "host-wide"));
     EXPECT_TRUE(contains(bad({"--mode", "trace", "-p", "42", "--subprocesses"}), "--mode sample"));
     EXPECT_TRUE(contains(parse({"--help"}).message, "--subprocesses"));
+}
+
+// The command line knows the formats from the writers' registry only: each one is accepted by
+// --format NAME and told from its name patterns, and --help and the errors list it.
+TEST(CommandLine, EveryRegisteredFormatIsReachableAndListed) {
+    ASSERT_GE(output_formats().size(), 4u);
+    const std::string help = parse({"--help"}).message;
+    const std::string unknown = bad({"-o", "x", "--format", "nope"});
+    const std::string untold = bad({"-o", "x.unknown"});
+    for (const auto& f : output_formats()) {
+        const std::string name(f.name);
+        EXPECT_EQ(find_output_format(name), &f);
+        EXPECT_EQ(ok({"-o", "x", "--format", name.c_str()}).outputs.at(0).format, &f) << name;
+        for (std::string_view suffix : f.suffixes) {
+            const std::string path = "dir/prof" + std::string(suffix);
+            EXPECT_EQ(format_from_name(path), &f) << path;
+            EXPECT_TRUE(contains(untold, "*" + std::string(suffix))) << untold;
+        }
+        if (!f.name_prefix.empty()) {
+            EXPECT_EQ(format_from_name(std::string(f.name_prefix) + ".1"), &f);
+        }
+        EXPECT_TRUE(contains(unknown, name)) << unknown;
+        EXPECT_TRUE(contains(help, name)) << name;
+        EXPECT_NE(f.write_profile == nullptr, f.write_process == nullptr) << name << ": exactly one writer";
+    }
+    EXPECT_EQ(find_output_format("nope"), nullptr);
 }

@@ -288,7 +288,7 @@ TEST(StackAggregator, StacksAreRootFirstAndSpecialCasesAreNamed) {
     std::map<std::string, uint64_t> by_text;
     for (const auto& [stack, w] : p.stacks) {
         std::string text;
-        for (const auto& f : stack) text += (text.empty() ? "" : ";") + p.functions[f.function].name + ":" + std::to_string(f.line);
+        for (const auto& f : stack.frames) text += (text.empty() ? "" : ";") + p.functions[f.function].name + ":" + std::to_string(f.line);
         by_text[text] += w;
     }
     EXPECT_EQ(by_text["main:4;Demo.f:3"], 1u);

@@ -46,7 +46,7 @@ public:
         std::map<std::string, uint64_t> out;
         for (const auto& [stack, weight] : profile_.stacks) {
             std::string key;
-            for (const auto& f : stack) key += (key.empty() ? "" : ";") + profile_.functions[f.function].name;
+            for (const auto& f : stack.frames) key += (key.empty() ? "" : ";") + profile_.functions[f.function].name;
             out[key] += weight;
         }
         return out;

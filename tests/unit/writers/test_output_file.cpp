@@ -327,26 +327,26 @@ TEST(OutputFile, TwoOutputsThatAreOneFileAreRefused) {
     };
     // -o a.svg -o link.folded with link.folded -> a.svg, the file existing or not yet.
     fs::create_symlink("a.svg", dir / "link.folded");
-    std::vector<OutputSpec> linked = {{dir / "a.svg", OutputFormat::svg}, {dir / "link.folded", OutputFormat::folded}};
+    std::vector<OutputSpec> linked = {{dir / "a.svg", &output_format("svg")}, {dir / "link.folded", &output_format("folded")}};
     EXPECT_TRUE(contains(refused(linked), "-o " + (dir / "a.svg") + " and -o " + (dir / "link.folded") +
                                               " are the same file (" + (dir / "a.svg") + ")"));
     std::ofstream(dir / "a.svg") << "x";
     EXPECT_TRUE(contains(refused(linked), "are the same file"));
     // The same entry through ".." or "./", and a hard link.
     fs::create_directory(dir / "sub");
-    EXPECT_TRUE(contains(refused({{dir / "a.svg", OutputFormat::svg}, {dir / "sub/../a.svg", OutputFormat::svg}}),
+    EXPECT_TRUE(contains(refused({{dir / "a.svg", &output_format("svg")}, {dir / "sub/../a.svg", &output_format("svg")}}),
                          "are the same file"));
     fs::create_hard_link(dir / "a.svg", dir / "hard.svg");
-    EXPECT_TRUE(contains(refused({{dir / "a.svg", OutputFormat::svg}, {dir / "hard.svg", OutputFormat::svg}}),
+    EXPECT_TRUE(contains(refused({{dir / "a.svg", &output_format("svg")}, {dir / "hard.svg", &output_format("svg")}}),
                          "are the same file"));
-    EXPECT_EQ(refused({{dir / "a.svg", OutputFormat::svg}, {dir / "b.folded", OutputFormat::folded}}), "");
+    EXPECT_EQ(refused({{dir / "a.svg", &output_format("svg")}, {dir / "b.folded", &output_format("folded")}}), "");
 
     // A callgrind output becomes <path>.<pid> per process when several are sampled.
-    std::vector<OutputSpec> per_pid = {{dir / "all.callgrind", OutputFormat::callgrind},
-                                       {dir / "all.callgrind.4242", OutputFormat::callgrind}};
+    std::vector<OutputSpec> per_pid = {{dir / "all.callgrind", &output_format("callgrind")},
+                                       {dir / "all.callgrind.4242", &output_format("callgrind")}};
     EXPECT_TRUE(contains(refused(per_pid), "-o " + (dir / "all.callgrind.4242") + " could be overwritten"));
     EXPECT_EQ(refused(per_pid, false), "") << "one process: one file";
-    EXPECT_EQ(refused({{dir / "all.callgrind", OutputFormat::callgrind}, {dir / "all.callgrind.x", OutputFormat::svg}}),
+    EXPECT_EQ(refused({{dir / "all.callgrind", &output_format("callgrind")}, {dir / "all.callgrind.x", &output_format("svg")}}),
               "");
 }
 
@@ -361,7 +361,7 @@ TEST(OutputFile, WriteOutputsNeverWritesOneFileTwice) {
     pp.add({{f, 2}}, 5);
     p.processes.push_back(pp);
     fs::create_symlink("a.svg", dir / "link.folded");
-    auto written = write_outputs(p, {{dir / "a.svg", OutputFormat::svg}, {dir / "link.folded", OutputFormat::folded}});
+    auto written = write_outputs(p, {{dir / "a.svg", &output_format("svg")}, {dir / "link.folded", &output_format("folded")}});
     ASSERT_EQ(written.size(), 2u);
     EXPECT_EQ(written[0].error, "");
     EXPECT_TRUE(contains(written[1].error, "written a moment ago by this run")) << written[1].error;

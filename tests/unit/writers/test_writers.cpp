@@ -62,6 +62,25 @@ TEST(FrameLabel, LibraryPathsAreShortened) {
     EXPECT_EQ(frame_label({"[no Python frame]", "", 0}), "[no Python frame]");
 }
 
+// Every label comes from profile/frame_label: a frame at a given line, a process, a group.
+TEST(FrameLabel, FramesProcessesAndGroupsAreNamedInOnePlace) {
+    const Function f{"Server.handle", "/usr/lib/python3/dist-packages/twisted/web/server.py", 12};
+    EXPECT_EQ(frame_label(f), "Server.handle (twisted/web/server.py:12)");
+    EXPECT_EQ(frame_label(f, 40), "Server.handle (twisted/web/server.py:40)");
+    EXPECT_EQ(frame_label({"[gc]", "", 0}, 7), "[gc]");
+    EXPECT_EQ(code_label("[code object 0x10, freed]", "", 0), "[code object 0x10, freed] (:0)");  // the Deferred log's
+    ProcessProfile p;
+    p.pid = 4242;
+    EXPECT_EQ(process_label(p), "process [4242]");
+    p.program = "python3.11";
+    EXPECT_EQ(process_label(p), "python3.11 [4242]");
+    using Kind = SampleGroup::Kind;
+    EXPECT_EQ(group_label({Kind::thread, 4243, "worker-1"}), "thread \"worker-1\" [4243]");
+    EXPECT_EQ(group_label({Kind::thread, 4243, ""}), "thread [4243]");
+    EXPECT_EQ(group_label({Kind::greenlet, 7, "handle_client"}), "greenlet 7 (handle_client)");
+    EXPECT_EQ(group_label({Kind::greenlet, 7, ""}), "greenlet 7");
+}
+
 TEST(FoldedWriter, OneLinePerStackRootFirst) {
     std::ostringstream out;
     write_folded(known_profile(), out);
@@ -355,7 +374,7 @@ TEST(CallgrindWriter, OneFilePerProfileEvenWhenAPidComesTwice) {
     Profile p = known_profile(3);
     p.processes[2].pid = 42;  // the same PID, a second program
     TempDir dir;
-    auto written = write_outputs(p, {{dir / "all.callgrind", OutputFormat::callgrind}});
+    auto written = write_outputs(p, {{dir / "all.callgrind", &output_format("callgrind")}});
     ASSERT_EQ(written.size(), 3u);
     EXPECT_EQ(written[0].path, dir / "all.callgrind.42");
     EXPECT_EQ(written[1].path, dir / "all.callgrind.43");

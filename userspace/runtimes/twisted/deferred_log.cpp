@@ -32,7 +32,7 @@ std::string DeferredLog::describe_callable(const py_frame& callable, CodeResolve
         return type.empty() ? "(unreadable)" : type;
     }
     ResolvedFrame r = resolver.resolve(callable);
-    return fmt::format("{} ({}:{})", *r.name, short_path(*r.file), r.first_line);
+    return code_label(*r.name, *r.file, r.first_line);
 }
 
 void DeferredLog::push(DeferredEvent e) {

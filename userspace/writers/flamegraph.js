@@ -1,11 +1,7 @@
-// The JavaScript embedded in every flame graph (see flamegraph_writer.cpp).
-#pragma once
-
-namespace pyat {
-
+// The flame graph's JavaScript: zoom on click, search, details on hover. Embedded in every SVG the
+// flame graph writer makes (tools/embed_text.py, at build; these leading comment lines are left out).
 // Frames are <g class="f" data-x data-w data-d> holding a <title>, a <rect> and a <text>; x and
 // width are fractions of the full width, depth counts from the bottom.
-inline constexpr const char* flamegraph_script = R"JS(
 var svg, frames, details, matchedText, width, pad = 10, zoomed = null;
 function init(evt) {
   svg = document.documentElement;
@@ -77,6 +73,3 @@ function search(term) {
   matchedText.textContent = re ? "Matched: " + (covered * 100).toFixed(1) + "%" : "";
   document.getElementById("clear").style.display = re ? "" : "none";
 }
-)JS";
-
-}  // namespace pyat
