@@ -73,6 +73,28 @@ void StackAggregator::retire(pid_t pid, uint64_t end_ns) {
     std::replace(order_.begin(), order_.end(), pid, key);
 }
 
+bool StackAggregator::add_record(const void* data, size_t size) {
+    const auto* hdr = static_cast<const event_header*>(data);
+    switch (hdr->kind) {
+        case EVENT_CPU_SAMPLE:
+        case EVENT_OFFCPU:
+        case EVENT_GREENLET_SWITCH:
+        case EVENT_GENERATOR_WAIT: {
+            size_t frames = (size - sizeof(event_header)) / sizeof(py_frame);
+            if (hdr->nframes <= frames) add_sample(*static_cast<const py_sample*>(data));  // never read past the record
+            return true;
+        }
+        case EVENT_REACTOR_BUSY:
+        case EVENT_DEFERRED:
+            add_sample(*static_cast<const py_sample*>(data));
+            return true;
+        case PYAT_EVENT_CODE_NAME:
+            if (size >= offsetof(code_name_event, table)) learn_code(*static_cast<const code_name_event*>(data), size);
+            return true;
+    }
+    return false;
+}
+
 void StackAggregator::learn_code(const code_name_event& event, size_t size) {
     auto it = processes_.find(pid_t(event.pid));
     if (it != processes_.end()) it->second->resolver.learn(event, size);

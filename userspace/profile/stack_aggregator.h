@@ -63,6 +63,10 @@ public:
     // traced again as the new program.
     void retire(pid_t pid, uint64_t end_ns);
 
+    // A ring-buffer record of a kind the profile is made from (samples, runtime events that carry
+    // stacks, code namings); false: another kind. Malformed records are dropped.
+    bool add_record(const void* data, size_t size);
+
     // One EVENT_CPU_SAMPLE, EVENT_OFFCPU or EVENT_GREENLET_SWITCH record (header plus
     // hdr.nframes frames).
     void add_sample(const py_sample& sample);
@@ -81,7 +85,6 @@ public:
     void finish(uint64_t end_ns);
 
     uint64_t samples() const { return samples_; }
-    size_t process_count() const { return processes_.size(); }
 
     // The processes in the order they were added; moves the data out.
     std::vector<ProcessProfile> take_profiles();
