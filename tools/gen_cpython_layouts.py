@@ -2,9 +2,10 @@
 """Turn probes/cpython/*.conf into a C++ table (included by userspace/cpython/cpython_layout.cpp),
 with --greenlet, probes/greenlet/*.conf into one for userspace/runtimes/greenlet/greenlet_layout.cpp, and with
 --twisted, probes/twisted/*.conf (names only: every value is a string) into one for
-userspace/runtimes/twisted/twisted_description.cpp.
+userspace/runtimes/twisted/twisted_description.cpp, and with --gevent, probes/greenlet/gevent/*.conf
+(names only too) into one for userspace/runtimes/greenlet/gevent_description.cpp.
 
-Usage: gen_cpython_layouts.py [--greenlet|--twisted] OUTPUT.inc CONF [CONF...]
+Usage: gen_cpython_layouts.py [--greenlet|--twisted|--gevent] OUTPUT.inc CONF [CONF...]
 
 Each CONF holds `key = value` lines (`#` comments). `version = X.Y` names the interpreter;
 every other key is a member of pyat::CpythonLayout, values are integers (decimal or 0x...) or
@@ -20,8 +21,8 @@ ENUM_MEMBERS = {"line_table": "LineTableFormat::", "dict_layout": "DictLayout::"
                 "instance_dict": "InstanceDict::"}
 
 
-def parse_twisted(path):
-    """`twisted = X.Y` names the release; every other value is kept as a C string."""
+def parse_names(path, release_key):
+    """`<release_key> = X.Y` names the release; every other value is kept as a C string."""
     entries, version = [], None
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
@@ -31,14 +32,14 @@ def parse_twisted(path):
             key, sep, value = (part.strip() for part in line.partition("="))
             if not sep or not KEY.match(key) or not value or '"' in value or "\\" in value:
                 sys.exit(f"{path}:{number}: expected `key = value`, got {raw.strip()!r}")
-            if key == "twisted":
+            if key == release_key:
                 if not re.match(r"^\d+\.\d+$", value):
-                    sys.exit(f"{path}:{number}: twisted must read MAJOR.MINOR")
+                    sys.exit(f"{path}:{number}: {release_key} must read MAJOR.MINOR")
                 version = tuple(int(x) for x in value.split("."))
                 continue
             entries.append((key, f'"{value}"'))
     if version is None:
-        sys.exit(f"{path}: no `twisted = X.Y` line")
+        sys.exit(f"{path}: no `{release_key} = X.Y` line")
     return version, entries
 
 
@@ -76,14 +77,15 @@ def parse(path):
 
 def main():
     args = sys.argv[1:]
-    mode = args[0] if args and args[0] in ("--greenlet", "--twisted") else ""
+    mode = args[0] if args and args[0] in ("--greenlet", "--twisted", "--gevent") else ""
     if mode:
         args = args[1:]
     if len(args) < 2:
         sys.exit(__doc__)
     struct, function, parser = {
         "--greenlet": ("GreenletLayout", "generated_greenlet_layouts", parse),
-        "--twisted": ("TwistedDescription", "generated_twisted_descriptions", parse_twisted),
+        "--twisted": ("TwistedDescription", "generated_twisted_descriptions", lambda p: parse_names(p, "twisted")),
+        "--gevent": ("GeventDescription", "generated_gevent_descriptions", lambda p: parse_names(p, "gevent")),
         "": ("CpythonLayout", "generated_cpython_layouts", parse),
     }[mode]
     layouts = sorted(parser(p) + (p,) for p in args[1:])
@@ -91,7 +93,7 @@ def main():
     out.append(f"static std::vector<{struct}> {function}() {{")
     out.append(f"    std::vector<{struct}> all;")
     for (major, minor), entries, path in layouts:
-        source = "/".join(path.replace("\\", "/").split("/")[-2:])
+        source = ("/" + path.replace("\\", "/")).split("/probes/")[-1]
         out.append("    {")
         out.append(f"        {struct} l{{}};")
         out.append(f"        l.major = {major};")

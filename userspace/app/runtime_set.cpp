@@ -27,6 +27,13 @@ void RuntimeSet::configure(SamplerConfig& config) const {
     for (const auto& e : entries_) e.runtime->configure(options_, config);
 }
 
+std::vector<std::function<std::unique_ptr<RuntimeStacks>()>> RuntimeSet::stacks_makers() const {
+    std::vector<std::function<std::unique_ptr<RuntimeStacks>()>> out;
+    for (const auto& e : entries_)
+        if (e.runtime->make_stacks()) out.emplace_back([runtime = e.runtime.get()] { return runtime->make_stacks(); });
+    return out;
+}
+
 void RuntimeSet::start(Steady::time_point start) {
     for (auto& e : entries_) e.next = start + e.every;
 }

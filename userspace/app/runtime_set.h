@@ -21,6 +21,8 @@ public:
     explicit RuntimeSet(const Options& options);
 
     void configure(SamplerConfig& config) const;
+    // Their parts of every traced process on the profile side (AggregatorConfig::runtime_stacks).
+    std::vector<std::function<std::unique_ptr<RuntimeStacks>()>> stacks_makers() const;
     // The run starts at `start`: the first periodic looks come one look_every() after it.
     void start(Steady::time_point start);
     // A process just traced: every runtime looks; one that has not found itself there yet looks

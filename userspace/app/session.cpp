@@ -101,10 +101,11 @@ int run_session(const Options& options) {
 
     // Configure and load: the profile side, the runtimes this run needs, the BPF programs.
     const unsigned threshold_ms = block_threshold_ms(options);
-    StackAggregator aggregator(AggregatorConfig{options.clock, options.hz, options.group_by,
-                                                uint64_t(threshold_ms) * 1'000'000ULL, options.raw_stacks});
-    std::optional<TargetDiscovery> discovery = target_discovery(options, launched.get(), attached, self);
     RuntimeSet runtimes(options);
+    StackAggregator aggregator(AggregatorConfig{options.clock, options.hz, options.group_by,
+                                                uint64_t(threshold_ms) * 1'000'000ULL, options.raw_stacks,
+                                                runtimes.stacks_makers()});
+    std::optional<TargetDiscovery> discovery = target_discovery(options, launched.get(), attached, self);
     ProcessEvents events;
     BpfSampler sampler(sampler_config(options, runtimes, discovery.has_value(), threshold_ms, kernel_holds.fd()),
                        [&](const void* data, size_t size) {

@@ -14,8 +14,9 @@
 //   look at a process out of turn (take_wakeups, woken);
 // - at the end of the run: charging what is still suspended (finish), adding what it collected
 //   besides stacks to the profile (add_to), and its lines of the end-of-run summary.
-// How its records become logical stacks is the profile side's (profile/stack_aggregator), which a
-// runtime configures per process through the context when it finds itself in that process.
+// Its records become stacks on the profile side, in a RuntimeStacks of its own per traced process
+// (profile/runtime_stacks.h), which it reaches through the context's aggregator once it has found
+// itself in that process.
 #pragma once
 
 #include <sys/types.h>
@@ -23,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,7 @@
 #include "kernel/bpf_sampler.h"
 #include "kernel/kernel_hooks.h"
 #include "profile/profile.h"
+#include "profile/runtime_stacks.h"
 
 namespace pyat {
 
@@ -71,6 +74,8 @@ public:
     virtual bool wanted(const Options& options) const = 0;
     // What its kernel hooks need loaded, before the programs load.
     virtual void configure(const Options&, SamplerConfig&) const {}
+    // Its part of each traced process on the profile side (nullptr: none).
+    virtual std::unique_ptr<RuntimeStacks> make_stacks() const { return nullptr; }
 
     // A process just traced, or one that was `not_yet`: hooks it if the runtime is there.
     virtual Look look(const PythonProcess& process, RuntimeContext& context) = 0;

@@ -11,6 +11,7 @@
 #include "process/target_file.h"
 #include "profile/stack_aggregator.h"
 #include "runtimes/greenlet/greenlet_layout.h"
+#include "runtimes/greenlet/greenlet_stacks.h"
 
 namespace pyat {
 
@@ -36,6 +37,8 @@ void GreenletRuntime::configure(const Options& options, SamplerConfig& config) c
     config.walk_every_park = options.group_by == GroupBy::greenlet;
 }
 
+std::unique_ptr<RuntimeStacks> GreenletRuntime::make_stacks() const { return std::make_unique<GreenletStacks>(); }
+
 Look GreenletRuntime::look(const PythonProcess& p, RuntimeContext& context) {
     std::vector<Mapping> maps;
     try {
@@ -55,7 +58,7 @@ Look GreenletRuntime::look(const PythonProcess& p, RuntimeContext& context) {
     }
     try {
         attach_switch_hook(context.kernel, p.pid, module->path, module->layout->switch_symbol, module->layout->bpf);
-        context.aggregator.set_greenlet_layout(p.pid, module->layout);
+        if (auto* stacks = context.aggregator.stacks_of<GreenletStacks>(p.pid)) stacks->set_layout(module->layout);
         hooked_++;
         context.note(fmt::format("pyasynctrace: PID {}: following greenlet {} switches", p.pid, module->version));
     } catch (const Error& e) {

@@ -13,6 +13,7 @@ public:
     std::string_view name() const override { return "greenlet"; }
     bool wanted(const Options& options) const override;
     void configure(const Options& options, SamplerConfig& config) const override;
+    std::unique_ptr<RuntimeStacks> make_stacks() const override;
     Look look(const PythonProcess& process, RuntimeContext& context) override;
     std::chrono::milliseconds look_every(const Options&) const override { return std::chrono::seconds(1); }
     std::string blocking_end() const override { return hooked_ ? "a greenlet switch" : ""; }

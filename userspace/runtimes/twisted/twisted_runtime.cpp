@@ -11,12 +11,15 @@
 #include "process/usdt_probes.h"
 #include "profile/stack_aggregator.h"
 #include "runtimes/twisted/twisted_hooks.h"
+#include "runtimes/twisted/twisted_stacks.h"
 
 namespace pyat {
 
 void TwistedRuntime::configure(const Options& options, SamplerConfig& config) const {
     if (options.deferred_log) config.on_demand.emplace("on_python_return");
 }
+
+std::unique_ptr<RuntimeStacks> TwistedRuntime::make_stacks() const { return std::make_unique<TwistedStacks>(); }
 
 // --deferred-log: Twisted found soon after it is imported, so the log starts early.
 // (Every 10 ms for one target; 50 ms host-wide, where many processes may never import it.)
@@ -60,7 +63,7 @@ Look TwistedRuntime::look(const PythonProcess& p, RuntimeContext& context) {
 void TwistedRuntime::follow(const PythonProcess& p, PythonObjects& objects, const TwistedTarget& target,
                             RuntimeContext& context) {
     const Options& options = context.options;
-    context.aggregator.set_twisted(p.pid, *target.description);
+    if (auto* stacks = context.aggregator.stacks_of<TwistedStacks>(p.pid)) stacks->follow(*target.description);
     // --clock wall: time each generator's suspensions between its steps (gen.send/throw).
     std::string waits = "not timed (--clock cpu)";
     bool hooked = false;
@@ -115,8 +118,11 @@ void TwistedRuntime::log_deferreds(const PythonProcess& p, const TwistedTarget& 
         }
         layout.method_type = *method_type;
         attach_deferred_log(context.kernel, p.pid, p.interpreter, layout);
-        context.aggregator.set_twisted(p.pid, *target.description);
-        context.aggregator.enable_deferred_log(p.pid);
+        if (TracedProcess* traced = context.aggregator.traced(p.pid))
+            if (auto* stacks = traced->stacks<TwistedStacks>()) {
+                stacks->follow(*target.description);
+                stacks->log_deferreds(*traced);
+            }
         deferred_logged_.insert(p.pid);
         deferred_log_missing_.erase(p.pid);
         context.note(fmt::format("pyasynctrace: PID {}: logging the Deferred lifecycle (function__return "
@@ -179,11 +185,14 @@ void TwistedRuntime::woken(pid_t pid, RuntimeContext& context) {
 void TwistedRuntime::finish(RuntimeContext& context, uint64_t end_ns) {
     if (context.options.clock != Clock::wall) return;
     for (const auto& [key, since] : context.kernel.parked())
-        context.aggregator.charge_suspended_generator(pid_t(key.tgid), key.greenlet, since, end_ns);
+        if (TracedProcess* traced = context.aggregator.traced(pid_t(key.tgid)))
+            if (auto* stacks = traced->stacks<TwistedStacks>()) stacks->charge_suspended(*traced, key.greenlet, since, end_ns);
 }
 
 void TwistedRuntime::add_to(Profile& profile, RuntimeContext& context) {
-    profile.deferred_events = context.aggregator.take_deferred_events(&deferred_dropped_);
+    // Per process in time order.
+    for (TracedProcess* traced : context.aggregator.in_order())
+        if (auto* stacks = traced->stacks<TwistedStacks>()) deferred_dropped_ += stacks->take_events(profile.deferred_events);
 }
 
 void TwistedRuntime::summarize_misses(const RunEnd& end, std::vector<std::string>& lines) const {

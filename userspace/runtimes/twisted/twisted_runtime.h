@@ -17,6 +17,7 @@ public:
     std::string_view name() const override { return "Twisted"; }
     bool wanted(const Options&) const override { return true; }
     void configure(const Options& options, SamplerConfig& config) const override;
+    std::unique_ptr<RuntimeStacks> make_stacks() const override;
     Look look(const PythonProcess& process, RuntimeContext& context) override;
     std::chrono::milliseconds look_every(const Options& options) const override;
     void watch(const PythonProcess& process, RuntimeContext& context) override;
