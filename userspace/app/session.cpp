@@ -62,6 +62,19 @@ SamplerConfig sampler_config(const Options& options, const RuntimeSet& runtimes,
     return config;
 }
 
+RunInfo run_info(const Options& options, unsigned threshold_ms, const RunInfo& clock_offsets, double duration_s,
+                 int64_t start_unix_s) {
+    RunInfo run;
+    run.clock = options.clock;
+    run.hz = options.hz;
+    run.group_by = options.group_by;
+    run.block_threshold_ms = threshold_ms;
+    run.monotonic_to_unix_ns = clock_offsets.monotonic_to_unix_ns;
+    run.duration_s = duration_s;
+    run.start_unix_s = start_unix_s;
+    return run;
+}
+
 std::string target_summary(const Options& options, const std::optional<PythonProcess>& attached,
                            const LaunchedCommand* launched, const Profile& profile) {
     if (attached) return describe(*attached);
@@ -156,13 +169,7 @@ int run_session(const Options& options) {
 
     // Write: the profile, the summary, the outputs.
     Profile profile;
-    profile.run.clock = options.clock;
-    profile.run.hz = options.hz;
-    profile.run.group_by = options.group_by;
-    profile.run.block_threshold_ms = threshold_ms;
-    profile.run.monotonic_to_unix_ns = clock_offsets.monotonic_to_unix_ns;
-    profile.run.duration_s = duration;
-    profile.run.start_unix_s = start_unix;
+    profile.run = run_info(options, threshold_ms, clock_offsets, duration, start_unix);
     profile.run.lost_samples = sampler.lost_samples() + sampler.lost_off_cpu();
     profile.processes = aggregator.take_profiles();
     profile.blocking = aggregator.take_blocking();
