@@ -29,6 +29,7 @@ LoopEnd poll_until_stopped(SamplingParts& run, std::chrono::steady_clock::time_p
 
         auto now = Steady::now();
         run.targets.update(run.events, now);
+        run.runtimes.wake(run.context);  // what a process sent before it exited, read just now
         if (run.launched) run.launched->reap();
         run.aggregator.poll();
         run.runtimes.look_again(now, [&](pid_t pid) { return run.targets.live().count(pid) != 0; }, run.context);

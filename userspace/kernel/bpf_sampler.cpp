@@ -133,6 +133,18 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
 
 BpfSampler::~BpfSampler() { unload(); }
 
+std::vector<std::string> BpfSampler::undefined(const std::vector<std::string_view>& names) {
+    std::unique_ptr<pysample_bpf, Deleters> skel(pysample_bpf__open());
+    if (!skel) throw Error(fmt::format("cannot open the BPF programs: {}", libbpf_reason(-errno)));
+    std::vector<std::string> out;
+    for (auto name : names) {
+        const std::string n(name);
+        if (!bpf_object__find_program_by_name(skel->obj, n.c_str()) && !bpf_object__find_map_by_name(skel->obj, n.c_str()))
+            out.push_back(n);
+    }
+    return out;
+}
+
 void BpfSampler::unload() {
     closer_.drain();
     hooks_.clear();  // detach first, then the buffer and the programs

@@ -47,6 +47,10 @@ public:
     using EventHandler = std::function<void(const void* data, size_t size)>;
 
     BpfSampler(const SamplerConfig& config, EventHandler handler);  // throws pyat::Error
+
+    // Of `names`, those that are neither a program nor a map of the sampling BPF object (opened,
+    // not loaded: no privileges needed). Throws pyat::Error if it cannot be opened.
+    static std::vector<std::string> undefined(const std::vector<std::string_view>& names);
     ~BpfSampler();
     BpfSampler(const BpfSampler&) = delete;
     BpfSampler& operator=(const BpfSampler&) = delete;

@@ -18,8 +18,9 @@ class RuntimeStacks {
 public:
     virtual ~RuntimeStacks() = default;
 
-    // A record of a kind only this runtime's hooks send; false: not one of its kinds.
-    virtual bool on_record(TracedProcess&, const py_sample&) { return false; }
+    // A record of a kind only this runtime's hooks send (`size`: the record's, see frames_fit);
+    // false: not one of its kinds.
+    virtual bool on_record(TracedProcess&, const py_sample&, size_t /*size*/) { return false; }
     // Appends the logical stack (root first) of the sample's frames from frames[first] (innermost)
     // outwards; false: it has none for this process (the frames are taken as they are).
     virtual bool rewrite(TracedProcess&, const py_sample&, size_t /*first*/, Stack&) { return false; }

@@ -73,23 +73,22 @@ uint64_t StackAggregator::samples() const {
 
 bool StackAggregator::add_record(const void* data, size_t size) {
     const auto* hdr = static_cast<const event_header*>(data);
+    const auto& sample = *static_cast<const py_sample*>(data);
     switch (hdr->kind) {
         case EVENT_CPU_SAMPLE:
         case EVENT_OFFCPU:
-        case EVENT_GREENLET_SWITCH:
-        case EVENT_GENERATOR_WAIT: {
-            size_t frames = (size - sizeof(event_header)) / sizeof(py_frame);
-            if (hdr->nframes <= frames) add_sample(*static_cast<const py_sample*>(data));  // never read past the record
-            return true;
-        }
-        case EVENT_REACTOR_BUSY:
-        case EVENT_DEFERRED:
-            add_sample(*static_cast<const py_sample*>(data));
+            if (frames_fit(sample, size)) add_sample(sample);  // never read past the record
             return true;
         case PYAT_EVENT_CODE_NAME:
             if (size >= offsetof(code_name_event, table)) learn_code(*static_cast<const code_name_event*>(data), size);
             return true;
     }
+    // A runtime's own kind, for its part of the process.
+    auto it = processes_.find(pid_t(hdr->pid));
+    if (it == processes_.end()) return false;
+    TracedProcess& t = *it->second;
+    for (auto& r : t.runtimes)
+        if (r->on_record(t, sample, size)) return true;
     return false;
 }
 
@@ -111,8 +110,6 @@ void StackAggregator::add_sample(const py_sample& sample) {
             return;
         }
     }
-    for (auto& r : t.runtimes)
-        if (r->on_record(t, sample)) return;
 }
 
 void StackAggregator::poll() {

@@ -50,10 +50,11 @@ public:
     // traced again as the new program.
     void retire(pid_t pid, uint64_t end_ns);
 
-    // A ring-buffer record of a kind the profile is made from (samples, runtime events that carry
-    // stacks, code namings); false: another kind. Malformed records are dropped.
+    // A ring-buffer record of a kind the profile is made from (samples, code namings, and the
+    // kinds a traced process's runtime parts take); false: another kind. Malformed records are
+    // dropped.
     bool add_record(const void* data, size_t size);
-    // One record of the process's (header plus hdr.nframes frames).
+    // One EVENT_CPU_SAMPLE or EVENT_OFFCPU record (header plus hdr.nframes frames).
     void add_sample(const py_sample& sample);
 
     // Periodic upkeep while the run goes on (re-reads thread names now and then).

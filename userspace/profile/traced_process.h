@@ -34,6 +34,11 @@ struct AggregatorConfig {
     std::vector<std::function<std::unique_ptr<RuntimeStacks>()>> runtime_stacks;
 };
 
+// Whether the record holds the hdr.nframes frames its header claims.
+inline bool frames_fit(const py_sample& sample, size_t size) {
+    return sample.hdr.nframes <= (size - sizeof(event_header)) / sizeof(py_frame);
+}
+
 // A thread's group root frame: `thread "name" [tid]`, or `thread [tid]` while it has no name.
 std::string thread_label(uint32_t tid, const std::string& name);
 

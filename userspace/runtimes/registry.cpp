@@ -20,10 +20,16 @@ constexpr MakeRuntime known_runtimes[] = {
 };
 }  // namespace
 
+std::vector<std::unique_ptr<Runtime>> all_runtimes() {
+    std::vector<std::unique_ptr<Runtime>> out;
+    for (MakeRuntime m : known_runtimes) out.push_back(m());
+    return out;
+}
+
 std::vector<std::unique_ptr<Runtime>> wanted_runtimes(const Options& options) {
     std::vector<std::unique_ptr<Runtime>> out;
-    for (MakeRuntime m : known_runtimes)
-        if (auto runtime = m(); runtime->wanted(options)) out.push_back(std::move(runtime));
+    for (auto& runtime : all_runtimes())
+        if (runtime->wanted(options)) out.push_back(std::move(runtime));
     return out;
 }
 

@@ -10,6 +10,8 @@
 
 namespace pyat {
 
+// Every known runtime, in registry order.
+std::vector<std::unique_ptr<Runtime>> all_runtimes();
 // Every known runtime that this run needs (Runtime::wanted), in registry order.
 std::vector<std::unique_ptr<Runtime>> wanted_runtimes(const Options& options);
 

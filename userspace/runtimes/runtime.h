@@ -74,6 +74,8 @@ public:
     virtual bool wanted(const Options& options) const = 0;
     // What its kernel hooks need loaded, before the programs load.
     virtual void configure(const Options&, SamplerConfig&) const {}
+    // The BPF programs and maps its hooks use, by name (the unit tests check the loader defines them).
+    virtual std::vector<std::string_view> kernel_names() const { return {}; }
     // Its part of each traced process on the profile side (nullptr: none).
     virtual std::unique_ptr<RuntimeStacks> make_stacks() const { return nullptr; }
 

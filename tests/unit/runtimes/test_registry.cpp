@@ -44,3 +44,14 @@ TEST(RuntimeRegistry, EachRuntimeSaysWhatItsHooksNeedLoaded) {
     EXPECT_FALSE(untouched.walk_every_park);
     EXPECT_TRUE(untouched.on_demand.empty());
 }
+
+// A runtime names its BPF programs and maps as strings (KernelHooks): each must be in the object
+// the loader opens, or its hooks would fail only when a target is found.
+TEST(RuntimeRegistry, EveryRuntimesProgramsAndMapsAreInTheSamplingObject) {
+    for (const auto& runtime : all_runtimes()) {
+        const auto names = runtime->kernel_names();
+        EXPECT_FALSE(names.empty()) << runtime->name();
+        EXPECT_EQ(BpfSampler::undefined(names), std::vector<std::string>{}) << runtime->name();
+    }
+    EXPECT_EQ(BpfSampler::undefined({"no_such_program"}), std::vector<std::string>{"no_such_program"});
+}

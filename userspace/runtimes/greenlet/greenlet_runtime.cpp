@@ -16,20 +16,25 @@
 namespace pyat {
 
 namespace {
+constexpr const char* layouts_map = "greenlet_processes";
+constexpr const char* switch_program = "on_greenlet_switch";
+
 // Registers the process's greenlet layout and hooks greenlet's switch function (`symbol` in the
 // extension at `path`, as mapped by PID): its switches arrive as EVENT_GREENLET_SWITCH.
 void attach_switch_hook(KernelHooks& kernel, pid_t pid, const std::string& path, const char* symbol,
                         const greenlet_layout& layout) {
     kernel.wait_for_old_hooks(pid);
     greenlet_process value{layout, monotonic_ns()};  // the clock of bpf_ktime_get_ns()
-    if (auto why = kernel.set_process_entry("greenlet_processes", pid, &value, sizeof(value)); !why.empty())
+    if (auto why = kernel.set_process_entry(layouts_map, pid, &value, sizeof(value)); !why.empty())
         throw Error(fmt::format("cannot register PID {}'s greenlet with the BPF sampler: {}", pid, why));
     // The very file the process maps (whatever its name is now, or whichever mount namespace).
     const TargetFile module = TargetFile::mapped(pid, path);
-    if (auto why = kernel.attach_uprobe("on_greenlet_switch", pid, module.fd_path(), symbol, 0); !why.empty())
+    if (auto why = kernel.attach_uprobe(switch_program, pid, module.fd_path(), symbol, 0); !why.empty())
         throw Error(fmt::format("cannot hook greenlet's switch ({} in {}) for PID {}: {}", symbol, path, pid, why));
 }
 }  // namespace
+
+std::vector<std::string_view> GreenletRuntime::kernel_names() const { return {layouts_map, switch_program}; }
 
 bool GreenletRuntime::wanted(const Options& options) const { return blocking_report_on(options); }
 

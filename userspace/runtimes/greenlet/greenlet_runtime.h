@@ -14,6 +14,7 @@ public:
     bool wanted(const Options& options) const override;
     void configure(const Options& options, SamplerConfig& config) const override;
     std::unique_ptr<RuntimeStacks> make_stacks() const override;
+    std::vector<std::string_view> kernel_names() const override;
     Look look(const PythonProcess& process, RuntimeContext& context) override;
     std::chrono::milliseconds look_every(const Options&) const override { return std::chrono::seconds(1); }
     std::string blocking_end() const override { return hooked_ ? "a greenlet switch" : ""; }

@@ -15,9 +15,9 @@ constexpr size_t max_slice_samples = 8192;
 constexpr uint64_t type_name_offset = 24;  // PyTypeObject.tp_name, every 64-bit CPython
 }  // namespace
 
-bool GreenletStacks::on_record(TracedProcess& t, const py_sample& sample) {
+bool GreenletStacks::on_record(TracedProcess& t, const py_sample& sample, size_t size) {
     if (sample.hdr.kind != EVENT_GREENLET_SWITCH) return false;
-    on_switch(t, sample);
+    if (frames_fit(sample, size)) on_switch(t, sample);  // never read past the record
     return true;
 }
 

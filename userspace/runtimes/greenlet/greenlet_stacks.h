@@ -23,7 +23,7 @@ public:
     // The process's switches are hooked: its layout lets us read suspended greenlets.
     void set_layout(const GreenletLayout* layout) { layout_ = layout; }
 
-    bool on_record(TracedProcess& t, const py_sample& sample) override;
+    bool on_record(TracedProcess& t, const py_sample& sample, size_t size) override;
     void on_cpu_stack(TracedProcess& t, const py_sample& sample, const Stack& frames) override;
     std::optional<uint32_t> group_root(TracedProcess& t, const py_sample& sample) override;
     void retire(TracedProcess& t, uint64_t end_ns) override;

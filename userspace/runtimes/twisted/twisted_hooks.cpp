@@ -10,11 +10,7 @@
 namespace pyat {
 
 namespace {
-constexpr const char* layouts_map = "twisted_processes";
-constexpr const char* lifecycle_map = "deferred_log_processes";
-constexpr const char* import_watch_map = "deferred_import_watches";
-constexpr const char* step_program = "on_generator_step";
-constexpr const char* return_program = "on_python_return";
+using namespace twisted_kernel;
 
 // Once per process: the lifecycle log and the import watch share it.
 void attach_function_return(KernelHooks& kernel, pid_t pid, const std::string& binary) {

@@ -15,6 +15,15 @@
 
 namespace pyat {
 
+// The BPF programs and maps Twisted's hooks use (bpf/twisted/, bpf/pysample.bpf.c).
+namespace twisted_kernel {
+inline constexpr const char* layouts_map = "twisted_processes";
+inline constexpr const char* lifecycle_map = "deferred_log_processes";
+inline constexpr const char* import_watch_map = "deferred_import_watches";
+inline constexpr const char* step_program = "on_generator_step";
+inline constexpr const char* return_program = "on_python_return";
+}  // namespace twisted_kernel
+
 // The process imported Twisted: samples also carry inlineCallbacks awaited-by chains.
 void register_twisted_layout(KernelHooks& kernel, pid_t pid, const twisted_layout& layout);
 

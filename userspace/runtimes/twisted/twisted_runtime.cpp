@@ -16,7 +16,12 @@
 namespace pyat {
 
 void TwistedRuntime::configure(const Options& options, SamplerConfig& config) const {
-    if (options.deferred_log) config.on_demand.emplace("on_python_return");
+    if (options.deferred_log) config.on_demand.emplace(twisted_kernel::return_program);
+}
+
+std::vector<std::string_view> TwistedRuntime::kernel_names() const {
+    using namespace twisted_kernel;
+    return {layouts_map, lifecycle_map, import_watch_map, step_program, return_program};
 }
 
 std::unique_ptr<RuntimeStacks> TwistedRuntime::make_stacks() const { return std::make_unique<TwistedStacks>(); }

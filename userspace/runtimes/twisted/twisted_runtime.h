@@ -18,6 +18,7 @@ public:
     bool wanted(const Options&) const override { return true; }
     void configure(const Options& options, SamplerConfig& config) const override;
     std::unique_ptr<RuntimeStacks> make_stacks() const override;
+    std::vector<std::string_view> kernel_names() const override;
     Look look(const PythonProcess& process, RuntimeContext& context) override;
     std::chrono::milliseconds look_every(const Options& options) const override;
     void watch(const PythonProcess& process, RuntimeContext& context) override;

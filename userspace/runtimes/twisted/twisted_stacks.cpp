@@ -24,7 +24,7 @@ void TwistedStacks::log_deferreds(const TracedProcess& t) {
     if (!deferred_log_) deferred_log_.emplace(t.process.pid, *t.process.layout);
 }
 
-bool TwistedStacks::on_record(TracedProcess& t, const py_sample& sample) {
+bool TwistedStacks::on_record(TracedProcess& t, const py_sample& sample, size_t size) {
     switch (sample.hdr.kind) {
         case EVENT_REACTOR_BUSY:
             on_reactor_busy(t, sample.hdr.tid, sample.hdr.ktime_ns, sample.hdr.weight_ns);
@@ -33,7 +33,7 @@ bool TwistedStacks::on_record(TracedProcess& t, const py_sample& sample) {
             on_deferred_event(t, sample);
             return true;
         case EVENT_GENERATOR_WAIT:
-            on_generator_wait(t, sample);
+            if (frames_fit(sample, size)) on_generator_wait(t, sample);  // never read past the record
             return true;
     }
     return false;

@@ -34,7 +34,7 @@ public:
     // returns how many entries did not fit (DeferredLog::max_events).
     uint64_t take_events(std::vector<DeferredEvent>& out);
 
-    bool on_record(TracedProcess& t, const py_sample& sample) override;
+    bool on_record(TracedProcess& t, const py_sample& sample, size_t size) override;
     bool rewrite(TracedProcess& t, const py_sample& sample, size_t first, Stack& stack) override;
     void on_cpu_stack(TracedProcess& t, const py_sample& sample, const Stack& frames) override;
     void retire(TracedProcess& t, uint64_t end_ns) override;
