@@ -2,10 +2,12 @@
 """Turn probes/cpython/*.conf into a C++ table (included by userspace/cpython/cpython_layout.cpp),
 with --greenlet, probes/greenlet/*.conf into one for userspace/runtimes/greenlet/greenlet_layout.cpp, and with
 --twisted, probes/twisted/*.conf (names only: every value is a string) into one for
-userspace/runtimes/twisted/twisted_description.cpp, and with --usdt, probes/cpython/usdt/*.conf
-(what each version's USDT probes do) into one for userspace/cpython/cpython_usdt.cpp.
+userspace/runtimes/twisted/twisted_description.cpp, with --gevent, probes/greenlet/gevent/*.conf
+(names only too) into one for userspace/runtimes/greenlet/gevent_description.cpp, and with --usdt,
+probes/cpython/usdt/*.conf (what each version's USDT probes do) into one for
+userspace/cpython/cpython_usdt.cpp.
 
-Usage: gen_cpython_layouts.py [--greenlet|--twisted|--usdt] OUTPUT.inc CONF [CONF...]
+Usage: gen_cpython_layouts.py [--greenlet|--twisted|--gevent|--usdt] OUTPUT.inc CONF [CONF...]
 
 Each CONF holds `key = value` lines (`#` comments). `version = X.Y` names the interpreter;
 every other key is a member of pyat::CpythonLayout, values are integers (decimal or 0x...) or
@@ -21,8 +23,8 @@ ENUM_MEMBERS = {"line_table": "LineTableFormat::", "dict_layout": "DictLayout::"
                 "instance_dict": "InstanceDict::", "function_probes": "FunctionProbes::"}
 
 
-def parse_twisted(path):
-    """`twisted = X.Y` names the release; every other value is kept as a C string."""
+def parse_names(path, release_key):
+    """`<release_key> = X.Y` names the release; every other value is kept as a C string."""
     entries, version = [], None
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
@@ -32,14 +34,14 @@ def parse_twisted(path):
             key, sep, value = (part.strip() for part in line.partition("="))
             if not sep or not KEY.match(key) or not value or '"' in value or "\\" in value:
                 sys.exit(f"{path}:{number}: expected `key = value`, got {raw.strip()!r}")
-            if key == "twisted":
+            if key == release_key:
                 if not re.match(r"^\d+\.\d+$", value):
-                    sys.exit(f"{path}:{number}: twisted must read MAJOR.MINOR")
+                    sys.exit(f"{path}:{number}: {release_key} must read MAJOR.MINOR")
                 version = tuple(int(x) for x in value.split("."))
                 continue
             entries.append((key, f'"{value}"'))
     if version is None:
-        sys.exit(f"{path}: no `twisted = X.Y` line")
+        sys.exit(f"{path}: no `{release_key} = X.Y` line")
     return version, entries
 
 
@@ -77,14 +79,15 @@ def parse(path):
 
 def main():
     args = sys.argv[1:]
-    mode = args[0] if args and args[0] in ("--greenlet", "--twisted", "--usdt") else ""
+    mode = args[0] if args and args[0] in ("--greenlet", "--twisted", "--gevent", "--usdt") else ""
     if mode:
         args = args[1:]
     if len(args) < 2:
         sys.exit(__doc__)
     struct, function, parser = {
         "--greenlet": ("GreenletLayout", "generated_greenlet_layouts", parse),
-        "--twisted": ("TwistedDescription", "generated_twisted_descriptions", parse_twisted),
+        "--twisted": ("TwistedDescription", "generated_twisted_descriptions", lambda p: parse_names(p, "twisted")),
+        "--gevent": ("GeventDescription", "generated_gevent_descriptions", lambda p: parse_names(p, "gevent")),
         "--usdt": ("CpythonUsdt", "generated_cpython_usdt", parse),
         "": ("CpythonLayout", "generated_cpython_layouts", parse),
     }[mode]
@@ -93,9 +96,7 @@ def main():
     out.append(f"static std::vector<{struct}> {function}() {{")
     out.append(f"    std::vector<{struct}> all;")
     for (major, minor), entries, path in layouts:
-        parts = path.replace("\\", "/").split("/")
-        last = len(parts) - 1 - parts[::-1].index("probes") if "probes" in parts[:-1] else len(parts) - 3
-        source = "/".join(parts[last + 1:])  # the path under probes/
+        source = ("/" + path.replace("\\", "/")).split("/probes/")[-1]
         out.append("    {")
         out.append(f"        {struct} l{{}};")
         out.append(f"        l.major = {major};")

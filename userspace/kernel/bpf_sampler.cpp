@@ -65,6 +65,10 @@ UniqueFd open_cpu_clock(int cpu, unsigned hz) {
     return UniqueFd(fd);
 }
 
+// Programs that cost load time or the target even unattached, loaded only when a runtime's
+// configuration asks for them (SamplerConfig::on_demand).
+constexpr const char* on_demand_programs[] = {"on_python_return"};
+
 // libbpf reports failures as negative errno values (and in errno).
 std::string libbpf_reason(long err) {
     int e = err < 0 ? int(-err) : errno;
@@ -90,7 +94,8 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     skel_->rodata->follow_forks = config.follow_forks ? 1 : 0;
     bpf_program__set_autoload(skel_->progs.on_fork, config.follow_forks);
     bpf_program__set_autoload(skel_->progs.on_sched_switch, config.off_cpu);
-    bpf_program__set_autoload(skel_->progs.on_python_return, config.deferred_log);
+    for (const char* name : on_demand_programs)
+        if (bpf_program* prog = program(name)) bpf_program__set_autoload(prog, config.on_demand.count(name) != 0);
     if (config.kernel_hold_map_fd >= 0)
         if (int err = bpf_map__reuse_fd(skel_->maps.kernel_holds, config.kernel_hold_map_fd))
             throw Error(fmt::format("cannot share the hold map with the BPF programs: {}", libbpf_reason(err)));
@@ -128,11 +133,21 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
 
 BpfSampler::~BpfSampler() { unload(); }
 
+std::vector<std::string> BpfSampler::undefined(const std::vector<std::string_view>& names) {
+    std::unique_ptr<pysample_bpf, Deleters> skel(pysample_bpf__open());
+    if (!skel) throw Error(fmt::format("cannot open the BPF programs: {}", libbpf_reason(-errno)));
+    std::vector<std::string> out;
+    for (auto name : names) {
+        const std::string n(name);
+        if (!bpf_object__find_program_by_name(skel->obj, n.c_str()) && !bpf_object__find_map_by_name(skel->obj, n.c_str()))
+            out.push_back(n);
+    }
+    return out;
+}
+
 void BpfSampler::unload() {
     closer_.drain();
-    greenlet_links_.clear();  // detach first, then the buffer and the programs
-    step_links_.clear();
-    return_links_.clear();
+    hooks_.clear();  // detach first, then the buffer and the programs
     dealloc_links_.clear();
     links_.clear();
     ring_.reset();
@@ -154,30 +169,22 @@ void BpfSampler::add_process(pid_t pid, const py_process& process) {
 void BpfSampler::remove_process(pid_t pid) {
     uint32_t key = uint32_t(pid);
     bpf_map__delete_elem(skel_->maps.processes, &key, sizeof(key), 0);
-    bpf_map__delete_elem(skel_->maps.greenlet_processes, &key, sizeof(key), 0);
-    bpf_map__delete_elem(skel_->maps.twisted_processes, &key, sizeof(key), 0);
-    bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
-    bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
+    for (const auto& name : process_maps_) delete_process_entry(name, pid);
     // Its hooks are detached in the background (BpfLinkCloser): the loop goes on meanwhile.
-    auto hand_over = [&](auto& links) {
-        if (auto it = links.find(pid); it != links.end()) {
-            if constexpr (requires { it->second.release(); })
-                closer_.close(pid, it->second.release());
-            else
-                for (auto& link : it->second) closer_.close(pid, link.release());
-            links.erase(it);
-        }
-    };
-    hand_over(greenlet_links_);
-    hand_over(step_links_);
-    hand_over(return_links_);
-    hand_over(dealloc_links_);
+    for (auto it = hooks_.lower_bound(std::pair<pid_t, std::string>(pid, "")); it != hooks_.end() && it->first.first == pid;) {
+        for (auto& link : it->second) closer_.close(pid, link.release());
+        it = hooks_.erase(it);
+    }
+    if (auto it = dealloc_links_.find(pid); it != dealloc_links_.end()) {
+        closer_.close(pid, it->second.release());
+        dealloc_links_.erase(it);
+    }
 }
 
 void BpfSampler::attach_code_dealloc(pid_t pid, const std::string& path, uint64_t offset) {
     closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
     if (dealloc_links_.count(pid)) return;
-    const TargetFile file = TargetFile::mapped(pid, path);  // the very file mapped (see attach_greenlet)
+    const TargetFile file = TargetFile::mapped(pid, path);  // the very file mapped (see TargetFile::mapped)
     bpf_link* link =
         bpf_program__attach_uprobe(skel_->progs.on_code_dealloc, false, pid, file.fd_path().c_str(), offset);
     if (!link)
@@ -192,96 +199,62 @@ bool BpfSampler::code_still_named(pid_t pid, uint64_t code, uint32_t generation)
 
 uint64_t BpfSampler::code_names_lost() const { return sum_percpu_counter(skel_->maps.code_name_counts, 1); }
 
-void BpfSampler::add_twisted(pid_t pid, const twisted_layout& layout) {
-    uint32_t key = uint32_t(pid);
-    if (bpf_map__update_elem(skel_->maps.twisted_processes, &key, sizeof(key), &layout, sizeof(layout), BPF_ANY))
-        throw Error(fmt::format("cannot register PID {}'s Twisted layout with the BPF sampler: {}", pid,
-                                strerror(errno)));
+bpf_program* BpfSampler::program(std::string_view name) const {
+    return bpf_object__find_program_by_name(skel_->obj, std::string(name).c_str());
 }
 
-void BpfSampler::attach_greenlet(pid_t pid, const std::string& path, const char* symbol,
-                                 const greenlet_layout& layout) {
-    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
-    uint32_t key = uint32_t(pid);
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
-    greenlet_process value{layout, uint64_t(now.tv_sec) * 1'000'000'000ULL + uint64_t(now.tv_nsec)};
-    if (bpf_map__update_elem(skel_->maps.greenlet_processes, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
-        throw Error(fmt::format("cannot register PID {}'s greenlet with the BPF sampler: {}", pid, strerror(errno)));
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol);
-    // The very file the process maps (whatever its name is now, or whichever mount namespace).
-    const TargetFile module = TargetFile::mapped(pid, path);
-    bpf_link* link =
-        bpf_program__attach_uprobe_opts(skel_->progs.on_greenlet_switch, pid, module.fd_path().c_str(), 0, &opts);
-    if (!link)
-        throw Error(fmt::format("cannot hook greenlet's switch ({} in {}) for PID {}: {}", symbol, path, pid,
-                                libbpf_reason(-errno)));
-    greenlet_links_[pid].reset(link);
+bpf_map* BpfSampler::map(std::string_view name) const {
+    return bpf_object__find_map_by_name(skel_->obj, std::string(name).c_str());
 }
 
-void BpfSampler::attach_generator_steps(pid_t pid, const std::vector<std::pair<std::string, uint64_t>>& functions,
-                                        twisted_layout layout) {
-    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
-    layout.hooked_ns = uint64_t(now.tv_sec) * 1'000'000'000ULL + uint64_t(now.tv_nsec);
-    add_twisted(pid, layout);
-    auto& links = step_links_[pid];
-    const auto maps = read_maps(pid);
-    for (const auto& [path, offset] : functions) {
-        const TargetFile file = TargetFile::mapped(pid, maps, path);
-        bpf_link* link =
-            bpf_program__attach_uprobe(skel_->progs.on_generator_step, false, pid, file.fd_path().c_str(), offset);
-        if (!link) {
-            int err = -errno;
-            links.clear();
-            throw Error(fmt::format("cannot hook generator steps ({} at {:#x}) for PID {}: {}", path, offset, pid,
-                                    libbpf_reason(err)));
-        }
-        links.emplace_back(link);
+void BpfSampler::wait_for_old_hooks(pid_t pid) { closer_.wait_for(pid); }
+
+std::string BpfSampler::set_process_entry(std::string_view name, pid_t pid, const void* value, size_t size) {
+    bpf_map* m = map(name);
+    if (!m) return fmt::format("the BPF programs have no map {}", name);
+    process_maps_.emplace(name);
+    uint32_t key = uint32_t(pid);
+    if (bpf_map__update_elem(m, &key, sizeof(key), value, size, BPF_ANY)) return strerror(errno);
+    return "";
+}
+
+void BpfSampler::delete_process_entry(std::string_view name, pid_t pid) {
+    uint32_t key = uint32_t(pid);
+    if (bpf_map* m = map(name)) bpf_map__delete_elem(m, &key, sizeof(key), 0);
+}
+
+std::string BpfSampler::attach_uprobe(std::string_view name, pid_t pid, const std::string& path,
+                                      const std::string& symbol, uint64_t offset) {
+    bpf_program* prog = program(name);
+    if (!prog) return fmt::format("the BPF programs have no program {}", name);
+    bpf_link* link = nullptr;
+    if (symbol.empty()) {
+        link = bpf_program__attach_uprobe(prog, false, pid, path.c_str(), offset);
+    } else {
+        LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = symbol.c_str());
+        link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), 0, &opts);
     }
+    if (!link) return libbpf_reason(-errno);
+    hooks_[{pid, std::string(name)}].emplace_back(link);
+    return "";
 }
 
-void BpfSampler::attach_function_return(pid_t pid, const std::string& binary) {
-    if (return_links_.count(pid)) return;
-    const TargetFile file = TargetFile::mapped(pid, binary);
-    bpf_link* link = bpf_program__attach_usdt(skel_->progs.on_python_return, pid, file.fd_path().c_str(), "python",
-                                              "function__return", nullptr);
-    if (!link)
-        throw Error(fmt::format("cannot attach to the function__return probe of {} for PID {}: {}", binary, pid,
-                                libbpf_reason(-errno)));
-    return_links_[pid].reset(link);
+std::string BpfSampler::attach_usdt(std::string_view name, pid_t pid, const std::string& path, const char* provider,
+                                    const char* probe) {
+    bpf_program* prog = program(name);
+    if (!prog) return fmt::format("the BPF programs have no program {}", name);
+    bpf_link* link = bpf_program__attach_usdt(prog, pid, path.c_str(), provider, probe, nullptr);
+    if (!link) return libbpf_reason(-errno);
+    hooks_[{pid, std::string(name)}].emplace_back(link);
+    return "";
 }
 
-void BpfSampler::attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout) {
-    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
-    uint32_t key = uint32_t(pid);
-    if (bpf_map__update_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), &layout, sizeof(layout), BPF_ANY))
-        throw Error(fmt::format("cannot register PID {}'s Deferred methods with the BPF sampler: {}", pid,
-                                strerror(errno)));
-    bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
-    try {
-        attach_function_return(pid, binary);
-    } catch (const Error&) {
-        bpf_map__delete_elem(skel_->maps.deferred_log_processes, &key, sizeof(key), 0);
-        throw;
-    }
+bool BpfSampler::attached(std::string_view name, pid_t pid) const {
+    auto it = hooks_.find(std::pair<pid_t, std::string>(pid, name));
+    return it != hooks_.end() && !it->second.empty();
 }
 
-void BpfSampler::watch_defer_import(pid_t pid, const std::string& binary, const deferred_import_watch& watch) {
-    closer_.wait_for(pid);  // a hook of the program it ran before never fires beside this one
-    uint32_t key = uint32_t(pid);
-    if (bpf_map__update_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), &watch, sizeof(watch), BPF_ANY))
-        throw Error(fmt::format("cannot watch PID {} for Twisted's import: {}", pid, strerror(errno)));
-    try {
-        attach_function_return(pid, binary);
-    } catch (const Error&) {
-        bpf_map__delete_elem(skel_->maps.deferred_import_watches, &key, sizeof(key), 0);
-        throw;
-    }
-}
-
-uint64_t BpfSampler::python_returns() const { return counter(COUNTER_PYTHON_RETURNS); }
+void BpfSampler::detach(std::string_view name, pid_t pid) { hooks_.erase(std::pair<pid_t, std::string>(pid, name)); }
 
 std::vector<std::pair<parked_key, uint64_t>> BpfSampler::parked() const {
     std::vector<std::pair<parked_key, uint64_t>> out;
@@ -297,11 +270,6 @@ std::vector<std::pair<parked_key, uint64_t>> BpfSampler::parked() const {
     return out;
 }
 
-uint64_t BpfSampler::generator_steps() const { return counter(COUNTER_GENERATOR_STEPS); }
-
-uint64_t BpfSampler::greenlet_switches() const { return counter(COUNTER_GREENLET_SWITCHES); }
-uint64_t BpfSampler::greenlet_unreadable() const { return counter(COUNTER_GREENLET_UNREADABLE); }
-
 int BpfSampler::epoll_fd() const { return ring_buffer__epoll_fd(ring_.get()); }
 
 void BpfSampler::poll(int timeout_ms) {
@@ -313,9 +281,7 @@ void BpfSampler::poll(int timeout_ms) {
 
 void BpfSampler::detach() {
     links_.clear();  // samples first: none may come after the switches it is attributed by stop
-    greenlet_links_.clear();
-    step_links_.clear();
-    return_links_.clear();
+    hooks_.clear();
     dealloc_links_.clear();
 }
 
@@ -351,6 +317,5 @@ uint64_t BpfSampler::counter(uint32_t index) const { return sum_percpu_counter(s
 
 uint64_t BpfSampler::lost_samples() const { return counter(COUNTER_LOST_SAMPLES); }
 uint64_t BpfSampler::lost_off_cpu() const { return counter(COUNTER_LOST_OFFCPU); }
-uint64_t BpfSampler::kernel_samples() const { return counter(COUNTER_SAMPLES); }
 
 }  // namespace pyat

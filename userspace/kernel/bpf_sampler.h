@@ -1,5 +1,6 @@
 // The kernel side, loaded and attached: the pysample BPF programs, a cpu-clock perf event per
-// CPU at --hz, the sched_switch hook for --clock wall, and the ring buffer they report through.
+// CPU at --hz, the sched_switch hook for --clock wall, the ring buffer they report through, and
+// the hooks the runtimes ask for (KernelHooks).
 // Every BPF object, link and fd is owned here and released by the destructor.
 #pragma once
 
@@ -9,14 +10,18 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "kernel/bpf_link_closer.h"
+#include "kernel/kernel_hooks.h"
 #include "abi/pysample.h"
 
 struct pysample_bpf;
 struct bpf_link;
+struct bpf_program;
+struct bpf_map;
 struct ring_buffer;
 
 namespace pyat {
@@ -27,19 +32,25 @@ struct SamplerConfig {
     bool report_exec = false;   // emit EVENT_EXEC for every exec on the host (discovery)
     bool walk_every_park = false;  // greenlet: every parked stack (--group-by greenlet), not sampled
     uint64_t block_threshold_ns = 0;  // > 0: report Twisted threads busy this long between polls
-    bool deferred_log = false;        // load the function__return program (Deferred lifecycle log)
+    // Programs loaded only when a runtime asks (on_demand_programs in bpf_sampler.cpp), e.g.
+    // on_python_return for Twisted's Deferred lifecycle log.
+    std::set<std::string, std::less<>> on_demand;
     bool follow_forks = false;        // trace what traced processes fork (EVENT_FORK)
     // The map the programs record their holds in (BpfHoldMap: the hold guard reads it too);
     // -1: a map of the skeleton's own, read by no guard.
     int kernel_hold_map_fd = -1;
 };
 
-class BpfSampler {
+class BpfSampler final : public KernelHooks {
 public:
     // Called for every ring-buffer record: an event_header, followed by frames for samples.
     using EventHandler = std::function<void(const void* data, size_t size)>;
 
     BpfSampler(const SamplerConfig& config, EventHandler handler);  // throws pyat::Error
+
+    // Of `names`, those that are neither a program nor a map of the sampling BPF object (opened,
+    // not loaded: no privileges needed). Throws pyat::Error if it cannot be opened.
+    static std::vector<std::string> undefined(const std::vector<std::string_view>& names);
     ~BpfSampler();
     BpfSampler(const BpfSampler&) = delete;
     BpfSampler& operator=(const BpfSampler&) = delete;
@@ -47,34 +58,19 @@ public:
     void add_process(pid_t pid, const py_process& process);
     void remove_process(pid_t pid);
 
-    // The process imported Twisted: samples also carry inlineCallbacks awaited-by chains.
-    void add_twisted(pid_t pid, const twisted_layout& layout);
+    std::vector<std::pair<parked_key, uint64_t>> parked() const override;
 
-    // Hooks generator.send and generator.throw (the C functions at (file, offset) as mapped by PID),
-    // entry only, to time the suspensions of the process's inlineCallbacks generators
-    // (EVENT_GENERATOR_WAIT); registers `layout` too. Throws pyat::Error.
-    void attach_generator_steps(pid_t pid, const std::vector<std::pair<std::string, uint64_t>>& functions,
-                                twisted_layout layout);
-    uint64_t generator_steps() const;
-    // What is parked right now (greenlets and suspended generators): (key, since ns).
-    std::vector<std::pair<parked_key, uint64_t>> parked() const;
-
-    // Attaches to CPython's function__return USDT probe in `binary` (the executable or libpython
-    // holding the probe, as mapped by PID) to log the process's Deferred lifecycle (EVENT_DEFERRED).
-    // Every Python return of the process then traps (~5 us each). Throws pyat::Error.
-    void attach_deferred_log(pid_t pid, const std::string& binary, const deferred_log_layout& layout);
-    // Same probe, before the process has imported Twisted's defer module: the process is stopped
-    // (SIGSTOP) as that module's body returns, the stop is recorded in the kernel hold map and
-    // EVENT_DEFER_IMPORTED says so; the caller registers the layout (attach_deferred_log) and lets
-    // it go (BpfHoldMap::let_go). Throws pyat::Error.
-    void watch_defer_import(pid_t pid, const std::string& binary, const deferred_import_watch& watch);
-    uint64_t python_returns() const;
-
-    // Hooks greenlet's switch function `symbol` in the extension at `path` (as mapped by PID) for
-    // that process; its switches arrive as EVENT_GREENLET_SWITCH. Throws pyat::Error.
-    void attach_greenlet(pid_t pid, const std::string& path, const char* symbol, const greenlet_layout& layout);
-    uint64_t greenlet_switches() const;
-    uint64_t greenlet_unreadable() const;
+    // KernelHooks: what the runtimes attach (userspace/runtimes/*/), by program and map name.
+    void wait_for_old_hooks(pid_t pid) override;
+    std::string set_process_entry(std::string_view map, pid_t pid, const void* value, size_t size) override;
+    void delete_process_entry(std::string_view map, pid_t pid) override;
+    std::string attach_uprobe(std::string_view program, pid_t pid, const std::string& path, const std::string& symbol,
+                              uint64_t offset) override;
+    std::string attach_usdt(std::string_view program, pid_t pid, const std::string& path, const char* provider,
+                            const char* name) override;
+    bool attached(std::string_view program, pid_t pid) const override;
+    void detach(std::string_view program, pid_t pid) override;
+    uint64_t counter(uint32_t index) const override;
 
     // Hooks the code type's destructor (the C function at `offset` in `file`, as mapped by PID),
     // so that the kernel forgets a code object as it is freed and names its reused address anew
@@ -104,12 +100,11 @@ public:
 
     uint64_t lost_samples() const;
     uint64_t lost_off_cpu() const;
-    uint64_t kernel_samples() const;
 
 private:
-    uint64_t counter(uint32_t index) const;
     static int on_record(void* ctx, void* data, size_t size);
-    void attach_function_return(pid_t pid, const std::string& binary);  // once per process
+    bpf_program* program(std::string_view name) const;
+    bpf_map* map(std::string_view name) const;
 
     struct Deleters {
         void operator()(pysample_bpf* p) const;
@@ -121,9 +116,9 @@ private:
     std::unique_ptr<pysample_bpf, Deleters> skel_;
     std::vector<std::unique_ptr<bpf_link, Deleters>> links_;
     std::unique_ptr<ring_buffer, Deleters> ring_;
-    std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> greenlet_links_;
-    std::map<pid_t, std::vector<std::unique_ptr<bpf_link, Deleters>>> step_links_;
-    std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> return_links_;
+    // The runtimes' hooks: (PID, program) -> its links; the maps they keep process entries in.
+    std::map<std::pair<pid_t, std::string>, std::vector<std::unique_ptr<bpf_link, Deleters>>, std::less<>> hooks_;
+    std::set<std::string, std::less<>> process_maps_;
     std::map<pid_t, std::unique_ptr<bpf_link, Deleters>> dealloc_links_;
     BpfLinkCloser closer_;  // the hooks of processes no longer traced, detached in the background
 };
