@@ -24,7 +24,8 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h> /* the maps libbpf needs to attach USDT probes */
 
-#include "abi/pysample.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -166,9 +167,7 @@ static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
     s->hdr.nframes = 0;
     s->hdr.ktime_ns = bpf_ktime_get_ns();
     s->hdr.weight_ns = 0;
-    s->hdr.origin = 0;
-    s->hdr.target = 0;
-    s->hdr.thread_main = 0;
+    s->hdr.greenlet_switch = (struct greenlet_switch_fields){};
     s->hdr.awaited_at = 0;
     s->hdr.nawaiting = 0;
     walk_python_stack(proc, bpf_map_lookup_elem(&twisted_processes, &tgid), tid, s);
@@ -258,9 +257,9 @@ int BPF_KPROBE(on_greenlet_switch, void *sret, void *target_impl)
     s->hdr.nframes = 0;
     s->hdr.ktime_ns = now;
     s->hdr.weight_ns = 0;
-    s->hdr.origin = origin;
-    s->hdr.target = target;
-    s->hdr.thread_main = main_impl;
+    s->hdr.greenlet_switch.origin = origin;
+    s->hdr.greenlet_switch.target = target;
+    s->hdr.greenlet_switch.main_impl = main_impl;
     s->hdr.base_frame = 0;
     s->hdr.awaited_at = 0;
     s->hdr.nawaiting = 0;
@@ -444,9 +443,7 @@ int BPF_KPROBE(on_generator_step, void *generator)
     s->hdr.nframes = 0;
     s->hdr.ktime_ns = now;
     s->hdr.weight_ns = parked;
-    s->hdr.origin = 0;
-    s->hdr.target = gen;
-    s->hdr.thread_main = 0;
+    s->hdr.generator_wait = (struct generator_wait_fields){.generator = gen};
     s->hdr.base_frame = 0;
     s->hdr.awaited_at = 0;
     s->hdr.nawaiting = 0;
@@ -587,7 +584,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
     h->kind = EVENT_FORK;
     h->pid = child_tgid;
     h->tid = child_tgid;
-    h->origin = parent_tgid;
+    h->fork.parent = parent_tgid;
     h->ktime_ns = bpf_ktime_get_ns();
     bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
     return 0;

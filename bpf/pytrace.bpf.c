@@ -20,7 +20,9 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 
-#include "abi/pytrace.h"
+#include "abi/trace.h"
+#include "greenlet/greenlet_abi.h"
+#include "twisted/twisted_abi.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -4,7 +4,8 @@
 #ifndef PYAT_PYTHON_FRAMES_BPF_H
 #define PYAT_PYTHON_FRAMES_BPF_H
 
-#include "abi/pysample.h"
+#include "abi/events.h"
+#include "twisted/twisted_abi.h"
 #include "lib/code_names.bpf.h"
 
 /* tid -> PyThreadState* cache; entries are re-validated on every use. */

@@ -247,12 +247,12 @@ __noinline int build_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcom
     s->hdr.nframes = 0;
     s->hdr.ktime_ns = f->now;
     s->hdr.weight_ns = duration;
-    s->hdr.origin = deferred;
-    s->hdr.target = first;
-    s->hdr.thread_main = second;
-    s->hdr.deferred_event = (__u8)what;
-    s->hdr.deferred_outcome = (__u16)outcome;
-    /* The callables, then the stack; base_frame (set by the walk) is then the result's type. */
+    s->hdr.deferred.self = deferred;
+    s->hdr.deferred.first = first;
+    s->hdr.deferred.second = second;
+    s->hdr.deferred_detail.event = (__u8)what;
+    s->hdr.deferred_detail.outcome = (__u16)outcome;
+    /* The callables, then the stack; the walk's base_frame is then replaced by the result's type. */
     __u32 callables = 0;
     if (what == DEFERRED_CALLBACKS_ADDED || what == DEFERRED_CALLBACK_RAN) {
         if (first && record_callable(l, d, first, s, 0) == 0)
@@ -260,10 +260,10 @@ __noinline int build_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcom
         if (what == DEFERRED_CALLBACKS_ADDED && callables == 1 && second && record_callable(l, d, second, s, 1) == 0)
             callables = 2;
     }
-    s->hdr.deferred_callables = (__u8)callables;
+    s->hdr.deferred_detail.callables = (__u8)callables;
     walk_frames_from(proc, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, callables);
     __u64 result = what == DEFERRED_CALLBACK_RAN ? second : (what == DEFERRED_FIRED || what == DEFERRED_FAILED) ? first : 0;
-    s->hdr.base_frame = result ? read_u64(result + d->object_type, &fault) : 0;
+    s->hdr.deferred_result_type = result ? read_u64(result + d->object_type, &fault) : 0;
     return 1;
 }
 

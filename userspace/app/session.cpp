@@ -162,7 +162,7 @@ int run_session(const Options& options) {
                     if (discovery) discovery->note_exec(pid_t(hdr->pid));
                     break;
                 case EVENT_FORK:
-                    forks.emplace_back(pid_t(hdr->pid), pid_t(hdr->origin));
+                    forks.emplace_back(pid_t(hdr->pid), pid_t(hdr->fork.parent));
                     break;
                 case EVENT_EXIT:
                     exited_events.push_back(pid_t(hdr->pid));

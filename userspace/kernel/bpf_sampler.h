@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "kernel/bpf_link_closer.h"
-#include "abi/pysample.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 
 struct pysample_bpf;
 struct bpf_link;

@@ -107,7 +107,7 @@ void StackAggregator::enable_deferred_log(pid_t pid) {
 void StackAggregator::on_deferred_event(Traced& t, const py_sample& event) {
     if (!t.deferred_log) return;
     // The stack follows the callables the kernel recorded first.
-    Stack frames = frames_of(t, event, event.hdr.deferred_callables);
+    Stack frames = frames_of(t, event, event.hdr.deferred_detail.callables);
     if (!config_.raw_stacks && !t.defer_file.empty())
         std::erase_if(frames, [&](const StackFrame& f) { return t.profile.functions[f.function].file.ends_with(t.defer_file); });
     auto& labels = t.lifecycle_stacks[frames];
@@ -369,7 +369,7 @@ void StackAggregator::add_sample(const py_sample& sample) {
                                   : ticks(sample.hdr.weight_ns, t.generator_wait_remainder);
             Stack frames = frames_of(t, sample);
             if (t.waiting_generators.size() >= max_waiting_generators) t.waiting_generators.clear();
-            t.waiting_generators[sample.hdr.target] = {tid, Stack(frames.begin(), frames.end() - 1)};
+            t.waiting_generators[sample.hdr.generator_wait.generator] = {tid, Stack(frames.begin(), frames.end() - 1)};
             if (weight) add(t, root_for(t, sample), frames, weight);
             break;
         }
@@ -453,7 +453,7 @@ void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
     auto& g = t.greenlets;
     const uint32_t tid = e.hdr.tid;
     const uint64_t now = e.hdr.ktime_ns;
-    uint64_t origin = e.hdr.origin;
+    uint64_t origin = e.hdr.greenlet_switch.origin;
     if (!origin) {
         auto current = g.current.find(tid);
         if (current != g.current.end()) origin = current->second;
@@ -478,9 +478,9 @@ void StackAggregator::on_greenlet_switch(Traced& t, const py_sample& e) {
             g.parked[origin] = Parked{tid, now};
         }
     }
-    if (e.hdr.thread_main) g.thread_main[tid] = e.hdr.thread_main;
+    if (e.hdr.greenlet_switch.main_impl) g.thread_main[tid] = e.hdr.greenlet_switch.main_impl;
 
-    const uint64_t target = e.hdr.target;
+    const uint64_t target = e.hdr.greenlet_switch.target;
     g.parked.erase(target);
     if (e.hdr.nframes) {
         Stack frames = frames_of(t, e);

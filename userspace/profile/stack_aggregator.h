@@ -21,7 +21,8 @@
 #include "runtimes/greenlet/greenlet_layout.h"
 #include "runtimes/twisted/inline_callbacks_stacks.h"
 #include "profile/profile.h"
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
 #include "cpython/python_process.h"
 #include "cpython/thread_names.h"
 
