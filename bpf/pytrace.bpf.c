@@ -113,7 +113,8 @@ static __always_inline void code_names_on_dealloc(__u64 code, __u32 tgid)
     forget_name(file8, utf8_of(c, name));
     forget_name(file8, utf8_of(c, qualname));
 }
-#include "lib/python_frames.bpf.h"
+#include "lib/code_names.bpf.h"
+#include "lib/python_thread.bpf.h"
 #include "greenlet/greenlet_switch.bpf.h"
 
 /* Return-only mode, Twisted: the inlineCallbacks wrapper (key 0; zeros without Twisted). */

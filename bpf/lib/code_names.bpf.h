@@ -20,6 +20,7 @@
 
 #include "abi/code_names.h"
 #include "abi/cpython.h"
+#include "abi/events.h" /* struct py_sample */
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
