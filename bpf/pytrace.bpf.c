@@ -5,12 +5,13 @@
  *                 funcname, lineno): one small event each; the first time a (filename, funcname)
  *                 pointer pair shows up, its text follows in a TRACE_NAME event.
  * on_gc_start / on_gc_done  gc__start and gc__done.
- * on_trace_greenlet_switch  uprobe on greenlet's switch (entry/return mode, greenlet loaded): which
- *                 greenlet runs next, so that each greenlet keeps its own shadow stack.
  * on_return_only  CPython 3.11, whose function__entry fires only for frames entered from C:
  *                 at each return, the returning frame and the frames above it, read from the
  *                 interpreter, with how long the call ran, estimated from the thread's previous
  *                 return (the last event before the call started).
+ * The runtimes' parts are in their own folders, included below: greenlet/greenlet_trace.bpf.h
+ * (on_trace_greenlet_switch: which greenlet runs next, so that each keeps its own shadow stack) and
+ * twisted/inline_callbacks_trace.bpf.h (@inlineCallbacks calls counted from their callers).
  * Every probe hit traps (~5 us of the target's time here): this mode is for exact counts, not for
  * production.
  */
@@ -20,107 +21,17 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 
-#include "abi/pytrace.h"
+#include "lib/tracer.bpf.h" /* first: the settings lib/code_names.bpf.h needs */
+#include "abi/trace.h"
+#include "lib/code_names.bpf.h"
+#include "lib/python_thread.bpf.h"
+
+#include "greenlet/greenlet_trace.bpf.h"
+#include "twisted/inline_callbacks_trace.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-const volatile __u32 traced_tgid = 0;  /* the traced process */
 const volatile __u8 yield_opcode = 0;  /* return-only mode: the interpreter's YIELD_VALUE */
-
-struct {
-    __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 32 * 1024 * 1024);
-} trace_events SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, TRACE_COUNTER_MAX);
-    __type(key, __u32);
-    __type(value, __u64);
-} trace_counters SEC(".maps");
-
-/* (filename, funcname) pointer pairs already named. */
-struct name_key {
-    __u64 filename;
-    __u64 funcname;
-};
-struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 65536);
-    __type(key, struct name_key);
-    __type(value, __u8);
-} names_sent SEC(".maps");
-
-/* Return-only mode: the traced CPython (key 0). */
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct py_process);
-} trace_process SEC(".maps");
-
-/* Return-only mode: code objects are named (bpf/lib/code_names.bpf.h) into the event stream, by the
- * USDT programs, which never run nested on a CPU: one scratch slot. */
-#define CODE_NAMES_RINGBUF trace_events
-#define CODE_NAMES_SLOTS 1
-static __always_inline const struct py_process *code_names_process(__u32 tgid)
-{
-    __u32 zero = 0;
-    return tgid == traced_tgid ? bpf_map_lookup_elem(&trace_process, &zero) : NULL;
-}
-
-/* Where CPython's probes get a str's text (PyUnicode_AsUTF8): a compact ASCII str's own
- * characters, else its cached UTF-8 copy; 0 when it has none. */
-static __always_inline __u64 utf8_of(const struct code_layout *c, __u64 str)
-{
-    __u32 state = 0;
-    __u64 utf8 = 0;
-    if (!str || bpf_probe_read_user(&state, sizeof(state), (const void *)(str + c->unicode_state)) ||
-        !((state >> 5) & 1))
-        return 0;
-    if ((state >> 6) & 1)
-        return str + c->unicode_ascii_data;
-    if (bpf_probe_read_user(&utf8, sizeof(utf8), (const void *)(str + c->unicode_utf8)))
-        return 0;
-    return utf8;
-}
-
-static __always_inline void forget_name(__u64 filename, __u64 funcname)
-{
-    struct name_key key = {.filename = filename, .funcname = funcname};
-    bpf_map_delete_elem(&names_sent, &key);
-}
-
-/* Entry/return mode: a code object freed takes the text its probes pointed at with it; the same
- * addresses may soon hold another function's: forget that they were named, so they are named
- * again (with co_name and co_qualname, either of which the interpreter may pass). */
-static __always_inline void code_names_on_dealloc(__u64 code, __u32 tgid)
-{
-    const struct py_process *proc = code_names_process(tgid);
-    if (!proc)
-        return;
-    const struct code_layout *c = &proc->code;
-    __u64 file = 0, name = 0, qualname = 0;
-    if (bpf_probe_read_user(&file, sizeof(file), (const void *)(code + c->code_filename)) ||
-        bpf_probe_read_user(&name, sizeof(name), (const void *)(code + c->code_name_pointer)) ||
-        bpf_probe_read_user(&qualname, sizeof(qualname), (const void *)(code + c->code_name)))
-        return;
-    __u64 file8 = utf8_of(c, file);
-    if (!file8)
-        return;
-    forget_name(file8, utf8_of(c, name));
-    forget_name(file8, utf8_of(c, qualname));
-}
-#include "lib/python_frames.bpf.h"
-#include "greenlet/greenlet_switch.bpf.h"
-
-/* Return-only mode, Twisted: the inlineCallbacks wrapper (key 0; zeros without Twisted). */
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct trace_twisted);
-} trace_twisted SEC(".maps");
 
 /* Return-only mode: frames seen running (an event returned under them) -> when they started at
  * the latest; tid -> when its previous return happened. */
@@ -151,29 +62,6 @@ struct {
     __type(value, struct trace_return);
 } return_scratch SEC(".maps");
 
-static __always_inline void bump(__u32 index)
-{
-    __u64 *c = bpf_map_lookup_elem(&trace_counters, &index);
-    if (c)
-        (*c)++;
-}
-
-/* The ring buffer's reader polls; it is woken only when much is waiting. */
-#define TRACE_WAKEUP_BYTES (4 * 1024 * 1024)
-
-static __always_inline __u64 wakeup_flag(void)
-{
-    return bpf_ringbuf_query(&trace_events, BPF_RB_AVAIL_DATA) >= TRACE_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-                                                                                     : BPF_RB_NO_WAKEUP;
-}
-
-static __always_inline int traced(__u32 *tid)
-{
-    __u64 id = bpf_get_current_pid_tgid();
-    *tid = (__u32)id;
-    return (id >> 32) == traced_tgid;
-}
-
 /* The scratch record to name (a, b) in, the first time the pair shows up; NULL when named before. */
 static __always_inline struct trace_name *first_sight(__u32 kind, __u64 a, __u64 b, __s32 lineno)
 {
@@ -186,13 +74,7 @@ static __always_inline struct trace_name *first_sight(__u32 kind, __u64 a, __u64
     struct trace_name *n = bpf_map_lookup_elem(&name_scratch, &zero);
     if (!n)
         return NULL;
-    n->hdr.kind = kind;
-    n->hdr.pid = traced_tgid;
-    n->hdr.tid = 0;
-    n->hdr.ktime_ns = 0;
-    n->hdr.filename = a;
-    n->hdr.funcname = b;
-    n->hdr.lineno = lineno;
+    start_call_event(&n->hdr, kind, 0, 0, a, b, lineno);
     return n;
 }
 
@@ -213,26 +95,6 @@ static __always_inline void send_name(__u64 filename, __u64 funcname)
     if (bpf_probe_read_user_str(n->func, sizeof(n->func), (const void *)funcname) < 0)
         n->func[0] = 0;
     send_name_record(n);
-}
-
-/* One call_event out (every probe hit that is not a return-only frame record comes here). */
-static __always_inline int submit_event(__u32 kind, __u32 tid, __u64 filename, __u64 funcname, __s32 lineno)
-{
-    bump(TRACE_COUNTER_PROBES);
-    struct call_event *e = bpf_ringbuf_reserve(&trace_events, sizeof(*e), 0);
-    if (!e) {
-        bump(TRACE_COUNTER_LOST);
-        return 0;
-    }
-    e->kind = kind;
-    e->tid = tid;
-    e->ktime_ns = bpf_ktime_get_ns();
-    e->filename = filename;
-    e->funcname = funcname;
-    e->lineno = lineno;
-    e->pid = traced_tgid;
-    bpf_ringbuf_submit(e, wakeup_flag());
-    return 0;
 }
 
 static __always_inline int send_call(__u32 kind, __u32 tid, __u64 filename, __u64 funcname, __s32 lineno)
@@ -311,13 +173,7 @@ static __always_inline int send_frames(__u32 kind)
     struct trace_return *r = bpf_map_lookup_elem(&return_scratch, &zero);
     if (!r)
         return 0;
-    r->hdr.kind = kind;
-    r->hdr.tid = tid;
-    r->hdr.pid = traced_tgid;
-    r->hdr.ktime_ns = now;
-    r->hdr.filename = 0;
-    r->hdr.funcname = 0;
-    r->hdr.lineno = 0;
+    start_call_event(&r->hdr, kind, tid, now, 0, 0, 0);
     r->frame = 0;
     r->caller_frame = 0;
     r->estimated_ns = 0;
@@ -326,8 +182,7 @@ static __always_inline int send_frames(__u32 kind)
     r->truncated = 0;
     r->counted_elsewhere = 0;
     r->started_generator = 0;
-    const struct trace_twisted *tw = bpf_map_lookup_elem(&trace_twisted, &zero);
-    int twisted = returning && tw && tw->wrapper_code;
+    const struct trace_twisted *tw = inline_callbacks_trace(returning);
 
     int fault = 0;
     __u64 tstate = 0;
@@ -347,24 +202,8 @@ static __always_inline int send_frames(__u32 kind)
         __u64 name = read_u64(code + l->code_name, &fault);
         if (fault)
             break;
-        if (twisted && i == 0 && code == tw->wrapper_code) {
-            /* An @inlineCallbacks call returning its Deferred: a call of the decorated function. */
-            __u64 cell = read_u64(frame + tw->frame_localsplus + 8 * (__u64)tw->wrapper_function_slot, &fault);
-            __u64 function = cell ? read_u64(cell + tw->cell_ref, &fault) : 0;
-            __u64 wrapped = function ? read_u64(function + tw->func_code, &fault) : 0;
-            if (!fault && wrapped) {
-                code = wrapped & ~(__u64)l->code_ptr_tag_mask;
-                filename = read_u64(code + l->code_filename, &fault);
-                name = read_u64(code + l->code_name, &fault);
-            }
-            __u64 gen = read_u64(frame + tw->frame_localsplus + 8 * (__u64)tw->wrapper_generator_slot, &fault);
-            if (!fault && gen)
-                r->started_generator = gen + tw->gen_frame;
-            fault = 0;
-        }
-        if (twisted && i == 1 && returning_generator &&
-            (code == tw->inline_callbacks_code || code == tw->wrapper_code))
-            r->counted_elsewhere = 1; /* a generator stepped (or created) by the machinery */
+        if (tw)
+            inline_callbacks_trace_frame(tw, l, r, frame, i, returning_generator, &code, &filename, &name);
         __u32 k = trace_index(n);
         r->frame_addresses[k] = frame;
         r->frames[k].code = code;
@@ -416,29 +255,4 @@ SEC("usdt")
 int on_gc_start_frames(struct pt_regs *ctx)
 {
     return send_frames(TRACE_GC_START);
-}
-
-/* Entry/return mode, greenlet loaded: its layout (key 0). */
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct greenlet_layout);
-} trace_greenlet SEC(".maps");
-
-/* Greenlet::g_switchstack(this = the target's impl, after the hidden return slot in rdi). */
-SEC("uprobe")
-int BPF_KPROBE(on_trace_greenlet_switch, void *sret, void *target_impl)
-{
-    __u32 tid;
-    if (!traced(&tid))
-        return 0;
-    __u32 zero = 0;
-    const struct greenlet_layout *l = bpf_map_lookup_elem(&trace_greenlet, &zero);
-    if (!l)
-        return 0;
-    struct greenlet_switch sw;
-    if (read_greenlet_switch(l, (__u64)target_impl, &sw))
-        return 0;
-    return submit_event(TRACE_SWITCH, tid, sw.origin, sw.target, 0);
 }

@@ -1,10 +1,11 @@
 /* Who is switching: at greenlet's Greenlet::g_switchstack (this = the target's impl), the
  * greenlet switched to and the one running until now, read through greenlet_layout.
- * Shared by the sampler (pysample.bpf.c) and the call tracer (pytrace.bpf.c). */
+ * Shared by the sampler (greenlet_sampling.bpf.h) and the call tracer (greenlet_trace.bpf.h). */
 #ifndef PYAT_GREENLET_SWITCH_BPF_H
 #define PYAT_GREENLET_SWITCH_BPF_H
 
-#include "lib/python_frames.bpf.h"
+#include "greenlet/greenlet_abi.h"
+#include "lib/user_memory.bpf.h"
 
 struct greenlet_switch {
     __u64 target;    /* PyGreenlet* switched to */

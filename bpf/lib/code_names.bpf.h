@@ -1,5 +1,5 @@
 /* Naming code objects from the kernel: the first time a frame shows a code object, its name, file,
- * first line and line table are copied into a code_name_event (bpf/abi/pysample.h) while the object is
+ * first line and line table are copied into a code_name_event (bpf/abi/code_names.h) while the object is
  * certainly alive (a running frame holds it), and it gets a generation that every frame recording
  * it carries. Userspace names frames from these events, so a code object freed before userspace
  * looks (module bodies after import, functions compiled and dropped, a process that exits) keeps
@@ -18,7 +18,9 @@
 #ifndef PYAT_CODE_NAMES_BPF_H
 #define PYAT_CODE_NAMES_BPF_H
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/cpython.h"
+#include "abi/events.h" /* struct py_sample */
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);

@@ -8,10 +8,19 @@
  * log keeps the order in which calls started; a callback run by _runCallbacks is logged when it
  * returns, with how long it ran: from the thread's previous return (the last event before it
  * started) to its own.
- *
- * Included by pysample.bpf.c after its maps and helpers. */
+ */
 #ifndef PYAT_DEFERRED_LOG_BPF_H
 #define PYAT_DEFERRED_LOG_BPF_H
+
+#include "lib/sampler.bpf.h" /* first: the settings lib/code_names.bpf.h needs */
+#include "abi/events.h"
+#include "abi/maps.h"
+#include "lib/code_names.bpf.h"
+#include "lib/python_frames.bpf.h"
+#include "lib/python_thread.bpf.h"
+#include "lib/sample_records.bpf.h"
+#include "twisted/deferred_log_abi.h"
+#include "twisted/twisted_maps.bpf.h"
 
 /* Frames looked at above the returning one (a power of two: indexes are masked for the verifier). */
 #define PYAT_LIFECYCLE_DEPTH 16
@@ -200,7 +209,7 @@ static __always_inline int record_callable(const struct py_layout *l, const stru
     return 0;
 }
 
-/* Build, in scratch slot 4, the record logging frames[i] of this thread's lifecycle_scratch as event
+/* Build, in scratch slot SCRATCH_DEFERRED_LOG, the record logging frames[i] of this thread's lifecycle_scratch as event
  * `what`, with the stack from that frame out; 1 when built. A global function: the verifier checks
  * it once, not at every call site (which multiplies the states of the visit past its limits), so
  * it looks its maps up again itself. It is called once the visit is over, not from inside it: a
@@ -208,7 +217,7 @@ static __always_inline int record_callable(const struct py_layout *l, const stru
 __noinline int build_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcome, __u64 returned)
 {
     __u64 id = bpf_get_current_pid_tgid();
-    __u32 tgid = id >> 32, zero = 0, slot = 4;
+    __u32 tgid = id >> 32, zero = 0, slot = SCRATCH_DEFERRED_LOG;
     const struct deferred_log_layout *d = bpf_map_lookup_elem(&deferred_log_processes, &tgid);
     const struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
     const struct lifecycle_frames *f = bpf_map_lookup_elem(&lifecycle_scratch, &zero);
@@ -240,19 +249,14 @@ __noinline int build_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcom
     if (!deferred)
         return 0;
 
-    s->hdr.kind = EVENT_DEFERRED;
-    s->hdr.pid = tgid;
-    s->hdr.tid = (__u32)id;
-    s->hdr.flags = 0;
-    s->hdr.nframes = 0;
-    s->hdr.ktime_ns = f->now;
+    start_record(&s->hdr, EVENT_DEFERRED, tgid, (__u32)id, f->now);
     s->hdr.weight_ns = duration;
-    s->hdr.origin = deferred;
-    s->hdr.target = first;
-    s->hdr.thread_main = second;
-    s->hdr.deferred_event = (__u8)what;
-    s->hdr.deferred_outcome = (__u16)outcome;
-    /* The callables, then the stack; base_frame (set by the walk) is then the result's type. */
+    s->hdr.deferred.self = deferred;
+    s->hdr.deferred.first = first;
+    s->hdr.deferred.second = second;
+    s->hdr.deferred_detail.event = (__u8)what;
+    s->hdr.deferred_detail.outcome = (__u16)outcome;
+    /* The callables, then the stack; the walk's base_frame is then replaced by the result's type. */
     __u32 callables = 0;
     if (what == DEFERRED_CALLBACKS_ADDED || what == DEFERRED_CALLBACK_RAN) {
         if (first && record_callable(l, d, first, s, 0) == 0)
@@ -260,10 +264,10 @@ __noinline int build_lifecycle(__u32 i, __s32 what, __u64 duration, __u32 outcom
         if (what == DEFERRED_CALLBACKS_ADDED && callables == 1 && second && record_callable(l, d, second, s, 1) == 0)
             callables = 2;
     }
-    s->hdr.deferred_callables = (__u8)callables;
-    walk_frames_from(proc, bpf_map_lookup_elem(&twisted_processes, &tgid), frame, s, callables);
+    s->hdr.deferred_detail.callables = (__u8)callables;
+    walk_frames_from(proc, frame, s, callables);
     __u64 result = what == DEFERRED_CALLBACK_RAN ? second : (what == DEFERRED_FIRED || what == DEFERRED_FAILED) ? first : 0;
-    s->hdr.base_frame = result ? read_u64(result + d->object_type, &fault) : 0;
+    s->hdr.deferred_result_type = result ? read_u64(result + d->object_type, &fault) : 0;
     return 1;
 }
 
@@ -375,17 +379,9 @@ static __always_inline void watch_import(const struct py_process *proc, __u32 tg
     if (bpf_send_signal(19 /* SIGSTOP */) == 0 &&
         bpf_map_update_elem(&kernel_holds, &tgid, &stopped_at, BPF_ANY) != 0)
         bpf_send_signal(18 /* SIGCONT */);
-    struct event_header *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
-    if (!h) {
-        count(COUNTER_LOST_SAMPLES);
-        return;
-    }
-    __builtin_memset(h, 0, sizeof(*h));
-    h->kind = EVENT_DEFER_IMPORTED;
-    h->pid = tgid;
-    h->tid = tid;
-    h->ktime_ns = bpf_ktime_get_ns();
-    bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
+    struct event_header *h = reserve_header_record(EVENT_DEFER_IMPORTED, tgid, tid, bpf_ktime_get_ns());
+    if (h)
+        bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
 }
 
 SEC("usdt")
@@ -443,7 +439,7 @@ int on_python_return(struct pt_regs *ctx)
         .frames = f,
     };
     bpf_loop(n, lifecycle_visit_step, &v, 0);
-    __u32 slot = 4;
+    __u32 slot = SCRATCH_DEFERRED_LOG;
     struct py_sample *s = bpf_map_lookup_elem(&scratch, &slot);
     if (!s)
         return 0;

@@ -49,7 +49,7 @@ bool ProcessEvents::on_record(const event_header& hdr, const StackAggregator& ag
             if (discovery) discovery->note_exec(pid_t(hdr.pid));
             return true;
         case EVENT_FORK:
-            forks.emplace_back(pid_t(hdr.pid), pid_t(hdr.origin));
+            forks.emplace_back(pid_t(hdr.pid), pid_t(hdr.fork.parent));
             return true;
         case EVENT_EXIT:
             exited.push_back(pid_t(hdr.pid));

@@ -15,7 +15,8 @@
 
 #include "cpython/cpython_layout.h"
 #include "process/process_memory.h"
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/cpython.h"
 #include "cpython/python_objects.h"
 
 namespace pyat {

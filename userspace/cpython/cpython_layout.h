@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cpython/line_table.h"
-#include "abi/pysample.h"
+#include "abi/cpython.h"
 
 namespace pyat {
 

@@ -9,7 +9,7 @@
 
 #include "cpython/code_resolver.h"
 #include "process/process_memory.h"
-#include "abi/pysample.h"
+#include "abi/events.h"
 #include "cpython/python_process.h"
 
 namespace pyat {

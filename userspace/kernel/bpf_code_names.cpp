@@ -2,7 +2,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
 
 namespace pyat {
 

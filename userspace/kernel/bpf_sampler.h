@@ -16,7 +16,9 @@
 
 #include "kernel/bpf_link_closer.h"
 #include "kernel/kernel_hooks.h"
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 
 struct pysample_bpf;
 struct bpf_link;

@@ -11,7 +11,7 @@
 #include "kernel/bpf_code_names.h"
 #include "kernel/bpf_counters.h"
 #include "base/error.h"
-#include "abi/pytrace.h"
+#include "abi/trace.h"
 #include "pytrace.skel.h"
 #include "process/target_file.h"
 

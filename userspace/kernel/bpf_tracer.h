@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "abi/pysample.h"
-#include "abi/pytrace.h"
+#include "abi/cpython.h"
+#include "abi/trace.h"
+#include "greenlet/greenlet_abi.h"
+#include "twisted/twisted_abi.h"
 
 struct pytrace_bpf;
 struct bpf_link;

@@ -14,7 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 
 namespace pyat {
 

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <optional>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 #include "profile/profile.h"
 
 namespace pyat {

@@ -11,7 +11,9 @@
 #include <memory>
 #include <vector>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 #include "cpython/code_resolver.h"
 #include "cpython/python_process.h"
 #include "profile/profile.h"

@@ -15,7 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 #include "cpython/code_resolver.h"
 #include "cpython/python_process.h"
 #include "cpython/thread_names.h"

@@ -29,7 +29,9 @@
 #include <string_view>
 #include <vector>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 #include "app/options.h"
 #include "cpython/python_process.h"
 #include "kernel/bpf_sampler.h"

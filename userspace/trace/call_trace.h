@@ -21,7 +21,8 @@
 #include "cpython/code_resolver.h"
 #include "process/process_memory.h"
 #include "profile/profile.h"
-#include "abi/pytrace.h"
+#include "abi/code_names.h"
+#include "abi/trace.h"
 
 namespace pyat {
 

@@ -11,7 +11,9 @@
 
 #include <gtest/gtest.h>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 #include "cpython/cpython_layout.h"
 
 namespace pyat::fakes {

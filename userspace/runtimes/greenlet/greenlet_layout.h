@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "process/proc_maps.h"
-#include "abi/pysample.h"
+#include "greenlet/greenlet_abi.h"
 
 namespace pyat {
 

@@ -185,7 +185,7 @@ void GreenletStacks::end_slice(TracedProcess& t, uint32_t tid, uint64_t greenlet
 void GreenletStacks::on_switch(TracedProcess& t, const py_sample& e) {
     const uint32_t tid = e.hdr.tid;
     const uint64_t now = e.hdr.ktime_ns;
-    uint64_t origin = e.hdr.origin;
+    uint64_t origin = e.hdr.greenlet_switch.origin;
     if (!origin) {
         auto current = current_.find(tid);
         if (current != current_.end()) origin = current->second;
@@ -210,9 +210,9 @@ void GreenletStacks::on_switch(TracedProcess& t, const py_sample& e) {
             parked_[origin] = Parked{tid, now};
         }
     }
-    if (e.hdr.thread_main) thread_main_[tid] = e.hdr.thread_main;
+    if (e.hdr.greenlet_switch.main_impl) thread_main_[tid] = e.hdr.greenlet_switch.main_impl;
 
-    const uint64_t target = e.hdr.target;
+    const uint64_t target = e.hdr.greenlet_switch.target;
     parked_.erase(target);
     if (e.hdr.nframes) {
         Stack frames = t.frames_of(e);

@@ -50,21 +50,21 @@ void DeferredLog::add(const py_sample& event, std::shared_ptr<const std::vector<
     e.pid = pid_;
     e.tid = h.tid;
     e.time_ns = h.ktime_ns;
-    e.deferred = object_id(h.origin);
+    e.deferred = object_id(h.deferred.self);
     auto field = [&](const char* name, const std::string& text) { e.fields.emplace_back(name, json_string(text)); };
     auto callable = [&](unsigned i) {
-        return i < h.deferred_callables && i < PYAT_MAX_FRAMES ? describe_callable(event.frames[i], resolver)
+        return i < h.deferred_detail.callables && i < PYAT_MAX_FRAMES ? describe_callable(event.frames[i], resolver)
                                                                 : std::string("(unknown)");
     };
-    switch (h.deferred_event) {
+    switch (h.deferred_detail.event) {
         case DEFERRED_CREATED:
             e.what = "created";
-            if (auto old = pending_.find(h.origin); old != pending_.end()) {
+            if (auto old = pending_.find(h.deferred.self); old != pending_.end()) {
                 // A new Deferred where an unfired one was: that one was freed without firing.
-                push(unfired("abandoned", h.origin, old->second, h.ktime_ns));
+                push(unfired("abandoned", h.deferred.self, old->second, h.ktime_ns));
             }
-            pending_[h.origin] = Created{h.ktime_ns, h.tid, stack};
-            last_returned_.erase(h.origin);
+            pending_[h.deferred.self] = Created{h.ktime_ns, h.tid, stack};
+            last_returned_.erase(h.deferred.self);
             break;
         case DEFERRED_CALLBACKS_ADDED:
             e.what = "callbacks_added";
@@ -73,23 +73,23 @@ void DeferredLog::add(const py_sample& event, std::shared_ptr<const std::vector<
             break;
         case DEFERRED_FIRED:
         case DEFERRED_FAILED:
-            e.what = h.deferred_event == DEFERRED_FIRED ? "fired" : "failed";
-            if (auto type = type_name(h.base_frame); !type.empty()) field("result", type);
-            pending_.erase(h.origin);
+            e.what = h.deferred_detail.event == DEFERRED_FIRED ? "fired" : "failed";
+            if (auto type = type_name(h.deferred_result_type); !type.empty()) field("result", type);
+            pending_.erase(h.deferred.self);
             break;
         case DEFERRED_CHAINED:
             e.what = "chained";
-            field("chained", object_id(h.target));
+            field("chained", object_id(h.deferred.first));
             field("by", "chainDeferred");
             break;
         case DEFERRED_CHAINED_BY_RESULT: {
-            // `origin` pauses until the Deferred its callback returned fires: that one's result
-            // goes on down origin's callbacks.
-            auto returned = last_returned_.find(h.origin);
+            // `deferred.self` pauses until the Deferred its callback returned fires: that one's result
+            // goes on down its callbacks.
+            auto returned = last_returned_.find(h.deferred.self);
             if (returned == last_returned_.end()) return;
             e.what = "chained";
             e.deferred = object_id(returned->second);
-            field("chained", object_id(h.origin));
+            field("chained", object_id(h.deferred.self));
             field("by", "callback result");
             break;
         }
@@ -97,15 +97,15 @@ void DeferredLog::add(const py_sample& event, std::shared_ptr<const std::vector<
             e.what = "callback_ran";
             field("callable", callable(0));
             e.fields.emplace_back("duration_ms", fmt::format("{:.3f}", double(h.weight_ns) / 1e6));
-            const char* outcome = h.deferred_outcome == OUTCOME_RAISED             ? "raised"
-                                  : h.deferred_outcome == OUTCOME_RETURNED_FAILURE ? "returned failure"
+            const char* outcome = h.deferred_detail.outcome == OUTCOME_RAISED             ? "raised"
+                                  : h.deferred_detail.outcome == OUTCOME_RETURNED_FAILURE ? "returned failure"
                                                                                    : "returned";
             field("outcome", outcome);
-            if (h.thread_main) {
-                if (auto type = type_name(h.base_frame); !type.empty()) field("returned", type);
-                last_returned_[h.origin] = h.thread_main;
+            if (h.deferred.second) {
+                if (auto type = type_name(h.deferred_result_type); !type.empty()) field("returned", type);
+                last_returned_[h.deferred.self] = h.deferred.second;
             } else {
-                last_returned_.erase(h.origin);
+                last_returned_.erase(h.deferred.self);
             }
             break;
         }

@@ -14,7 +14,7 @@
 #include "cpython/code_resolver.h"
 #include "cpython/cpython_layout.h"
 #include "profile/profile.h"
-#include "abi/pysample.h"
+#include "abi/events.h"
 #include "cpython/python_objects.h"
 
 namespace pyat {
@@ -24,7 +24,7 @@ public:
     DeferredLog(pid_t pid, const CpythonLayout& layout);
 
     // One EVENT_DEFERRED record; `stack` is its logical stack (root first, as frame labels), made
-    // from the frames after the callables (hdr.deferred_callables).
+    // from the frames after the callables (hdr.deferred_detail.callables).
     void add(const py_sample& event, std::shared_ptr<const std::vector<std::string>> stack, CodeResolver& resolver);
 
     // End of the run at `end_ns`: the Deferreds created while we watched that never fired.

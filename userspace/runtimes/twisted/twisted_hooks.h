@@ -10,7 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "abi/pysample.h"
+#include "abi/code_names.h"
+#include "abi/events.h"
+#include "abi/maps.h"
 #include "kernel/kernel_hooks.h"
 
 namespace pyat {

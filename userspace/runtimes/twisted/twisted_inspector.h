@@ -8,8 +8,8 @@
 #include <string>
 
 #include "cpython/cpython_layout.h"
-#include "abi/pysample.h"
-#include "abi/pytrace.h"
+#include "twisted/deferred_log_abi.h"
+#include "twisted/twisted_abi.h"
 #include "cpython/python_objects.h"
 #include "runtimes/twisted/twisted_description.h"
 

@@ -93,7 +93,7 @@ void TwistedStacks::on_generator_wait(TracedProcess& t, const py_sample& sample)
         (sample.hdr.flags & SAMPLE_PARK_SAMPLED) ? 1 : t.ticks(sample.hdr.weight_ns, generator_wait_remainder_);
     Stack frames = t.frames_of(sample);
     if (waiting_generators_.size() >= max_waiting_generators) waiting_generators_.clear();
-    waiting_generators_[sample.hdr.target] = {sample.hdr.tid, Stack(frames.begin(), frames.end() - 1)};
+    waiting_generators_[sample.hdr.generator_wait.generator] = {sample.hdr.tid, Stack(frames.begin(), frames.end() - 1)};
     if (weight) t.add(t.root_for(sample), frames, weight);
 }
 
@@ -102,7 +102,7 @@ void TwistedStacks::on_generator_wait(TracedProcess& t, const py_sample& sample)
 void TwistedStacks::on_deferred_event(TracedProcess& t, const py_sample& event) {
     if (!deferred_log_) return;
     // The stack follows the callables the kernel recorded first.
-    Stack frames = t.frames_of(event, event.hdr.deferred_callables);
+    Stack frames = t.frames_of(event, event.hdr.deferred_detail.callables);
     if (!t.config.raw_stacks && !defer_file_.empty())
         std::erase_if(frames, [&](const StackFrame& f) { return t.profile.functions[f.function].file.ends_with(defer_file_); });
     auto& labels = lifecycle_stacks_[frames];

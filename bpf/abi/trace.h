@@ -1,13 +1,14 @@
-/* Types shared by the call tracer's BPF programs (pytrace.bpf.c, --mode trace) and userspace.
- * Kept C, fixed-width fields, no pointers. */
-#ifndef PYAT_PYTRACE_H
-#define PYAT_PYTRACE_H
+/* The call tracer's records (pytrace.bpf.c, --mode trace, to userspace): the event kinds and the
+ * entry, return and name records. Shared with userspace: C, fixed-width fields, no pointers.
+ * Twisted's part (struct trace_twisted) is in twisted/twisted_abi.h. */
+#ifndef PYAT_ABI_TRACE_H
+#define PYAT_ABI_TRACE_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
 
-#include "abi/pysample.h"
+#include "abi/cpython.h" /* struct py_frame */
 
 #define PYAT_TRACE_FILE_LEN 160
 #define PYAT_TRACE_NAME_LEN 96
@@ -27,7 +28,7 @@ enum call_event_kind {
     TRACE_RETURN_ONLY = 6, /* CPython 3.11: a return, with the frames it returns to (struct trace_return) */
     TRACE_SWITCH = 8,      /* a greenlet switch: filename = the greenlet running until now (0: unknown),
                             * funcname = the one running next */
-    /* 7 was TRACE_CODE: code objects are now named by struct code_name_event (bpf/abi/pysample.h) */
+    /* 7 was TRACE_CODE: code objects are now named by struct code_name_event (bpf/abi/code_names.h) */
 };
 
 struct call_event {
@@ -63,19 +64,6 @@ struct trace_return {
     __u64 started_generator; /* Twisted: frame of the generator the returning wrapper started (0: none) */
     __u64 frame_addresses[PYAT_TRACE_FRAMES]; /* of frames[], innermost first */
     struct py_frame frames[PYAT_TRACE_FRAMES];
-};
-
-/* --mode trace, Twisted: how an @inlineCallbacks function is called (filled by userspace from
- * probes/twisted); all zero when the process has not imported Twisted. */
-struct trace_twisted {
-    __u64 wrapper_code;          /* unwindGenerator */
-    __u64 inline_callbacks_code; /* _inlineCallbacks, which steps the generators */
-    __u16 wrapper_function_slot; /* localsplus slot of the wrapper's free variable `f` (a cell) */
-    __u16 frame_localsplus;
-    __u16 cell_ref;
-    __u16 func_code;
-    __u16 wrapper_generator_slot; /* localsplus slot of the wrapper's local `gen` */
-    __u16 gen_frame;              /* the frame embedded in a generator (3.11+) */
 };
 
 enum trace_counter {
