@@ -5,10 +5,6 @@
 namespace pyat {
 namespace {
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool contains(const std::vector<std::string>& names, std::string_view name) {
     return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -35,13 +31,13 @@ uint8_t InlineCallbacksStacks::role(const ProcessProfile& profile, uint32_t func
     r = role_known;
     const Function& f = profile.functions[function];
     std::string_view name = short_name(f.name);
-    if (ends_with(f.file, defer_file_)) {
+    if (std::string_view(f.file).ends_with(defer_file_)) {
         if (contains(first_run_, name)) r |= role_first_run;
         if (contains(resume_, name)) r |= role_resume;
         if (name == driver_) r |= role_driver;
     }
     for (const auto& [file, fn] : reactor_entries_)
-        if (name == fn && ends_with(f.file, file)) r |= role_reactor;
+        if (name == fn && std::string_view(f.file).ends_with(file)) r |= role_reactor;
     return r;
 }
 
