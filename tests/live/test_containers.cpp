@@ -7,29 +7,12 @@
 #include <filesystem>
 #include <regex>
 
+#include "live/interpreters.h"
 #include "test_support.h"
 
 using namespace pyat::test;
 
 namespace {
-
-struct Interpreter {
-    const char* name;  // test-name suffix
-    const char* path;
-};
-
-// gtest prints a parameter with this (its test-name suffix) rather than as raw bytes.
-void PrintTo(const Interpreter& interpreter, std::ostream* os) { *os << interpreter.name; }
-
-const Interpreter interpreters[] = {
-    {"Debian311", "/usr/bin/python3.11"},
-    {"Pyenv38", "/root/.pyenv/versions/3.8.18/bin/python3.8"},
-    {"Pyenv39", "/root/.pyenv/versions/3.9.18/bin/python3.9"},
-    {"Pyenv310", "/root/.pyenv/versions/3.10.13/bin/python3.10"},
-    {"Pyenv311", "/root/.pyenv/versions/3.11.7/bin/python3.11"},
-    {"Pyenv312", "/root/.pyenv/versions/3.12.1/bin/python3.12"},
-    {"Pyenv313", "/root/.pyenv/versions/3.13.0/bin/python3.13"},
-};
 
 // The IDs on the NSpid line of a /proc status file, outermost first.
 std::vector<std::string> nspid(const std::string& status_path) {
@@ -179,13 +162,7 @@ void expect_named_threads(const std::map<std::string, uint64_t>& folded, const s
     for (const auto& [root, n] : per_root) EXPECT_EQ(root.rfind("thread \"", 0), 0u) << roots;
 }
 
-class InPidNamespace : public ::testing::TestWithParam<Interpreter> {
-protected:
-    void SetUp() override {
-        ASSERT_TRUE(std::filesystem::exists(GetParam().path))
-            << GetParam().path << " is part of this machine (tools/setup.sh documents the pyenv builds)";
-    }
-};
+class InPidNamespace : public OnEachInterpreter {};
 
 }  // namespace
 

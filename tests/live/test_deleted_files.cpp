@@ -8,30 +8,12 @@
 #include <filesystem>
 #include <regex>
 
+#include "live/interpreters.h"
 #include "test_support.h"
 
 using namespace pyat::test;
 
 namespace {
-
-struct Interpreter {
-    const char* name;     // test-name suffix
-    const char* prefix;   // "" for Debian's (static, in /usr/bin)
-    const char* version;  // "3.12"
-};
-
-// gtest prints a parameter with this (its test-name suffix) rather than as raw bytes.
-void PrintTo(const Interpreter& interpreter, std::ostream* os) { *os << interpreter.name; }
-
-const Interpreter interpreters[] = {
-    {"Debian311", "", "3.11"},
-    {"Pyenv38", "/root/.pyenv/versions/3.8.18", "3.8"},
-    {"Pyenv39", "/root/.pyenv/versions/3.9.18", "3.9"},
-    {"Pyenv310", "/root/.pyenv/versions/3.10.13", "3.10"},
-    {"Pyenv311", "/root/.pyenv/versions/3.11.7", "3.11"},
-    {"Pyenv312", "/root/.pyenv/versions/3.12.1", "3.12"},
-    {"Pyenv313", "/root/.pyenv/versions/3.13.0", "3.13"},
-};
 
 const Interpreter& debian = interpreters[0];
 

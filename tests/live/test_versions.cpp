@@ -7,35 +7,14 @@
 #include <regex>
 #include <set>
 
+#include "live/interpreters.h"
 #include "test_support.h"
 
 using namespace pyat::test;
 
 namespace {
 
-struct Interpreter {
-    const char* name;  // test-name suffix
-    const char* path;
-};
-
-const Interpreter interpreters[] = {
-    {"Debian311", "/usr/bin/python3.11"},
-    {"Pyenv38", "/root/.pyenv/versions/3.8.18/bin/python3.8"},
-    {"Pyenv39", "/root/.pyenv/versions/3.9.18/bin/python3.9"},
-    {"Pyenv310", "/root/.pyenv/versions/3.10.13/bin/python3.10"},
-    {"Pyenv311", "/root/.pyenv/versions/3.11.7/bin/python3.11"},
-    {"Pyenv312", "/root/.pyenv/versions/3.12.1/bin/python3.12"},
-    {"Pyenv313", "/root/.pyenv/versions/3.13.0/bin/python3.13"},
-};
-
-class EveryCPython : public ::testing::TestWithParam<Interpreter> {
-protected:
-    void SetUp() override {
-        ASSERT_TRUE(std::filesystem::exists(GetParam().path))
-            << GetParam().path << " is part of this machine (tools/setup.sh documents the pyenv builds)";
-    }
-};
-
+class EveryCPython : public OnEachInterpreter {};
 
 }  // namespace
 
