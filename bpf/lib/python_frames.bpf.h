@@ -60,7 +60,10 @@ static long frame_walk_step(__u32 index, void *ctx)
     }
 
     __u32 idx = w->n;
-    if (record_frame(w->proc, frame, code, w->sample, idx)) {
+    int recorded = record_frame(w->proc, frame, code, w->sample, idx);
+    if (recorded > 0)
+        return 0;  /* plumbing: not a frame of the program's */
+    if (recorded) {
         w->fault = 1;
         return 1;
     }

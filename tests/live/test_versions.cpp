@@ -3,6 +3,7 @@
 // threads in wall mode with --group-by thread.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -169,4 +170,26 @@ TEST_P(EveryCPython, ChurnedCodeObjectsAreNeverNamedWrongly) {
     for (const auto& f : distinct) examples += "\n  " + f;
     EXPECT_TRUE(wrong.empty()) << wrong.size() << " wrong frames of " << frames << ":" << examples;
     EXPECT_LE(double(unnamed), 0.01 * double(frames)) << unnamed << " unnamed of " << frames;
+}
+
+// 3.13+ runs a specialised class call's __init__ under a shim frame (_Py_InitCleanup, named
+// "__init__" in file "__init__"): never shown, the caller's frame sits right above __init__.
+TEST_P(EveryCPython, ClassInitIsRightUnderItsCaller) {
+    TempDir dir;
+    RunResult r = run({binary, "-q", "--hz", "499", "-o", dir / "init.folded", "--", GetParam().path,
+                       workload("class_init.py"), "2"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    uint64_t init = 0;
+    for (const auto& [stack, count] : read_folded(dir / "init.folded")) {
+        EXPECT_EQ(stack.find("(__init__:"), std::string::npos) << stack;
+        auto names = function_names(stack);
+        // Qualified from 3.11 on; 3.8-3.10 name code objects by co_name alone.
+        auto at = std::find_if(names.begin(), names.end(),
+                               [](const std::string& n) { return n == "Widget.__init__" || n == "__init__"; });
+        if (at == names.end()) continue;
+        init += count;
+        ASSERT_NE(at, names.begin()) << stack;
+        EXPECT_EQ(*(at - 1), "build") << stack;
+    }
+    EXPECT_GT(init, 200u) << "__init__ must be sampled";
 }

@@ -80,6 +80,13 @@ std::optional<CodeResolver::CodeInfo> CodeResolver::read(uint64_t code) const {
     return info;
 }
 
+bool CodeResolver::interpreter_shim(uint64_t code) const {
+    auto name_ptr = memory_.read_value<uint64_t>(code + layout_.bpf.code_name);
+    auto file_ptr = memory_.read_value<uint64_t>(code + layout_.bpf.code_filename);
+    if (!name_ptr || !file_ptr || *name_ptr != *file_ptr) return false;
+    return memory_.read_value<int32_t>(code + layout_.code_firstlineno) == 0;
+}
+
 CodeResolver::CodeInfo CodeResolver::placeholder(const Key& key) const {
     CodeInfo info;
     info.named = false;

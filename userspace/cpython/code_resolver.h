@@ -50,6 +50,10 @@ public:
 
     ResolvedFrame resolve(const py_frame& frame);
 
+    // Whether the code object at `code` is interpreter plumbing rather than code anyone wrote:
+    // CPython 3.13+'s _Py_InitCleanup shim (see is_interpreter_shim in bpf/lib/record_frame.bpf.h).
+    bool interpreter_shim(uint64_t code) const;
+
     size_t cached_code_objects() const { return code_.size(); }
     // Frames named "[code object ...]" (not resolvable) so far.
     uint64_t unresolved() const { return unresolved_; }

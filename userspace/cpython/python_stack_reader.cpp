@@ -44,6 +44,7 @@ void read_stack_from(const ProcessMemory& mem, const py_layout& l, uint64_t fram
             auto owner = mem.read_value<uint8_t>(this_frame + l.frame_owner);
             if (owner && *owner >= l.owner_skip_min) continue;
         }
+        if (resolver.interpreter_shim(c)) continue;
         uint32_t generation = resolver.learn_from_memory(c);
         if (!generation) {
             s.hdr.flags |= SAMPLE_READ_FAULT;

@@ -9,6 +9,7 @@
 
 #include "cpython/code_resolver.h"
 #include "cpython/cpython_layout.h"
+#include "cpython/python_stack_reader.h"
 #include "unit/cpython/fake_code.h"
 
 using namespace pyat;
@@ -128,6 +129,52 @@ TEST(CodeResolver, StacksReadFromUserspaceAreNamedAtOnce) {
     fake.qualname = ascii_string(l, "changed");  // later changes do not matter
     EXPECT_EQ(*resolver.resolve({fake.code.address(), 12, g}).name, "Demo.f");
     EXPECT_EQ(resolver.learn_from_memory(0x10), 0u);
+}
+
+// 3.13's _Py_InitCleanup: name, qualified name and file are one str object, first line 0.
+TEST(CodeResolver, TheInitCleanupShimIsPlumbingAndLookalikesAreNot) {
+    const auto& l = layout311();
+    FakeCode shim(l), lookalike(l), real(l);
+    Blob init = ascii_string(l, "__init__"), init_too = ascii_string(l, "__init__");
+    for (FakeCode* c : {&shim, &lookalike}) {
+        c->code.put<uint64_t>(l.bpf.code_name, init.address());
+        c->code.put<uint64_t>(l.code_qualname, init.address());
+        c->code.put<int32_t>(l.code_firstlineno, 0);
+    }
+    shim.code.put<uint64_t>(l.bpf.code_filename, init.address());
+    lookalike.code.put<uint64_t>(l.bpf.code_filename, init_too.address());  // same text, another object
+    CodeResolver resolver(ProcessMemory(getpid()), l, 0xc0de);
+    EXPECT_TRUE(resolver.interpreter_shim(shim.code.address()));
+    EXPECT_FALSE(resolver.interpreter_shim(lookalike.code.address()));
+    EXPECT_FALSE(resolver.interpreter_shim(real.code.address()));
+    shim.code.put<int32_t>(l.code_firstlineno, 1);  // a name that is its file, at a real line
+    EXPECT_FALSE(resolver.interpreter_shim(shim.code.address()));
+    EXPECT_FALSE(resolver.interpreter_shim(0x10));  // unreadable: not known to be plumbing
+}
+
+// A stack read from userspace leaves the shim out, as the kernel's walk does: caller -> __init__.
+TEST(CodeResolver, StacksReadFromUserspaceLeaveTheShimOut) {
+    const auto& l = layout311();
+    FakeCode caller(l), shim(l), init(l);
+    Blob init_name = ascii_string(l, "__init__");
+    shim.code.put<uint64_t>(l.bpf.code_name, init_name.address());
+    shim.code.put<uint64_t>(l.bpf.code_filename, init_name.address());
+    shim.code.put<int32_t>(l.code_firstlineno, 0);
+    init.qualname = ascii_string(l, "Widget.__init__");
+    init.code.put<uint64_t>(l.code_qualname, init.qualname.address());
+    Blob outer, middle, inner;  // frames, innermost = inner
+    outer.put<uint64_t>(l.bpf.frame_code, caller.code.address());
+    middle.put<uint64_t>(l.bpf.frame_code, shim.code.address());
+    middle.put<uint64_t>(l.bpf.frame_previous, outer.address());
+    inner.put<uint64_t>(l.bpf.frame_code, init.code.address());
+    inner.put<uint64_t>(l.bpf.frame_previous, middle.address());
+    CodeResolver resolver(ProcessMemory(getpid()), l, 0xc0de);
+    py_sample s{};
+    read_stack_from(ProcessMemory(getpid()), l.bpf, inner.address(), s, resolver);
+    ASSERT_EQ(s.hdr.nframes, 2);
+    EXPECT_EQ(*resolver.resolve(s.frames[0]).name, "Widget.__init__");
+    EXPECT_EQ(*resolver.resolve(s.frames[1]).name, "Demo.f");
+    EXPECT_EQ(s.hdr.base_frame, outer.address());
 }
 
 TEST(CodeResolver, UnreadableCodeObjectGivesAPlaceholderNotACrash) {
