@@ -5,9 +5,10 @@ with --greenlet, probes/greenlet/*.conf into one for userspace/runtimes/greenlet
 userspace/runtimes/twisted/twisted_description.cpp, with --gevent, probes/greenlet/gevent/*.conf
 (names only too) into one for userspace/runtimes/greenlet/gevent_description.cpp, and with --usdt,
 probes/cpython/usdt/*.conf (what each version's USDT probes do) into one for
-userspace/cpython/cpython_usdt.cpp.
+userspace/cpython/cpython_usdt.cpp, and with --asyncio, probes/asyncio/*.conf (offsets, enumerators and
+the Python-level names asyncio is read through) into one for userspace/runtimes/asyncio/asyncio_layout.cpp.
 
-Usage: gen_cpython_layouts.py [--greenlet|--twisted|--gevent|--usdt] OUTPUT.inc CONF [CONF...]
+Usage: gen_cpython_layouts.py [--greenlet|--twisted|--gevent|--usdt|--asyncio] OUTPUT.inc CONF [CONF...]
 
 Each CONF holds `key = value` lines (`#` comments). `version = X.Y` names the interpreter;
 every other key is a member of pyat::CpythonLayout, values are integers (decimal or 0x...) or
@@ -20,7 +21,38 @@ KEY = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 VALUE = re.compile(r"^(0x[0-9a-fA-F]+|-?[0-9]+|[A-Za-z_][A-Za-z0-9_]*)$")
 STRING_KEYS = {"switch_symbol"}
 ENUM_MEMBERS = {"line_table": "LineTableFormat::", "dict_layout": "DictLayout::",
-                "instance_dict": "InstanceDict::", "function_probes": "FunctionProbes::"}
+                "instance_dict": "InstanceDict::", "function_probes": "FunctionProbes::",
+                "awaited_rule": "AwaitedRule::", "frame_stack": "FrameStack::"}
+INTEGER = re.compile(r"^(0x[0-9a-fA-F]+|-?[0-9]+)$")
+
+
+def parse_mixed(path):
+    """--asyncio: integers and enumerators (ENUM_MEMBERS) as such, every other value a C string
+    (names such as `asyncio.tasks` or `gather.<locals>._done_callback`, space-separated lists)."""
+    entries, version = [], None
+    with open(path, encoding="utf-8") as f:
+        for number, raw in enumerate(f, 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            key, sep, value = (part.strip() for part in line.partition("="))
+            if not sep or not KEY.match(key) or not value or '"' in value or "\\" in value:
+                sys.exit(f"{path}:{number}: expected `key = value`, got {raw.strip()!r}")
+            if key == "version":
+                if not re.match(r"^\d+\.\d+$", value):
+                    sys.exit(f"{path}:{number}: version must read MAJOR.MINOR")
+                version = tuple(int(x) for x in value.split("."))
+            elif key in ENUM_MEMBERS:
+                if not VALUE.match(value):
+                    sys.exit(f"{path}:{number}: bad enumerator {value!r}")
+                entries.append((key, ENUM_MEMBERS[key] + value))
+            elif INTEGER.match(value):
+                entries.append((key, value))
+            else:
+                entries.append((key, f'"{value}"'))
+    if version is None:
+        sys.exit(f"{path}: no `version = X.Y` line")
+    return version, entries
 
 
 def parse_names(path, release_key):
@@ -79,7 +111,7 @@ def parse(path):
 
 def main():
     args = sys.argv[1:]
-    mode = args[0] if args and args[0] in ("--greenlet", "--twisted", "--gevent", "--usdt") else ""
+    mode = args[0] if args and args[0] in ("--greenlet", "--twisted", "--gevent", "--usdt", "--asyncio") else ""
     if mode:
         args = args[1:]
     if len(args) < 2:
@@ -89,6 +121,7 @@ def main():
         "--twisted": ("TwistedDescription", "generated_twisted_descriptions", lambda p: parse_names(p, "twisted")),
         "--gevent": ("GeventDescription", "generated_gevent_descriptions", lambda p: parse_names(p, "gevent")),
         "--usdt": ("CpythonUsdt", "generated_cpython_usdt", parse),
+        "--asyncio": ("AsyncioLayout", "generated_asyncio_layouts", parse_mixed),
         "": ("CpythonLayout", "generated_cpython_layouts", parse),
     }[mode]
     layouts = sorted(parser(p) + (p,) for p in args[1:])
