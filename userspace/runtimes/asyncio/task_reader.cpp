@@ -1,6 +1,7 @@
 #include "runtimes/asyncio/task_reader.h"
 
 #include <fmt/format.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +12,7 @@ namespace pyat {
 namespace {
 constexpr int64_t max_stack_depth = 1 << 16;  // value-stack slots believed of a frame
 constexpr int64_t max_list_items = 1 << 16;
+constexpr size_t max_known_code = 100'000;  // code objects remembered by name and file
 
 uint64_t mix(uint64_t h, uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
@@ -185,47 +187,49 @@ std::string TaskReader::task_name(uint64_t name_object) {
     }
 }
 
-void TaskReader::list_callbacks(uint64_t list, AsyncioTask& out) const {
-    if (!list) return;
+int64_t TaskReader::list_callbacks(uint64_t list, AsyncioTask& out) const {
+    if (!list) return -1;
     const ProcessMemory& mem = objects_.memory();
     auto size = mem.read_value<int64_t>(list + cpython_.list_size);
     uint64_t items = objects_.read_pointer(list + cpython_.list_items);
-    if (!size || *size <= 0 || *size > max_list_items || !items) return;
+    if (!size) return -1;
+    if (*size <= 0 || *size > max_list_items || !items) return *size;
     size_t n = std::min<size_t>(size_t(*size), max_task_callbacks - std::min(out.callbacks.size(), max_task_callbacks));
     auto raw = mem.read_bytes(items, n * 8);
-    if (!raw) return;
+    if (!raw) return *size;
     for (size_t i = 0; i < n; i++) {
         uint64_t pair = word_at(*raw, i * 8);  // a (callback, context) tuple
         if (uint64_t callback = pair ? objects_.read_pointer(pair + cpython_.tuple_items) : 0)
             out.callbacks.push_back(callback);
     }
+    return *size;
 }
 
-void TaskReader::read_callbacks(uint64_t callback0, uint64_t list, AsyncioTask& out) const {
-    if (callback0) out.callbacks.push_back(callback0);
-    list_callbacks(list, out);
-}
-
-std::optional<std::vector<uint8_t>> TaskReader::c_task_fields(uint64_t address, uint64_t* hash) const {
+size_t TaskReader::c_task_bytes() const {
     const auto& a = asyncio_;
-    size_t end = size_t(std::max({a.fut_state + 4, a.task_fut_waiter + 8, a.task_coro + 8, a.task_name + 8,
-                                  a.fut_callbacks + 8, a.fut_callback0 + 8}));
-    auto raw = objects_.memory().read_bytes(address, end);
-    if (!raw) return std::nullopt;
+    return size_t(std::max({a.fut_state + 4, a.task_fut_waiter + 8, a.task_coro + 8, a.task_name + 8,
+                            a.fut_callbacks + 8, a.fut_callback0 + 8}));
+}
+
+std::optional<std::vector<uint8_t>> TaskReader::c_task_fields(uint64_t address) const {
+    return objects_.memory().read_bytes(address, c_task_bytes());
+}
+
+uint64_t TaskReader::c_task_hash(const uint8_t* fields, size_t size, int64_t callbacks_length) const {
     // Every word from fut_callback0 on (state, waiter, coro, name object...), and the length of
     // the callbacks list, which grows in place.
     uint64_t h = 0;
-    for (size_t at = a.fut_callback0; at + 8 <= raw->size(); at += 8) h = mix(h, word_at(*raw, at));
-    if (uint64_t list = word_at(*raw, a.fut_callbacks))
-        h = mix(h, uint64_t(objects_.memory().read_value<int64_t>(list + cpython_.list_size).value_or(-1)));
-    *hash = h;
-    return raw;
+    for (size_t at = asyncio_.fut_callback0; at + 8 <= size; at += 8) {
+        uint64_t word;
+        std::memcpy(&word, fields + at, 8);
+        h = mix(h, word);
+    }
+    return mix(h, uint64_t(callbacks_length));
 }
 
 std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& out) {
     const auto& a = asyncio_;
-    uint64_t hash = 0;
-    auto raw = c_task_fields(address, &hash);
+    auto raw = c_task_fields(address);
     if (!raw) return std::nullopt;
     int32_t state;
     std::memcpy(&state, raw->data() + a.fut_state, 4);
@@ -234,8 +238,9 @@ std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& o
     out.fut_waiter = word_at(*raw, a.task_fut_waiter);
     out.coro = word_at(*raw, a.task_coro);
     out.name = task_name(word_at(*raw, a.task_name));
-    read_callbacks(word_at(*raw, a.fut_callback0), word_at(*raw, a.fut_callbacks), out);
-    return hash;
+    if (uint64_t callback0 = word_at(*raw, a.fut_callback0)) out.callbacks.push_back(callback0);
+    int64_t length = list_callbacks(word_at(*raw, a.fut_callbacks), out);
+    return c_task_hash(raw->data(), raw->size(), length);
 }
 
 std::optional<uint64_t> TaskReader::read_py_task(uint64_t address, AsyncioTask& out) {
@@ -254,23 +259,42 @@ std::optional<uint64_t> TaskReader::read_py_task(uint64_t address, AsyncioTask& 
     uint64_t name = objects_.instance_attribute(address, a.py_task_name);
     out.name = task_name(name);
     uint64_t callbacks = objects_.instance_attribute(address, a.py_future_callbacks);
-    list_callbacks(callbacks, out);
+    int64_t length = list_callbacks(callbacks, out);
     uint64_t hash = mix(mix(mix(mix(0, uint64_t(out.state)), out.fut_waiter), out.coro), name);
-    return mix(hash, out.callbacks.size());
+    return mix(mix(hash, callbacks), uint64_t(length));
 }
 
-std::pair<uint64_t, uint64_t> TaskReader::walk_await_chain(AsyncioTask& task, uint64_t* outer_position) {
-    uint64_t gen = task.coro, inner = 0, inner_position = 0;
+uint32_t TaskReader::generation_of(uint64_t code) {
+    // A live coroutine's frame holds its code object: while its name and file pointers are those
+    // read before, it is the object named then (the kernel's code_tag rule).
+    const auto& b = cpython_.bpf;
+    auto name = objects_.memory().read_value<uint64_t>(code + b.code_name);
+    auto file = objects_.memory().read_value<uint64_t>(code + b.code_filename);
+    if (!name || !file) return 0;
+    uint64_t tag = (uint64_t(code_tag(*name, *file)) << 32) ^ *name ^ (*file << 1);
+    if (auto it = known_code_.find(code); it != known_code_.end() && it->second.name_and_file == tag)
+        return it->second.generation;
+    uint32_t generation = resolver_.learn_from_memory(code);
+    if (!generation) return 0;
+    if (known_code_.size() >= max_known_code) known_code_.clear();
+    known_code_[code] = {tag, generation};
+    return generation;
+}
+
+TaskReader::ChainEnds TaskReader::walk_await_chain(AsyncioTask& task) {
+    ChainEnds ends;
+    uint64_t gen = task.coro;
     for (int depth = 0; depth < max_await_depth && gen; depth++) {
         auto f = coroutine_frame(gen);
         if (!f) break;
-        if (depth == 0) *outer_position = f->position;
+        if (depth == 0) ends.outer_position = f->position;
         if (!f->suspended) break;  // running, not started yet, or done
-        uint32_t generation = resolver_.learn_from_memory(f->code);
+        uint32_t generation = generation_of(f->code);
         if (!generation) break;
         task.await_frames.push_back({f->code, f->instr, generation});
-        inner = gen;
-        inner_position = f->position;
+        ends.inner_coro = gen;
+        ends.inner_frame = f->frame;
+        ends.inner_position = f->position;
         if (!f->awaited) break;  // a plain yield (asyncio.sleep(0), a bare Future.__await__)
         uint64_t awaited = f->awaited;
         switch (types_.of_object(awaited)) {
@@ -312,50 +336,136 @@ std::pair<uint64_t, uint64_t> TaskReader::walk_await_chain(AsyncioTask& task, ui
         }
         if (task.leaf != AwaitLeaf::none) task.leaf_object = task.fut_waiter;
     }
-    return {inner, inner_position};
+    return ends;
 }
 
 std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snapshot) {
     AsyncioTask task;
     task.address = address;
     std::optional<uint64_t> hash;
-    switch (types_.of_object(address)) {
+    ObjectKind kind = types_.of_object(address);
+    bool is_c_task = kind == ObjectKind::c_task;
+    switch (kind) {
     case ObjectKind::c_task: hash = read_c_task(address, task); break;
     case ObjectKind::py_task: hash = read_py_task(address, task); break;
     default: return std::nullopt;
     }
     if (!hash) return std::nullopt;
-    uint64_t outer_position = 0;
-    std::pair<uint64_t, uint64_t> inner{0, 0};
+    ChainEnds ends;
     if (types_.of_object(task.coro) == ObjectKind::coroutine) {
         task.coro_frame = frame_of(task.coro);
         task.coro_function = objects_.read_unicode(objects_.read_pointer(task.coro + asyncio_.gen_qualname));
-        if (task.state == TaskState::pending) inner = walk_await_chain(task, &outer_position);
+        if (task.state == TaskState::pending) ends = walk_await_chain(task);
     }
-    if (snapshot) *snapshot = {address, task.coro, *hash, outer_position, inner.first, inner.second, true};
+    if (snapshot) {
+        TaskSnapshot& s = *snapshot;
+        s = {};
+        s.task = address;
+        s.pure_python = !is_c_task;
+        s.callbacks_list = is_c_task ? objects_.read_pointer(address + asyncio_.fut_callbacks) : 0;
+        s.fields_hash = *hash;
+        s.coro = task.coro;
+        s.outer_frame = task.coro_frame;
+        s.outer_position = ends.outer_position;
+        s.inner_coro = ends.inner_coro;
+        s.inner_frame = ends.inner_frame;
+        s.inner_position = ends.inner_position;
+        s.valid = true;
+    }
     return task;
 }
 
-std::optional<uint64_t> TaskReader::fields_hash(uint64_t address) {
-    switch (types_.of_object(address)) {
-    case ObjectKind::c_task: {
-        uint64_t hash = 0;
-        if (!c_task_fields(address, &hash)) return std::nullopt;
-        return hash;
+namespace {
+// Up to eight ranges of the target read by one process_vm_readv.
+class Batch {
+public:
+    size_t add(uint64_t address, size_t size) {
+        size_t at = used_;
+        if (count_ == 8 || used_ + size > sizeof(buffer_) || !address) {
+            ok_ = false;
+            return 0;
+        }
+        local_[count_] = {buffer_ + used_, size};
+        remote_[count_] = {reinterpret_cast<void*>(address), size};
+        count_++;
+        used_ += size;
+        return at;
     }
-    case ObjectKind::py_task: {
-        AsyncioTask scratch;
-        return read_py_task(address, scratch);
+    bool read(pid_t pid) {
+        return ok_ && process_vm_readv(pid, local_, count_, remote_, count_, 0) == ssize_t(used_);
     }
-    default: return std::nullopt;
+    template <typename T>
+    T at(size_t offset) const {
+        T value;
+        std::memcpy(&value, buffer_ + offset, sizeof(T));
+        return value;
     }
+    const uint8_t* data(size_t offset) const { return buffer_ + offset; }
+
+private:
+    uint8_t buffer_[1024];
+    iovec local_[8], remote_[8];
+    unsigned long count_ = 0;
+    size_t used_ = 0;
+    bool ok_ = true;
+};
+}  // namespace
+
+bool TaskReader::changed_c_task(const TaskSnapshot& s) const {
+    const auto& b = cpython_.bpf;
+    const auto& a = asyncio_;
+    Batch batch;
+    size_t fields = batch.add(s.task, c_task_bytes());
+    size_t list = s.callbacks_list ? batch.add(s.callbacks_list + cpython_.list_size, 8) : 0;
+    // Each coroutine's state and instruction, as raw_position() reads them.
+    struct Where {
+        uint64_t coro, frame;
+        size_t span = 0, frame_pointer = 0, lasti = 0, state = 0;
+    } where[2] = {{s.coro, s.outer_frame}, {s.inner_coro, s.inner_frame}};
+    // No frame position (done, or no CPython frame): the fields say it all.
+    int coroutines = !s.outer_position ? 0 : s.inner_coro && s.inner_coro != s.coro ? 2 : 1;
+    for (int i = 0; i < coroutines; i++) {
+        Where& w = where[i];
+        if (cpython_.gen_frame_embedded) {
+            w.span = batch.add(w.coro + cpython_.gen_frame_state,
+                               size_t(cpython_.gen_frame + b.frame_instr + 8 - cpython_.gen_frame_state));
+        } else {
+            w.frame_pointer = batch.add(w.coro + cpython_.gen_frame, 8);
+            w.lasti = batch.add(w.frame + b.frame_instr, 4);
+            w.state = a.frame_state ? batch.add(w.frame + a.frame_state, 1) : batch.add(w.frame + a.frame_stack_at, 8);
+        }
+    }
+    if (!batch.read(objects_.memory().pid())) return true;
+    int64_t length = s.callbacks_list ? batch.at<int64_t>(list) : -1;
+    if (c_task_hash(batch.data(fields), c_task_bytes(), length) != s.fields_hash) return true;
+    uint64_t positions[2] = {s.outer_position, s.inner_position};
+    for (int i = 0; i < coroutines; i++) {
+        const Where& w = where[i];
+        RawPosition p;
+        if (cpython_.gen_frame_embedded) {
+            p.frame = w.coro + cpython_.gen_frame;
+            p.state = batch.at<int8_t>(w.span);
+            p.instr_raw = batch.at<uint64_t>(w.span + (p.frame + b.frame_instr - (w.coro + cpython_.gen_frame_state)));
+        } else {
+            p.frame = batch.at<uint64_t>(w.frame_pointer);
+            if (p.frame != w.frame) return true;
+            p.instr_raw = uint64_t(int64_t(batch.at<int32_t>(w.lasti)));
+            p.state = a.frame_state ? int64_t(batch.at<int8_t>(w.state)) : int64_t(batch.at<uint64_t>(w.state) != 0);
+        }
+        if (p.key() != positions[i]) return true;
+    }
+    return false;
 }
 
 bool TaskReader::changed(const TaskSnapshot& s) {
     if (!s.valid) return true;
-    auto hash = fields_hash(s.task);
+    if (!s.pure_python) {
+        return changed_c_task(s);
+    }
+    AsyncioTask scratch;
+    auto hash = read_py_task(s.task, scratch);
     if (!hash || *hash != s.fields_hash) return true;
-    if (!s.outer_position) return false;  // done, or no CPython frame: the fields say it all
+    if (!s.outer_position) return false;
     auto outer = raw_position(s.coro);
     if (!outer || outer->key() != s.outer_position) return true;
     if (s.inner_coro && s.inner_coro != s.coro) {

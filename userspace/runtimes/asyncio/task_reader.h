@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -25,10 +26,12 @@ inline constexpr size_t max_task_callbacks = 1024;
 // Where a task was when read: what changed() compares.
 struct TaskSnapshot {
     uint64_t task = 0;
-    uint64_t coro = 0;
-    uint64_t fields_hash = 0;    // state, fut_waiter, coro, callbacks, name (the TaskObj's words)
-    uint64_t outer_position = 0;  // the task coroutine's frame state and instruction
-    uint64_t inner_coro = 0;      // the innermost coroutine of the await chain (0: none)
+    bool pure_python = false;      // a _PyTask: its fields are attributes (a slower check)
+    uint64_t callbacks_list = 0;   // fut_callbacks when read (its length is part of fields_hash)
+    uint64_t fields_hash = 0;      // state, fut_waiter, coro, callbacks, name (the TaskObj's words)
+    uint64_t coro = 0, outer_frame = 0;
+    uint64_t outer_position = 0;   // the task coroutine's frame state and instruction (0: none)
+    uint64_t inner_coro = 0, inner_frame = 0;  // the innermost coroutine of the await chain (0: none)
     uint64_t inner_position = 0;
     bool valid = false;
 };
@@ -52,8 +55,9 @@ public:
     // given, is filled from the very bytes the read used (a task that moves during the read shows
     // as changed next time, never the other way round).
     std::optional<AsyncioTask> read(uint64_t task, TaskSnapshot* snapshot = nullptr);
-    // Whether the task may have moved since the snapshot (also true when unreadable). A few small
-    // reads: the TaskObj's fields and the outer and innermost frames' state and instruction.
+    // Whether the task may have moved since the snapshot (also true when unreadable). One
+    // process_vm_readv of a C task's fields, its callbacks list's length and the outer and
+    // innermost frames' state and instruction (a pure-Python task: its attributes, many reads).
     bool changed(const TaskSnapshot& snapshot);
 
     // One coroutine's frame (exposed for tests and the runtime's frame identity).
@@ -76,14 +80,22 @@ private:
     bool at_await(const RawPosition& p, uint64_t code) const;
     std::string task_name(uint64_t name_object);
     void read_callbacks(uint64_t callback0, uint64_t list, AsyncioTask& out) const;
-    void list_callbacks(uint64_t list, AsyncioTask& out) const;
+    // Appends the callables of a list of (callback, context) tuples; returns the length read (-1: none).
+    int64_t list_callbacks(uint64_t list, AsyncioTask& out) const;
+    // The generation naming `code`: the one learnt before while its name and file are unchanged.
+    uint32_t generation_of(uint64_t code);
     // Walks the await chain of a pending task; returns the innermost coroutine's (address, position).
-    std::pair<uint64_t, uint64_t> walk_await_chain(AsyncioTask& task, uint64_t* outer_position);
+    struct ChainEnds {
+        uint64_t outer_position = 0, inner_coro = 0, inner_frame = 0, inner_position = 0;
+    };
+    ChainEnds walk_await_chain(AsyncioTask& task);
+    bool changed_c_task(const TaskSnapshot& snapshot) const;
     // The TaskObj's fields (one read) and their hash (with the callbacks list's length).
-    std::optional<std::vector<uint8_t>> c_task_fields(uint64_t address, uint64_t* hash) const;
+    std::optional<std::vector<uint8_t>> c_task_fields(uint64_t address) const;
+    size_t c_task_bytes() const;
+    uint64_t c_task_hash(const uint8_t* fields, size_t size, int64_t callbacks_length) const;
     std::optional<uint64_t> read_c_task(uint64_t address, AsyncioTask& out);  // -> fields hash
     std::optional<uint64_t> read_py_task(uint64_t address, AsyncioTask& out);
-    std::optional<uint64_t> fields_hash(uint64_t task);
     uint64_t none_to_zero(uint64_t object);
 
     PythonObjects objects_;
@@ -91,6 +103,11 @@ private:
     const AsyncioLayout& asyncio_;
     CodeResolver& resolver_;
     AsyncioTypes types_;
+    struct KnownCode {
+        uint64_t name_and_file = 0;  // code_tag of its name and file pointers
+        uint32_t generation = 0;
+    };
+    std::unordered_map<uint64_t, KnownCode> known_code_;
 };
 
 }  // namespace pyat
