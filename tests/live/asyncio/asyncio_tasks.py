@@ -6,6 +6,7 @@ the program prints 'ready' (with the addresses the test checks against) and wait
   waiter    waiter -> Event.wait
   awaiter   awaits the task `target` directly (target: target_fn -> asyncio.sleep)
   (no name) anon -> asyncio.sleep         (named Task-N by asyncio; 3.12+: never asked its name)
+  pytask    an asyncio.tasks._PyTask: py_sleeper -> asyncio.sleep
   spinner   runs on a second loop in a second thread, never suspends (the running task there)
 """
 import asyncio
@@ -47,6 +48,10 @@ async def anon():
     await asyncio.sleep(3600)
 
 
+async def py_sleeper():
+    await asyncio.sleep(3600)
+
+
 async def spinner():
     spinner_task.append(asyncio.current_task())
     spinning.set()
@@ -70,6 +75,8 @@ async def main():
     tasks["target"] = target
     tasks["awaiter"] = asyncio.create_task(awaiter(target), name="awaiter")
     anonymous = asyncio.ensure_future(anon())
+    # A pure-Python task: its fields are instance attributes.
+    tasks["pytask"] = asyncio.tasks._PyTask(py_sleeper(), name="pytask")
     # Let every task run to its await (each needs at most a few loop iterations).
     for _ in range(10):
         await asyncio.sleep(0)

@@ -51,7 +51,7 @@ TEST_P(AsyncioTaskReader, FindsEveryTaskWithItsNameAwaitChainAndLeaf) {
     test::Child target({GetParam().path, test::source_dir + "/tests/live/asyncio/asyncio_tasks.py"});
     ASSERT_TRUE(target.wait_for_output("ready\n", 60)) << target.out() << target.err();
     auto expected = expected_tasks(target.out());
-    ASSERT_EQ(expected.size(), 9u) << target.out();
+    ASSERT_EQ(expected.size(), 10u) << target.out();
 
     PythonProcess process = inspect_python_process(target.pid());
     const AsyncioLayout* layout = find_asyncio_layout(process.layout->major, process.layout->minor);
@@ -85,7 +85,7 @@ TEST_P(AsyncioTaskReader, FindsEveryTaskWithItsNameAwaitChainAndLeaf) {
         auto it = tasks.find(expected[name]);
         return it == tasks.end() ? missing : it->second;
     };
-    for (const char* name : {"child-1", "child-2", "parent", "waiter", "target", "awaiter", "spinner"})
+    for (const char* name : {"child-1", "child-2", "parent", "waiter", "target", "awaiter", "pytask", "spinner"})
         EXPECT_EQ(task(name).name, name);
     // Unnamed: Task-<n> (on 3.12+ never asked its name, so still the int counter in memory).
     EXPECT_TRUE(std::regex_match(task("anon").name, std::regex("Task-[0-9]+"))) << task("anon").name;
@@ -93,7 +93,8 @@ TEST_P(AsyncioTaskReader, FindsEveryTaskWithItsNameAwaitChainAndLeaf) {
 
     std::map<std::string, std::string> functions = {
         {"child-1", "child"}, {"child-2", "child"}, {"parent", "parent"}, {"waiter", "waiter"},
-        {"target", "target_fn"}, {"awaiter", "awaiter"}, {"anon", "anon"}, {"main", "main"}, {"spinner", "spinner"}};
+        {"target", "target_fn"}, {"awaiter", "awaiter"}, {"anon", "anon"}, {"main", "main"}, {"spinner", "spinner"},
+        {"pytask", "py_sleeper"}};
     for (const auto& [name, function] : functions) {
         EXPECT_EQ(task(name).coro_function, function) << name;
         EXPECT_EQ(task(name).state, TaskState::pending) << name;
@@ -119,6 +120,10 @@ TEST_P(AsyncioTaskReader, FindsEveryTaskWithItsNameAwaitChainAndLeaf) {
     EXPECT_EQ(task("awaiter").leaf_object, expected["target"]);
     EXPECT_EQ(chain_names(resolver, task("anon")), (Names{"anon", "sleep"}));
     EXPECT_EQ(task("anon").leaf, AwaitLeaf::future);
+    EXPECT_EQ(chain_names(resolver, task("pytask")), (Names{"py_sleeper", "sleep"}));
+    EXPECT_EQ(task("pytask").leaf, AwaitLeaf::future);
+    EXPECT_EQ(task("pytask").leaf_object, task("pytask").fut_waiter);
+    EXPECT_NE(task("pytask").fut_waiter, 0u);
     // The spinner runs: no await chain; it is its loop's current task.
     EXPECT_TRUE(task("spinner").await_frames.empty());
     EXPECT_EQ(task("spinner").leaf, AwaitLeaf::none);
@@ -129,6 +134,7 @@ TEST_P(AsyncioTaskReader, FindsEveryTaskWithItsNameAwaitChainAndLeaf) {
 
     // Parked tasks have not moved since they were read.
     const std::vector<std::string> parked = {"child-1", "child-2", "parent", "waiter", "target", "awaiter", "anon"};
+    EXPECT_FALSE(reader.changed(snapshots[expected["pytask"]]));
     for (const auto& name : parked) EXPECT_FALSE(reader.changed(snapshots[expected[name]])) << name;
 
     // Costs (printed, not asserted: the host is shared).

@@ -243,9 +243,20 @@ std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& o
     return c_task_hash(raw->data(), raw->size(), length);
 }
 
+uint64_t TaskReader::attribute(uint64_t object, const char* name) const {
+    if (uint64_t value = objects_.instance_attribute(object, name)) return value;
+    // Not set on the instance: the class default (_PyFuture's `_state = _PENDING`, `_fut_waiter = None`).
+    uint64_t type = objects_.read_pointer(object + cpython_.object_type);
+    for (int depth = 0; depth < 32 && type; depth++) {
+        if (uint64_t value = objects_.dict_get(objects_.read_pointer(type + cpython_.type_dict), name)) return value;
+        type = objects_.read_pointer(type + asyncio_.type_base);
+    }
+    return 0;
+}
+
 std::optional<uint64_t> TaskReader::read_py_task(uint64_t address, AsyncioTask& out) {
     const auto& a = asyncio_;
-    std::string state = objects_.read_unicode(objects_.instance_attribute(address, a.py_future_state));
+    std::string state = objects_.read_unicode(attribute(address, a.py_future_state));
     if (state == a.py_state_pending)
         out.state = TaskState::pending;
     else if (state == a.py_state_cancelled)
@@ -255,7 +266,7 @@ std::optional<uint64_t> TaskReader::read_py_task(uint64_t address, AsyncioTask& 
     else
         return std::nullopt;
     out.coro = objects_.instance_attribute(address, a.py_task_coro);
-    out.fut_waiter = none_to_zero(objects_.instance_attribute(address, a.py_task_fut_waiter));
+    out.fut_waiter = none_to_zero(attribute(address, a.py_task_fut_waiter));
     uint64_t name = objects_.instance_attribute(address, a.py_task_name);
     out.name = task_name(name);
     uint64_t callbacks = objects_.instance_attribute(address, a.py_future_callbacks);

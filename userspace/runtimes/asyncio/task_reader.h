@@ -78,6 +78,8 @@ private:
     std::optional<RawPosition> raw_position(uint64_t coro) const;
     std::optional<uint64_t> top_of_stack(const RawPosition& p) const;
     bool at_await(const RawPosition& p, uint64_t code) const;
+    // An attribute of a pure-Python object: its own, else its class's (through the bases).
+    uint64_t attribute(uint64_t object, const char* name) const;
     std::string task_name(uint64_t name_object);
     void read_callbacks(uint64_t callback0, uint64_t list, AsyncioTask& out) const;
     // Appends the callables of a list of (callback, context) tuples; returns the length read (-1: none).
