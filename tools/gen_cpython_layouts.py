@@ -3,12 +3,15 @@
 with --greenlet, probes/greenlet/*.conf into one for userspace/runtimes/greenlet/greenlet_layout.cpp, and with
 --twisted, probes/twisted/*.conf (names only: every value is a string) into one for
 userspace/runtimes/twisted/twisted_description.cpp, with --gevent, probes/greenlet/gevent/*.conf
-(names only too) into one for userspace/runtimes/greenlet/gevent_description.cpp, and with --usdt,
+(names only too) into one for userspace/runtimes/greenlet/gevent_description.cpp, with
+--asyncio-awaited-by, probes/asyncio/awaited_by/*.conf (names, and decimal numbers for the few
+_asyncio struct offsets) into one for userspace/runtimes/asyncio/awaited_by_description.cpp, with --usdt,
 probes/cpython/usdt/*.conf (what each version's USDT probes do) into one for
 userspace/cpython/cpython_usdt.cpp, and with --asyncio, probes/asyncio/*.conf (offsets, enumerators and
 the Python-level names asyncio is read through) into one for userspace/runtimes/asyncio/asyncio_layout.cpp.
 
-Usage: gen_cpython_layouts.py [--greenlet|--twisted|--gevent|--usdt|--asyncio] OUTPUT.inc CONF [CONF...]
+Usage: gen_cpython_layouts.py [--greenlet|--twisted|--gevent|--usdt|--asyncio|--asyncio-names|
+                              --asyncio-awaited-by] OUTPUT.inc CONF [CONF...]
 
 Each CONF holds `key = value` lines (`#` comments). `version = X.Y` names the interpreter;
 every other key is a member of pyat::CpythonLayout, values are integers (decimal or 0x...) or
@@ -55,8 +58,9 @@ def parse_mixed(path):
     return version, entries
 
 
-def parse_names(path, release_key):
-    """`<release_key> = X.Y` names the release; every other value is kept as a C string."""
+def parse_names(path, release_key, numbers=False):
+    """`<release_key> = X.Y` names the release; every other value is kept as a C string (with
+    `numbers`, a decimal value is kept as a number)."""
     entries, version = [], None
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
@@ -70,6 +74,9 @@ def parse_names(path, release_key):
                 if not re.match(r"^\d+\.\d+$", value):
                     sys.exit(f"{path}:{number}: {release_key} must read MAJOR.MINOR")
                 version = tuple(int(x) for x in value.split("."))
+                continue
+            if numbers and re.match(r"^[0-9]+$", value):
+                entries.append((key, value))
                 continue
             entries.append((key, f'"{value}"'))
     if version is None:
@@ -111,7 +118,8 @@ def parse(path):
 
 def main():
     args = sys.argv[1:]
-    mode = args[0] if args and args[0] in ("--greenlet", "--twisted", "--gevent", "--usdt", "--asyncio") else ""
+    modes = ("--greenlet", "--twisted", "--gevent", "--usdt", "--asyncio", "--asyncio-names", "--asyncio-awaited-by")
+    mode = args[0] if args and args[0] in modes else ""
     if mode:
         args = args[1:]
     if len(args) < 2:
@@ -120,6 +128,8 @@ def main():
         "--greenlet": ("GreenletLayout", "generated_greenlet_layouts", parse),
         "--twisted": ("TwistedDescription", "generated_twisted_descriptions", lambda p: parse_names(p, "twisted")),
         "--gevent": ("GeventDescription", "generated_gevent_descriptions", lambda p: parse_names(p, "gevent")),
+        "--asyncio-awaited-by": ("AwaitedByDescription", "generated_awaited_by_descriptions",
+                                 lambda p: parse_names(p, "python", numbers=True)),
         "--usdt": ("CpythonUsdt", "generated_cpython_usdt", parse),
         "--asyncio": ("AsyncioLayout", "generated_asyncio_layouts", parse_mixed),
         "": ("CpythonLayout", "generated_cpython_layouts", parse),

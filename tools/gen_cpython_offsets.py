@@ -149,8 +149,13 @@ FIELDS = [
     ("type_name", [(ALL, "off:PyTypeObject:tp_name")]),
     ("type_dealloc", [(ALL, "off:PyTypeObject:tp_dealloc")]),
     ("method_func", [(ALL, "off:PyMethodObject:im_func")]),
+    ("method_self", [(ALL, "off:PyMethodObject:im_self")]),
     ("methoddef_size", [(ALL, "size:PyMethodDef")]),
     ("methoddef_function", [(ALL, "off:PyMethodDef:ml_meth")]),
+    ("methoddef_name", [(ALL, "off:PyMethodDef:ml_name")]),
+    # functools.partial (the asyncio awaited-by reader follows partial(_release_waiter, waiter)).
+    ("partial_func", [(ALL, "off:partialobject:fn")]),
+    ("partial_args", [(ALL, "off:partialobject:args")]),
     # _Py_DebugOffsets (3.13+): where _PyRuntime's own description of these offsets sits, so the
     # tracer can check this file against the running interpreter.
     ("debug_runtime_interpreters_head",

@@ -106,8 +106,12 @@ struct CpythonLayout {
     uint16_t type_name = 0;          // tp_name (a C string)
     uint16_t type_dealloc = 0;       // tp_dealloc (the type's destructor, a C function)
     uint16_t method_func = 0;        // a bound method's function (PyMethodObject.im_func)
+    uint16_t method_self = 0;        // its instance (im_self)
     uint16_t methoddef_size = 0;
     uint16_t methoddef_function = 0; // ml_meth
+    uint16_t methoddef_name = 0;     // ml_name (a C string)
+    uint16_t partial_func = 0;       // functools.partial's function
+    uint16_t partial_args = 0;       // and its bound positional arguments (a tuple)
     // Offsets within _PyRuntime of _Py_DebugOffsets fields (3.13+; 0 = the version has none),
     // checked at attach time against the values above.
     uint16_t debug_runtime_interpreters_head = 0;
