@@ -5,7 +5,9 @@ with --greenlet, probes/greenlet/*.conf into one for userspace/runtimes/greenlet
 userspace/runtimes/twisted/twisted_description.cpp, with --gevent, probes/greenlet/gevent/*.conf
 (names only too) into one for userspace/runtimes/greenlet/gevent_description.cpp, with
 --asyncio-awaited-by, probes/asyncio/awaited_by/*.conf (names, and decimal numbers for the few
-_asyncio struct offsets) into one for userspace/runtimes/asyncio/awaited_by_description.cpp, with --usdt,
+_asyncio struct offsets) into one for userspace/runtimes/asyncio/awaited_by_description.cpp, with
+--asyncio-names, probes/asyncio/names/*.conf (names only) into one for
+userspace/runtimes/asyncio/asyncio_description.cpp, and with --usdt,
 probes/cpython/usdt/*.conf (what each version's USDT probes do) into one for
 userspace/cpython/cpython_usdt.cpp, and with --asyncio, probes/asyncio/*.conf (offsets, enumerators and
 the Python-level names asyncio is read through) into one for userspace/runtimes/asyncio/asyncio_layout.cpp.
@@ -132,6 +134,8 @@ def main():
                                  lambda p: parse_names(p, "python", numbers=True)),
         "--usdt": ("CpythonUsdt", "generated_cpython_usdt", parse),
         "--asyncio": ("AsyncioLayout", "generated_asyncio_layouts", parse_mixed),
+        "--asyncio-names": ("AsyncioDescription", "generated_asyncio_descriptions",
+                            lambda p: parse_names(p, "python")),
         "": ("CpythonLayout", "generated_cpython_layouts", parse),
     }[mode]
     layouts = sorted(parser(p) + (p,) for p in args[1:])

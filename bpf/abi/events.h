@@ -88,6 +88,10 @@ struct event_header {
     __u16 nawaiting;  /* the last nawaiting of the nframes frames are not on the thread's stack: they
                        * are the suspended generators waiting for it, innermost first */
     struct deferred_detail deferred_detail; /* EVENT_DEFERRED */
+    __u16 task_at;    /* with task_frame: its index in frames (innermost first) */
+    __u16 unused[3];
+    __u64 task_frame; /* asyncio: the running task's coroutine frame (the frame a task entry such as
+                       * Handle._run called; bpf/asyncio/running_task.bpf.h), 0: none */
 };
 
 struct py_sample {

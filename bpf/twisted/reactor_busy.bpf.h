@@ -1,6 +1,7 @@
-/* Twisted's reactor blocking report: on_poll_enter / on_poll_exit, at syscall entry and exit, see a
- * Twisted thread's time between two polls, one reactor iteration; one longer than the threshold is
- * reported (EVENT_REACTOR_BUSY). A poll also ends the thread's generator steps. */
+/* The event-loop blocking report of Twisted's reactor and asyncio's loops: on_poll_enter /
+ * on_poll_exit, at syscall entry and exit, see a thread's time between two polls, one loop
+ * iteration, in processes that have imported Twisted or asyncio; one longer than the threshold is
+ * reported (EVENT_REACTOR_BUSY). A poll also ends the thread's Twisted generator steps. */
 #ifndef PYAT_REACTOR_BUSY_BPF_H
 #define PYAT_REACTOR_BUSY_BPF_H
 
@@ -8,6 +9,7 @@
 #include "lib/sample_records.bpf.h"
 #include "twisted/generator_steps.bpf.h"
 #include "twisted/twisted_maps.bpf.h"
+#include "asyncio/asyncio_maps.bpf.h"
 
 /* Set by userspace before load. */
 const volatile __u64 block_threshold_ns = 0; /* reactor blocking report (Twisted processes) */
@@ -36,10 +38,10 @@ int BPF_PROG(on_poll_enter, struct pt_regs *regs, long id)
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
     const struct twisted_layout *tw = bpf_map_lookup_elem(&twisted_processes, &tgid);
-    if (!tw)
+    if (!tw && !bpf_map_lookup_elem(&asyncio_processes, &tgid))
         return 0;
     __u64 now = bpf_ktime_get_ns();
-    if (tw->gen_frame_state)
+    if (tw && tw->gen_frame_state)
         close_ended_steps(tw, tgid, tid, now); /* the loop is about to wait: no step runs */
     __u64 *since = bpf_map_lookup_elem(&busy_since, &tid);
     if (!since)
@@ -63,7 +65,7 @@ int BPF_PROG(on_poll_exit, struct pt_regs *regs, long ret)
         return 0;
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     __u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-    if (!bpf_map_lookup_elem(&twisted_processes, &tgid))
+    if (!bpf_map_lookup_elem(&twisted_processes, &tgid) && !bpf_map_lookup_elem(&asyncio_processes, &tgid))
         return 0;
     __u64 now = bpf_ktime_get_ns();
     bpf_map_update_elem(&busy_since, &tid, &now, BPF_ANY);

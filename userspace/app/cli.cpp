@@ -123,8 +123,11 @@ CliResult parse_command_line(int argc, const char* const* argv) {
             options.group_by = GroupBy::thread;
         else if (p.group_by.front() == "greenlet")
             options.group_by = GroupBy::greenlet;
+        else if (p.group_by.front() == "task")
+            options.group_by = GroupBy::task;
         else
-            return error(fmt::format("--group-by must be code, thread or greenlet, got '{}'", p.group_by.front()));
+            return error(
+                fmt::format("--group-by must be code, thread, greenlet or task, got '{}'", p.group_by.front()));
     }
     if (!p.block_threshold.empty()) {
         auto ms = parse_integer<unsigned>(p.block_threshold.front());

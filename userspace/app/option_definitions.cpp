@@ -92,12 +92,14 @@ void define_options(CLI::App& app, RawOptions& p) {
            "(blocked, sleeping, waiting on I/O), sampled the same way and charged to the stack "
            "that waits.",
            "--clock wall for a program that mostly waits");
-    option("--group-by", p.group_by, "code|thread|greenlet",
+    option("--group-by", p.group_by, "code|thread|greenlet|task",
            "code (default): stacks of the same code merge, whichever thread or greenlet ran them. "
            "thread: each stack starts at a frame naming its thread, thread \"worker-1\" [4243] (the "
            "Python name from threading, else just the TID). greenlet: at a frame naming its "
            "greenlet, greenlet 7 (handle_client): its number in order of appearance and the "
-           "function it runs (hooks greenlet's switch, like --clock wall).",
+           "function it runs (hooks greenlet's switch, like --clock wall). task: at a frame naming "
+           "its asyncio task, task \"poller-2\" (poller): its name (Task-N unless the program named "
+           "it) and its coroutine's function.",
            "--group-by thread --clock wall to see what every thread waits on");
     option("--block-threshold", p.block_threshold, "MS",
            "report every greenlet that runs longer than MS milliseconds without switching, i.e. "

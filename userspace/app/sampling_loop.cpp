@@ -18,7 +18,7 @@ LoopEnd poll_until_stopped(SamplingParts& run, std::chrono::steady_clock::time_p
     LoopEnd end;
     while (end.reason.empty()) {
         // A process that just exec'd is looked at again every few ms until its interpreter is up.
-        ready.wait(run.discovery && run.discovery->retrying() ? 5 : run.runtimes.wait_ms(50));
+        ready.wait(run.discovery && run.discovery->retrying() ? 5 : run.aggregator.wait_ms(run.runtimes.wait_ms(50)));
         run.sampler.poll(0);
         run.runtimes.wake(run.context);
         if (auto sig = run.signals.take()) {

@@ -58,6 +58,11 @@ std::string group_label(const SampleGroup& group) {
         case SampleGroup::Kind::greenlet:
             return group.name.empty() ? fmt::format("greenlet {}", group.id)
                                       : fmt::format("greenlet {} ({})", group.id, group.name);
+        case SampleGroup::Kind::task: {
+            std::string name = group.name.empty() ? fmt::format("task {}", group.id)
+                                                  : fmt::format("task \"{}\"", group.name);
+            return group.function.empty() ? name : fmt::format("{} ({})", name, group.function);
+        }
     }
     return "";
 }

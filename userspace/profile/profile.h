@@ -41,10 +41,13 @@ struct StackHash {
 // What a sample ran as within its process when the run groups stacks (--group-by thread or
 // greenlet; later an asyncio task or a request). Writers without labels show it as a root frame.
 struct SampleGroup {
-    enum class Kind : uint8_t { thread, greenlet };
+    enum class Kind : uint8_t { thread, greenlet, task };
     Kind kind = Kind::thread;
-    uint32_t id = 0;   // thread: its TID; greenlet: its number in the process, in order of appearance
-    std::string name;  // thread: its Python name, else the OS's; greenlet: the function it runs; "" unknown
+    uint32_t id = 0;   // thread: its TID; greenlet: its number in the process, in order of appearance;
+                       // task: its number in the process, in order of appearance
+    std::string name;  // thread: its Python name, else the OS's; greenlet: the function it runs;
+                       // task: its name; "" unknown
+    std::string function;  // task: its coroutine's function ("" unknown)
 };
 
 constexpr uint32_t no_group = UINT32_MAX;
@@ -107,7 +110,7 @@ enum class Clock { cpu, wall };
 
 // What each stack is grouped by (below the process): nothing (stacks of the same code merge
 // across threads), its thread, or its greenlet (see SampleGroup).
-enum class GroupBy { code, thread, greenlet };
+enum class GroupBy { code, thread, greenlet, task };
 
 // A greenlet that ran longer than --block-threshold without switching: nothing else on its
 // thread (gevent's hub included) could run meanwhile.

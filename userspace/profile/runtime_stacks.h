@@ -30,6 +30,10 @@ public:
     virtual void on_cpu_stack(TracedProcess&, const py_sample&, const Stack&) {}
     // The root frame of the sample's group with --group-by greenlet; nullopt: not one of its groups.
     virtual std::optional<uint32_t> group_root(TracedProcess&, const py_sample&) { return std::nullopt; }
+    // Now and then while the run goes on (`now_ns`: CLOCK_MONOTONIC, the kernel's clock): a runtime
+    // that reads the target's memory on its own schedule (asyncio's task scan) does it here.
+    // Returns how many ms it wants to wait at most before the next call (nullopt: no wish).
+    virtual std::optional<int> poll(TracedProcess&, uint64_t /*now_ns*/) { return std::nullopt; }
     // The process exec'd another program (its memory is no longer its own), or the run ended.
     virtual void retire(TracedProcess&, uint64_t /*end_ns*/) {}
     virtual void finish(TracedProcess&, uint64_t /*end_ns*/) {}

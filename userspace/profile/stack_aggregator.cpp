@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "base/run_clock.h"
+
 namespace pyat {
 
 namespace {
@@ -113,6 +115,13 @@ void StackAggregator::add_sample(const py_sample& sample) {
 }
 
 void StackAggregator::poll() {
+    next_poll_ms_ = 1000;
+    const uint64_t now_ns = monotonic_ns();
+    for (auto& [pid, t] : processes_) {
+        if (t->retired) continue;
+        for (auto& r : t->runtimes)
+            if (auto ms = r->poll(*t, now_ns)) next_poll_ms_ = std::min(next_poll_ms_, std::max(*ms, 1));
+    }
     if (config_.group_by != GroupBy::thread) return;
     auto now = std::chrono::steady_clock::now();
     for (auto& [pid, t] : processes_)

@@ -59,8 +59,11 @@ public:
     // One EVENT_CPU_SAMPLE or EVENT_OFFCPU record (header plus hdr.nframes frames).
     void add_sample(const py_sample& sample);
 
-    // Periodic upkeep while the run goes on (re-reads thread names now and then).
+    // Periodic upkeep while the run goes on (re-reads thread names now and then, lets the runtimes'
+    // parts read what they read on their own schedule).
     void poll();
+    // How long the run may wait for records before the next poll (ms), at most `longest`.
+    int wait_ms(int longest) const { return std::min(longest, next_poll_ms_); }
     // Blocking slices found since the last call (to show them as they happen).
     std::vector<BlockingSlice> take_new_blocking();
 
@@ -82,6 +85,7 @@ private:
     pid_t retired_keys_ = 0;
     std::vector<BlockingSlice> blocking_;
     size_t blocking_taken_ = 0;
+    int next_poll_ms_ = 1000;
 };
 
 }  // namespace pyat

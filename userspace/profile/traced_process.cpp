@@ -62,6 +62,7 @@ std::optional<uint32_t> TracedProcess::root_for(const py_sample& sample) {
         case GroupBy::code: return std::nullopt;
         case GroupBy::thread: return thread_frame(sample.hdr.tid);
         case GroupBy::greenlet:
+        case GroupBy::task:
             for (auto& r : runtimes)
                 if (auto root = r->group_root(*this, sample)) return root;
             return thread_frame(sample.hdr.tid);  // no switch seen (yet)

@@ -1,5 +1,6 @@
 #include "runtimes/registry.h"
 
+#include "runtimes/asyncio/asyncio_runtime.h"
 #include "runtimes/greenlet/greenlet_runtime.h"
 #include "runtimes/twisted/twisted_runtime.h"
 
@@ -17,6 +18,7 @@ std::unique_ptr<Runtime> make() {
 constexpr MakeRuntime known_runtimes[] = {
     make<GreenletRuntime>,
     make<TwistedRuntime>,
+    make<AsyncioRuntime>,
 };
 }  // namespace
 

@@ -208,9 +208,11 @@ TEST(CommandLine, GroupBy) {
     EXPECT_EQ(ok({}).group_by, GroupBy::code);
     EXPECT_EQ(ok({"--group-by", "thread"}).group_by, GroupBy::thread);
     EXPECT_EQ(ok({"--group-by=code"}).group_by, GroupBy::code);
-    for (const char* v : {"threads", "greenlet-ish", "Thread"}) {
+    EXPECT_EQ(ok({"--group-by", "task"}).group_by, GroupBy::task);
+    for (const char* v : {"threads", "greenlet-ish", "Thread", "tasks"}) {
         std::string e = bad({"--group-by", v});
-        EXPECT_TRUE(contains(e, "--group-by must be code, thread or greenlet, got '" + std::string(v) + "'")) << e;
+        EXPECT_TRUE(contains(e, "--group-by must be code, thread, greenlet or task, got '" + std::string(v) + "'"))
+            << e;
     }
     EXPECT_TRUE(contains(bad({"--group-by", "thread", "--group-by", "code"}), "--group-by is given more than once"));
 }

@@ -18,16 +18,19 @@ std::vector<std::string> names(const Options& options) {
 
 TEST(RuntimeRegistry, GreenletSwitchesAreHookedOnlyWhenAskedFor) {
     Options cpu;
-    EXPECT_EQ(names(cpu), (std::vector<std::string>{"Twisted"}));
+    EXPECT_EQ(names(cpu), (std::vector<std::string>{"Twisted", "asyncio"}));
     Options wall;
     wall.clock = Clock::wall;
-    EXPECT_EQ(names(wall), (std::vector<std::string>{"greenlet", "Twisted"}));
+    EXPECT_EQ(names(wall), (std::vector<std::string>{"greenlet", "Twisted", "asyncio"}));
     Options grouped;
     grouped.group_by = GroupBy::greenlet;
-    EXPECT_EQ(names(grouped), (std::vector<std::string>{"greenlet", "Twisted"}));
+    EXPECT_EQ(names(grouped), (std::vector<std::string>{"greenlet", "Twisted", "asyncio"}));
     Options threshold;
     threshold.block_threshold_ms = 50;
-    EXPECT_EQ(names(threshold), (std::vector<std::string>{"greenlet", "Twisted"}));
+    EXPECT_EQ(names(threshold), (std::vector<std::string>{"greenlet", "Twisted", "asyncio"}));
+    Options traced;  // --mode trace follows calls, not tasks
+    traced.trace = true;
+    EXPECT_EQ(names(traced), (std::vector<std::string>{"Twisted"}));
 }
 
 TEST(RuntimeRegistry, EachRuntimeSaysWhatItsHooksNeedLoaded) {

@@ -27,6 +27,7 @@ struct AsyncioTask {
     uint64_t address = 0;        // the Task object
     uint64_t coro = 0;           // its coroutine object
     uint64_t coro_frame = 0;     // its coroutine's frame: the address a stack walk meets it at
+    uint64_t coro_code = 0;      // that frame's code object (a walk's frame with another is not this task's)
     TaskState state = TaskState::pending;
     uint64_t fut_waiter = 0;     // the future it waits on (0: none: running or ready to run)
     std::string name;            // "poller-2"; a 3.12/3.13 task never asked its name: "Task-<n>"

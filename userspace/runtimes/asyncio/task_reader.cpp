@@ -365,6 +365,9 @@ std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snap
     ChainEnds ends;
     if (types_.of_object(task.coro) == ObjectKind::coroutine) {
         task.coro_frame = frame_of(task.coro);
+        if (task.coro_frame)
+            task.coro_code = objects_.read_pointer(task.coro_frame + cpython_.bpf.frame_code) &
+                             ~uint64_t(cpython_.bpf.code_ptr_tag_mask);
         task.coro_function = objects_.read_unicode(objects_.read_pointer(task.coro + asyncio_.gen_qualname));
         if (task.state == TaskState::pending) ends = walk_await_chain(task);
     }

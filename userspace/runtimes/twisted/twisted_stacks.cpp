@@ -27,6 +27,7 @@ void TwistedStacks::log_deferreds(const TracedProcess& t) {
 bool TwistedStacks::on_record(TracedProcess& t, const py_sample& sample, size_t size) {
     switch (sample.hdr.kind) {
         case EVENT_REACTOR_BUSY:
+            if (!reactor_threads_.count(sample.hdr.tid)) return false;  // not a reactor's: an asyncio loop's
             on_reactor_busy(t, sample.hdr.tid, sample.hdr.ktime_ns, sample.hdr.weight_ns);
             return true;
         case EVENT_DEFERRED:

@@ -1,0 +1,103 @@
+#include "runtimes/asyncio/asyncio_runtime.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "asyncio/asyncio_abi.h"
+#include "cpython/python_objects.h"
+#include "process/proc_status.h"
+#include "profile/stack_aggregator.h"
+#include "runtimes/asyncio/asyncio_description.h"
+#include "runtimes/asyncio/asyncio_stacks.h"
+
+namespace pyat {
+
+namespace {
+constexpr const char* layouts_map = "asyncio_processes";
+
+// The code object at the end of `path` (module:Class.attribute...), or 0 while any step is missing.
+uint64_t code_at(const PythonObjects& objects, const CpythonLayout& layout, uint64_t modules,
+                 const AttributePath& path) {
+    uint64_t object = objects.dict_get(modules, path.module);
+    for (size_t i = 0; object && i < path.attributes.size(); i++) {
+        const std::string& name = path.attributes[i];
+        if (i == 0) {
+            object = objects.module_attribute(object, name);
+        } else {
+            uint64_t dict = objects.read_pointer(object + layout.type_dict);  // a class: its own dict
+            object = dict ? objects.dict_get(dict, name) : 0;
+        }
+    }
+    return object ? objects.read_pointer(object + layout.func_code) : 0;
+}
+}  // namespace
+
+std::vector<std::string_view> AsyncioRuntime::kernel_names() const { return {layouts_map}; }
+
+// A program imports asyncio when it likes; until it is found its stacks stay as the interpreter
+// runs them, so one target is looked at often (a look reads sys.modules: a few reads).
+std::chrono::milliseconds AsyncioRuntime::look_every(const Options& options) const {
+    return options.mode == TargetMode::all_processes ? std::chrono::milliseconds(500) : std::chrono::milliseconds(20);
+}
+
+bool AsyncioRuntime::wanted(const Options& options) const { return !options.trace; }
+
+std::unique_ptr<RuntimeStacks> AsyncioRuntime::make_stacks() const { return std::make_unique<AsyncioStacks>(); }
+
+Look AsyncioRuntime::look(const PythonProcess& p, RuntimeContext& context) {
+    const AsyncioDescription* description = asyncio_description_for(p.layout->major, p.layout->minor);
+    if (!description) return Look::never;
+    PythonObjects objects(ProcessMemory(p.pid), *p.layout);
+    uint64_t modules = objects.sys_modules(p.runtime_address);
+    if (!modules) return process_exists(p.pid) ? Look::not_yet : Look::never;
+    asyncio_layout kernel_layout{};
+    size_t n = 0;
+    for (const auto& path : task_entry_paths(*description)) {
+        uint64_t code = code_at(objects, *p.layout, modules, path);
+        if (code && n < PYAT_ASYNCIO_ENTRIES) kernel_layout.task_entry_code[n++] = code;
+    }
+    // asyncio.events (Handle._run) comes with any use of asyncio; until then there is nothing to follow.
+    if (!kernel_layout.task_entry_code[0]) return process_exists(p.pid) ? Look::not_yet : Look::never;
+    if (auto why = context.kernel.set_process_entry(layouts_map, p.pid, &kernel_layout, sizeof(kernel_layout));
+        !why.empty()) {
+        context.note(fmt::format("pyasynctrace: cannot register PID {}'s asyncio with the BPF sampler: {}", p.pid, why));
+        return Look::never;
+    }
+    if (auto* stacks = context.aggregator.stacks_of<AsyncioStacks>(p.pid)) stacks->follow(*description, p);
+    found_++;
+    context.note(fmt::format("pyasynctrace: PID {}: following asyncio tasks", p.pid));
+    return Look::found;
+}
+
+void AsyncioRuntime::finish(RuntimeContext& context, uint64_t) {
+    for (TracedProcess* t : context.aggregator.in_order()) {
+        auto* stacks = t->stacks<AsyncioStacks>();
+        if (!stacks) continue;
+        const TaskScanCost& c = stacks->scan_cost();
+        cost_.scans += c.scans;
+        cost_.tasks_seen += c.tasks_seen;
+        cost_.tasks_read += c.tasks_read;
+        cost_.ns += c.ns;
+        cost_.most_tasks = std::max(cost_.most_tasks, c.most_tasks);
+        if (!stacks->unusable().empty())
+            unreadable_.push_back(fmt::format("PID {}: {}", t->process.pid, stacks->unusable()));
+    }
+}
+
+void AsyncioRuntime::summarize_costs(const RunEnd& end, std::vector<std::string>& lines) const {
+    if (end.options.quiet || !cost_.scans) return;
+    const double run_s = std::max(end.duration_s, 1e-3);
+    lines.push_back(fmt::format("pyasynctrace: asyncio: {} task scans (up to {} tasks, {:.1f} read anew a scan), "
+                                "{:.1f} ms of tracer CPU ({:.2f}% of one CPU; the target pays nothing)",
+                                cost_.scans, cost_.most_tasks, double(cost_.tasks_read) / double(cost_.scans),
+                                double(cost_.ns) / 1e6, 100.0 * double(cost_.ns) / 1e9 / run_s));
+}
+
+void AsyncioRuntime::summarize_misses(const RunEnd& end, std::vector<std::string>& lines) const {
+    if (end.options.quiet) return;
+    for (const auto& why : unreadable_)
+        lines.push_back(fmt::format("pyasynctrace: warning: asyncio tasks not followed in {}", why));
+}
+
+}  // namespace pyat

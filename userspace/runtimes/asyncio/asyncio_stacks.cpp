@@ -1,0 +1,223 @@
+#include "runtimes/asyncio/asyncio_stacks.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "base/run_clock.h"
+#include "profile/frame_label.h"
+
+#include "runtimes/twisted/twisted_description.h"  // split_names
+
+namespace pyat {
+
+namespace {
+constexpr size_t max_slice_samples = 4096;  // per thread, for the blocking report
+constexpr const char* loop_frame = "[asyncio event loop]";
+constexpr const char* ready_frame = "[ready: waiting for the loop]";
+// The scan's budget: at most this share of one CPU (the scan's own measured time sets the period).
+constexpr double scan_cpu_budget = 0.05;
+constexpr uint64_t min_scan_period_ns = 10'000'000;   // 10 ms
+constexpr uint64_t max_scan_period_ns = 500'000'000;  // 0.5 s
+
+bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+// The last component of a qualified name: what the code object names itself (co_name).
+std::string_view code_name(std::string_view qualified) {
+    auto dot = qualified.rfind('.');
+    return dot == std::string_view::npos ? qualified : qualified.substr(dot + 1);
+}
+}  // namespace
+
+void AsyncioStacks::follow(const AsyncioDescription& description, const PythonProcess& process) {
+    following_ = true;
+    plumbing_.clear();
+    for (const auto& entry : split_names(description.plumbing_frames)) {
+        auto colon = entry.rfind(':');
+        if (colon != std::string::npos) plumbing_.emplace_back(entry.substr(0, colon), entry.substr(colon + 1));
+    }
+    plumbing_functions_.clear();
+    scan_ = std::make_unique<TaskScan>(process);
+}
+
+bool AsyncioStacks::is_plumbing(TracedProcess& t, uint32_t function) {
+    if (auto it = plumbing_functions_.find(function); it != plumbing_functions_.end()) return it->second;
+    const Function& f = t.profile.functions[function];
+    bool hidden = std::any_of(plumbing_.begin(), plumbing_.end(), [&](const auto& p) {
+        return code_name(f.name) == p.second && ends_with(f.file, p.first);
+    });
+    plumbing_functions_.emplace(function, hidden);
+    return hidden;
+}
+
+const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample& sample) {
+    const uint64_t frame = sample.hdr.task_frame;
+    if (!scan_ || !frame || sample.hdr.task_at >= std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES)) return nullptr;
+    if (cached_.sample == &sample && cached_.ktime_ns == sample.hdr.ktime_ns && cached_.tid == sample.hdr.tid)
+        return cached_.task ? scan_->task(cached_.task) : nullptr;
+    // A coroutine's frame lives in (3.11+) or is reused by (3.8-3.10) what comes after it: the frame
+    // names a task only if a scan that began after the sample saw that task there, running that code.
+    const uint64_t code = sample.frames[sample.hdr.task_at].code;
+    auto named = [&](const AsyncioTask* task) { return task && task->coro_code == code ? task : nullptr; };
+    if ((!scan_->scanned_after(sample.hdr.ktime_ns) || !named(scan_->task_of_frame(frame, sample.hdr.ktime_ns))) &&
+        !scan_->tried_frame(frame))
+        scan_now(t, monotonic_ns());  // a task started since (or a plain callback, which no scan names)
+    const AsyncioTask* task = named(scan_->task_of_frame(frame, sample.hdr.ktime_ns));
+    cached_ = {&sample, sample.hdr.ktime_ns, sample.hdr.tid, task ? task->address : 0};
+    return task;
+}
+
+bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
+    if (now_ns < next_allowed_scan_ns_) return false;
+    if (t.config.clock == Clock::wall && last_charge_ns_ && now_ns > last_charge_ns_)
+        charge_waits(t, last_charge_ns_, now_ns);
+    uint64_t spent_before = cost_.ns;
+    scan_->scan(t.resolver, cost_);
+    last_charge_ns_ = now_ns;
+    // The next scan no sooner than the time this one took allows within the budget.
+    uint64_t spent = cost_.ns - spent_before;
+    next_allowed_scan_ns_ = now_ns + std::min<uint64_t>(uint64_t(double(spent) / scan_cpu_budget), max_scan_period_ns);
+    next_scan_ns_ = std::max(next_allowed_scan_ns_, now_ns + min_scan_period_ns);
+    return true;
+}
+
+void AsyncioStacks::append_await_frames(TracedProcess& t, const AsyncioTask& task, Stack& stack) {
+    for (const py_frame& f : task.await_frames) {
+        StackFrame frame = t.resolve(f);
+        if (!is_plumbing(t, frame.function)) stack.push_back(frame);
+    }
+}
+
+void AsyncioStacks::append_awaiters(TracedProcess& t, const AsyncioTask& task, Stack& stack) {
+    for (const AsyncioTask* awaiter : scan_->awaiters(task)) append_await_frames(t, *awaiter, stack);
+}
+
+bool AsyncioStacks::rewrite(TracedProcess& t, const py_sample& sample, size_t first, Stack& stack) {
+    if (!following_ || t.config.raw_stacks) return false;
+    size_t n = std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES);
+    size_t physical = n - std::min<size_t>(sample.hdr.nawaiting, n);
+    first = std::min(first, physical);
+    if (sample.hdr.task_frame && sample.hdr.task_at >= first && sample.hdr.task_at < physical) {
+        // A task (or a plain callback) the loop runs: rooted at it, under the tasks awaiting it.
+        if (const AsyncioTask* task = running_task(t, sample)) append_awaiters(t, *task, stack);
+        for (size_t i = size_t(sample.hdr.task_at) + 1; i-- > first;) {
+            StackFrame frame = t.resolve(sample.frames[i]);
+            if (!is_plumbing(t, frame.function)) stack.push_back(frame);
+        }
+        return true;
+    }
+    // The loop itself (between callbacks, or waiting in its selector): below its innermost
+    // plumbing frame, under one frame saying so.
+    Stack raw;
+    raw.reserve(physical - first);
+    for (size_t i = physical; i-- > first;) raw.push_back(t.resolve(sample.frames[i]));
+    size_t innermost = raw.size();
+    for (size_t i = raw.size(); i-- > 0;)
+        if (is_plumbing(t, raw[i].function)) {
+            innermost = i;
+            break;
+        }
+    if (innermost == raw.size()) return false;  // not asyncio's: as the interpreter runs it
+    stack.push_back({t.profile.intern({loop_frame, "", 0}), 0});
+    stack.insert(stack.end(), raw.begin() + long(innermost) + 1, raw.end());
+    return true;
+}
+
+bool AsyncioStacks::on_record(TracedProcess& t, const py_sample& sample, size_t) {
+    if (sample.hdr.kind != EVENT_REACTOR_BUSY || !following_) return false;
+    on_loop_busy(t, sample.hdr.tid, sample.hdr.ktime_ns, sample.hdr.weight_ns);
+    return true;
+}
+
+void AsyncioStacks::on_cpu_stack(TracedProcess& t, const py_sample& sample, const Stack& frames) {
+    if (!t.config.block_threshold_ns || !following_ || !sample.hdr.task_frame) return;
+    std::string task;
+    if (const AsyncioTask* running = running_task(t, sample)) {
+        SampleGroup g{SampleGroup::Kind::task, 0, running->name};
+        g.function = running->coro_function;
+        task = group_label(g);
+    }
+    auto& kept = recent_samples_[sample.hdr.tid];
+    if (kept.size() >= max_slice_samples) kept.pop_front();
+    kept.push_back({sample.hdr.ktime_ns, frames, std::move(task)});
+}
+
+void AsyncioStacks::on_loop_busy(TracedProcess& t, uint32_t tid, uint64_t start_ns, uint64_t duration_ns) {
+    if (!t.config.block_threshold_ns) return;
+    auto it = recent_samples_.find(tid);
+    if (it == recent_samples_.end()) return;  // no task ever ran on this thread: not a loop's
+    std::deque<Stack> during;
+    std::map<std::string, size_t> tasks;
+    auto& kept = it->second;
+    while (!kept.empty() && kept.front().ktime_ns < start_ns) kept.pop_front();  // older: never needed again
+    for (const auto& s : kept)
+        if (s.ktime_ns <= start_ns + duration_ns) {
+            during.push_back(s.stack);
+            if (!s.task.empty()) tasks[s.task]++;
+        }
+    // Named by the task most samples ran in, else by its thread.
+    std::string who = fmt::format("event loop thread [{}]", tid);
+    size_t most = 0;
+    for (const auto& [label, n] : tasks)
+        if (n > most) {
+            most = n;
+            who = label;
+        }
+    t.report_slice(tid, who, "without returning to the event loop", start_ns, duration_ns, false, during);
+}
+
+uint32_t AsyncioStacks::task_group(TracedProcess& t, const AsyncioTask& task) {
+    auto it = task_groups_.find(task.address);
+    if (it != task_groups_.end()) return it->second;
+    SampleGroup g{SampleGroup::Kind::task, next_task_serial_++, task.name};
+    g.function = task.coro_function;
+    uint32_t index = t.profile.add_group(std::move(g));
+    task_groups_.emplace(task.address, index);
+    return index;
+}
+
+std::optional<uint32_t> AsyncioStacks::group_root(TracedProcess& t, const py_sample& sample) {
+    if (t.config.group_by != GroupBy::task || !following_) return std::nullopt;
+    if (const AsyncioTask* task = running_task(t, sample)) return task_group(t, *task);
+    return std::nullopt;
+}
+
+void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to_ns) {
+    if (!scan_ || to_ns <= from_ns) return;
+    for (const AsyncioTask* task : scan_->tasks()) {
+        if (task->state != TaskState::pending || scan_->running(*task)) continue;
+        if (scan_->awaits_tasks(*task)) continue;  // the tasks it awaits carry the time
+        uint64_t weight = t.ticks(to_ns - from_ns, scan_->remainder(*task));
+        if (!weight) continue;
+        Stack stack;
+        append_awaiters(t, *task, stack);
+        append_await_frames(t, *task, stack);
+        if (!task->fut_waiter) stack.push_back({t.profile.intern({ready_frame, "", 0}), 0});
+        std::optional<uint32_t> group;
+        if (t.config.group_by == GroupBy::task) group = task_group(t, *task);
+        t.add(group, stack, weight);
+    }
+}
+
+std::optional<int> AsyncioStacks::poll(TracedProcess& t, uint64_t now_ns) {
+    if (!following_ || !scan_) return std::nullopt;
+    if (now_ns >= next_scan_ns_) scan_now(t, now_ns);
+    return int((std::max(next_scan_ns_, now_ns) - now_ns) / 1'000'000);
+}
+
+void AsyncioStacks::retire(TracedProcess& t, uint64_t end_ns) {
+    finish(t, end_ns);
+    scan_.reset();  // its memory is no longer its own
+    following_ = false;
+}
+
+void AsyncioStacks::finish(TracedProcess& t, uint64_t end_ns) {
+    if (t.config.clock == Clock::wall && scan_ && last_charge_ns_ && end_ns > last_charge_ns_)
+        charge_waits(t, last_charge_ns_, end_ns);
+    last_charge_ns_ = end_ns;
+}
+
+void AsyncioStacks::label_groups(TracedProcess&) {}
+
+}  // namespace pyat

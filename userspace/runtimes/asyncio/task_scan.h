@@ -1,0 +1,79 @@
+// One traced process's asyncio tasks as of the last scan of its registries: each task read out of
+// its memory (re-reading only those that changed), indexed by the coroutine frame a stack walk
+// meets it at, and linked to the tasks that await it. What AsyncioStacks roots stacks at and
+// charges waits to.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "cpython/code_resolver.h"
+#include "cpython/python_process.h"
+#include "runtimes/asyncio/asyncio_task.h"
+
+namespace pyat {
+
+// What the scans cost the tracer (they cost the target nothing: process_vm_readv).
+struct TaskScanCost {
+    uint64_t scans = 0;
+    uint64_t tasks_seen = 0;   // summed over the scans
+    uint64_t tasks_read = 0;   // read anew (new or changed since the scan before)
+    uint64_t ns = 0;           // the scans' own time
+    uint64_t most_tasks = 0;   // the most tasks one scan saw
+};
+
+class TaskScan {
+public:
+    explicit TaskScan(const PythonProcess& process);
+    ~TaskScan();
+
+    // Reads the registries now (tasks' frames named through `resolver`); false when asyncio's
+    // registries could not be read (not imported yet, or torn).
+    bool scan(CodeResolver& resolver, TaskScanCost& cost);
+    // Why this process's tasks cannot be read ("" while they can).
+    const std::string& unusable() const;
+    // Whether the last scan began at or after `ns` (CLOCK_MONOTONIC): every task it saw was alive then.
+    bool scanned_after(uint64_t ns) const { return last_scan_start_ns_ && last_scan_start_ns_ >= ns; }
+    // Whether `frame` was looked up without a task since the last scan (remembers it if not).
+    bool tried_frame(uint64_t frame);
+
+    // The task a stack walk at `sampled_ns` met at `coro_frame`: one of the last scan, or one that
+    // ended since the scan before and was still there at `sampled_ns`; nullptr: none known.
+    const AsyncioTask* task_of_frame(uint64_t coro_frame, uint64_t sampled_ns) const;
+    const AsyncioTask* task(uint64_t address) const;
+    const std::vector<const AsyncioTask*>& tasks() const { return order_; }
+    // The tasks awaiting `task`, root first (its primary awaiter path; none for a root task).
+    std::vector<const AsyncioTask*> awaiters(const AsyncioTask& task) const;
+    // Whether `task` waits for other tasks (a gather's, a TaskGroup's children, or `await task`).
+    bool awaits_tasks(const AsyncioTask& task) const;
+    // Whether `task` was running (a loop's current task) at the scan.
+    bool running(const AsyncioTask& task) const { return running_.count(task.address) != 0; }
+    // Per task: ns*hz of wall time not yet a whole sample.
+    uint64_t& remainder(const AsyncioTask& task) { return remainders_[task.address]; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    uint64_t last_scan_start_ns_ = 0;
+    std::unordered_map<uint64_t, AsyncioTask> tasks_;
+    std::vector<const AsyncioTask*> order_;
+    std::unordered_map<uint64_t, const AsyncioTask*> by_frame_;
+    std::unordered_set<uint64_t> running_;
+    std::unordered_set<uint64_t> waiting_on_tasks_;  // tasks some other task of the scan names as parent
+    std::unordered_set<uint64_t> tried_frames_;
+    std::unordered_map<uint64_t, uint64_t> remainders_;
+    // Tasks gone from the registries (by their coroutine frame), with their awaiters as last seen.
+    struct Gone {
+        AsyncioTask task;
+        std::vector<AsyncioTask> awaiters;
+        uint64_t absent_since = 0;  // the start of the first scan that did not list it
+    };
+    static constexpr uint64_t gone_kept_ns = 1'000'000'000;
+    std::unordered_map<uint64_t, Gone> gone_;
+};
+
+}  // namespace pyat
