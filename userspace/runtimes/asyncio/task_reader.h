@@ -73,6 +73,8 @@ private:
         uint64_t frame = 0;
         int64_t state = 0;       // frame state (3.10+), else whether f_stacktop is set
         uint64_t instr_raw = 0;  // prev_instr / instr_ptr, or f_lasti
+        uint64_t code_word = 0, stack_word = 0;  // 3.11+: read with them (words_read)
+        bool words_read = false;
         uint64_t key() const;
     };
     std::optional<RawPosition> raw_position(uint64_t coro) const;
