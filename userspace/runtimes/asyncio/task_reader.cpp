@@ -237,7 +237,7 @@ uint64_t TaskReader::c_task_hash(const uint8_t* fields, size_t size, int64_t cal
     return mix(h, uint64_t(callbacks_length));
 }
 
-std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& out) {
+std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& out, uint64_t* callbacks_list) {
     const auto& a = asyncio_;
     auto raw = c_task_fields(address);
     if (!raw) return std::nullopt;
@@ -249,7 +249,8 @@ std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& o
     out.coro = word_at(*raw, a.task_coro);
     out.name = task_name(word_at(*raw, a.task_name));
     if (uint64_t callback0 = word_at(*raw, a.fut_callback0)) out.callbacks.push_back(callback0);
-    int64_t length = list_callbacks(word_at(*raw, a.fut_callbacks), out);
+    *callbacks_list = word_at(*raw, a.fut_callbacks);
+    int64_t length = list_callbacks(*callbacks_list, out);
     return c_task_hash(raw->data(), raw->size(), length);
 }
 
@@ -371,10 +372,11 @@ std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snap
     AsyncioTask task;
     task.address = address;
     std::optional<uint64_t> hash;
+    uint64_t callbacks_list = 0;
     ObjectKind kind = types_.of_object(address);
     bool is_c_task = kind == ObjectKind::c_task;
     switch (kind) {
-    case ObjectKind::c_task: hash = read_c_task(address, task); break;
+    case ObjectKind::c_task: hash = read_c_task(address, task, &callbacks_list); break;
     case ObjectKind::py_task: hash = read_py_task(address, task); break;
     default: return std::nullopt;
     }
@@ -390,7 +392,7 @@ std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snap
         s = {};
         s.task = address;
         s.pure_python = !is_c_task;
-        s.callbacks_list = is_c_task ? objects_.read_pointer(address + asyncio_.fut_callbacks) : 0;
+        s.callbacks_list = callbacks_list;
         s.fields_hash = *hash;
         s.coro = task.coro;
         s.outer_frame = task.coro_frame;

@@ -98,7 +98,7 @@ private:
     std::optional<std::vector<uint8_t>> c_task_fields(uint64_t address) const;
     size_t c_task_bytes() const;
     uint64_t c_task_hash(const uint8_t* fields, size_t size, int64_t callbacks_length) const;
-    std::optional<uint64_t> read_c_task(uint64_t address, AsyncioTask& out);  // -> fields hash
+    std::optional<uint64_t> read_c_task(uint64_t address, AsyncioTask& out, uint64_t* callbacks_list);  // -> fields hash
     std::optional<uint64_t> read_py_task(uint64_t address, AsyncioTask& out);
     uint64_t none_to_zero(uint64_t object);
 
