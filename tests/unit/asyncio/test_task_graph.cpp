@@ -130,6 +130,29 @@ TEST_P(Graph, ParentsOnlyByFutWaiterComeAfterInAddressOrder) {
     EXPECT_EQ(parent_tasks(x.address), (std::vector<uint64_t>{b.address, a.address}));
 }
 
+TEST_P(Graph, UnchangedTaskIsNotReadAgainForItsFutWaiter) {
+    // p waits on a plain future; the next scans, with p unchanged, do not read that future again
+    // (made to look like a gather here, it would list c).
+    AsyncioTask &p = add_task(), &c = add_task();
+    uint64_t f = fake->future();
+    p.fut_waiter = f;
+    graph->update(scanned());
+    fake->put<uint64_t>(f, layout->object_type, fake->gathering_type);
+    fake->set_attribute(f, fake->gathering_type, "_children", fake->list({c.address}));
+    graph->update(scanned());
+    EXPECT_TRUE(graph->parents(c.address).empty());
+    // A task it waits on that joins the scan later is linked without reading anything.
+    AsyncioTask& q = add_task();
+    AsyncioTask later = add_task();
+    q.fut_waiter = later.address;
+    scan.pop_back();
+    graph->update(scanned());  // q waits on a task not in this scan
+    EXPECT_TRUE(graph->parents(later.address).empty());
+    scan.push_back(later);
+    graph->update(scanned());
+    EXPECT_EQ(parent_tasks(later.address), std::vector<uint64_t>{q.address});
+}
+
 TEST_P(Graph, CycleIsCutAndSaidSo) {
     AsyncioTask &a = add_task(), &b = add_task(), &c = add_task();
     set_callbacks(a, {fake->wakeup(b.address)});

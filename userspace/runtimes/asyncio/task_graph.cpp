@@ -20,14 +20,16 @@ void TaskGraph::read_awaiters(uint64_t address, Entry& entry) {
     }
 }
 
-void TaskGraph::read_children(Entry& entry) {
-    entry.children.clear();
-    entry.children_kind = AwaiterKind::unknown;
-    if (!entry.fut_waiter) return;
+void TaskGraph::read_children(Entry& entry, bool read_gather) {
+    if (read_gather) {
+        entry.children.clear();
+        entry.children_kind = AwaiterKind::unknown;
+    }
+    if (!entry.fut_waiter || !entry.children.empty()) return;
     if (tasks_.count(entry.fut_waiter)) {  // `await other_task`
         entry.children.push_back(entry.fut_waiter);
         entry.children_kind = AwaiterKind::task_wakeup;
-    } else if (auto children = reader_.gathering_children(entry.fut_waiter)) {
+    } else if (auto children = read_gather ? reader_.gathering_children(entry.fut_waiter) : std::nullopt) {
         entry.children = std::move(*children);
         entry.children_kind = AwaiterKind::gather;
     }
@@ -66,8 +68,9 @@ TaskGraphUpdate TaskGraph::update(const std::vector<AsyncioTask>& scan) {
             read_awaiters(address, e);
             stats.reread++;
         }
-        // Children by fut_waiter: a task's own change, or a new task it may be waiting on.
-        if (changed.count(address) || (e.fut_waiter && e.children.empty())) read_children(e);
+        // Children by fut_waiter: read when the task changed; otherwise only whether the task it
+        // waits on has appeared in the scan since (no read of the target).
+        read_children(e, changed.count(address) != 0);
     }
     link();
     return stats;

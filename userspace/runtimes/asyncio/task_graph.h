@@ -69,7 +69,8 @@ private:
         AwaiterKind children_kind = AwaiterKind::unknown;
     };
     void read_awaiters(uint64_t address, Entry& entry);
-    void read_children(Entry& entry);
+    // `read_gather`: the task changed: read what its fut_waiter is (a gather lists children).
+    void read_children(Entry& entry, bool read_gather);
     void link();
 
     AwaitedByReader& reader_;

@@ -47,14 +47,19 @@ std::optional<TaskReader::RawPosition> TaskReader::raw_position(uint64_t coro) c
     const auto& b = cpython_.bpf;
     RawPosition p;
     if (cpython_.gen_frame_embedded) {
-        // One read from gi_frame_state to the frame's instruction pointer.
+        // One read covering gi_frame_state and the frame's code, instruction and stack top.
         p.frame = coro + cpython_.gen_frame;
-        uint64_t from = coro + cpython_.gen_frame_state, to = p.frame + b.frame_instr + 8;
-        if (to <= from || to - from > 256) return std::nullopt;
+        uint64_t state_at = coro + cpython_.gen_frame_state, code_at = p.frame + b.frame_code,
+                 instr_at = p.frame + b.frame_instr, stack_at = p.frame + asyncio_.frame_stack_at;
+        uint64_t from = std::min({state_at, code_at, instr_at, stack_at});
+        uint64_t to = std::max({state_at + 1, code_at + 8, instr_at + 8, stack_at + 8});
         uint8_t raw[256];
-        if (!mem.read(from, raw, to - from)) return std::nullopt;
-        p.state = int8_t(raw[0]);
-        std::memcpy(&p.instr_raw, raw + (p.frame + b.frame_instr - from), 8);
+        if (to - from > sizeof(raw) || !mem.read(from, raw, to - from)) return std::nullopt;
+        p.state = int8_t(raw[state_at - from]);
+        std::memcpy(&p.instr_raw, raw + (instr_at - from), 8);
+        std::memcpy(&p.code_word, raw + (code_at - from), 8);
+        std::memcpy(&p.stack_word, raw + (stack_at - from), 8);
+        p.words_read = true;
         return p;
     }
     p.frame = frame_of(coro);
@@ -92,13 +97,14 @@ std::optional<uint64_t> TaskReader::top_of_stack(const RawPosition& p) const {
         break;
     }
     case FrameStack::stacktop_index: {
-        auto top = mem.read_value<int32_t>(p.frame + asyncio_.frame_stack_at);
+        auto top = p.words_read ? std::optional<int32_t>(int32_t(p.stack_word))
+                                : mem.read_value<int32_t>(p.frame + asyncio_.frame_stack_at);
         if (!top || *top <= 0 || *top > max_stack_depth) return std::nullopt;
         slot = p.frame + cpython_.frame_localsplus + 8 * uint64_t(*top - 1);
         break;
     }
     case FrameStack::stackpointer: {
-        uint64_t sp = objects_.read_pointer(p.frame + asyncio_.frame_stack_at);
+        uint64_t sp = p.words_read ? p.stack_word : objects_.read_pointer(p.frame + asyncio_.frame_stack_at);
         uint64_t base = p.frame + cpython_.frame_localsplus;
         if (sp <= base || sp - base > 8 * uint64_t(max_stack_depth)) return std::nullopt;
         slot = sp - 8;
@@ -143,7 +149,8 @@ std::optional<CoroutineFrame> TaskReader::coroutine_frame(uint64_t coro) const {
     auto p = raw_position(coro);
     if (!p) return std::nullopt;
     const auto& b = cpython_.bpf;
-    auto code = objects_.memory().read_value<uint64_t>(p->frame + b.frame_code);
+    auto code = p->words_read ? std::optional<uint64_t>(p->code_word)
+                              : objects_.memory().read_value<uint64_t>(p->frame + b.frame_code);
     if (!code) return std::nullopt;
     CoroutineFrame f;
     f.frame = p->frame;
@@ -190,9 +197,12 @@ std::string TaskReader::task_name(uint64_t name_object) {
 int64_t TaskReader::list_callbacks(uint64_t list, AsyncioTask& out) const {
     if (!list) return -1;
     const ProcessMemory& mem = objects_.memory();
-    auto size = mem.read_value<int64_t>(list + cpython_.list_size);
-    uint64_t items = objects_.read_pointer(list + cpython_.list_items);
-    if (!size) return -1;
+    // ob_size and ob_item are neighbours: one read.
+    uint64_t from = std::min(cpython_.list_size, cpython_.list_items);
+    auto header = mem.read_bytes(list + from, std::max(cpython_.list_size, cpython_.list_items) + 8 - from);
+    if (!header) return -1;
+    auto size = std::optional<int64_t>(int64_t(word_at(*header, cpython_.list_size - from)));
+    uint64_t items = word_at(*header, cpython_.list_items - from);
     if (*size <= 0 || *size > max_list_items || !items) return *size;
     size_t n = std::min<size_t>(size_t(*size), max_task_callbacks - std::min(out.callbacks.size(), max_task_callbacks));
     auto raw = mem.read_bytes(items, n * 8);
@@ -227,7 +237,7 @@ uint64_t TaskReader::c_task_hash(const uint8_t* fields, size_t size, int64_t cal
     return mix(h, uint64_t(callbacks_length));
 }
 
-std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& out) {
+std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& out, uint64_t* callbacks_list) {
     const auto& a = asyncio_;
     auto raw = c_task_fields(address);
     if (!raw) return std::nullopt;
@@ -239,7 +249,8 @@ std::optional<uint64_t> TaskReader::read_c_task(uint64_t address, AsyncioTask& o
     out.coro = word_at(*raw, a.task_coro);
     out.name = task_name(word_at(*raw, a.task_name));
     if (uint64_t callback0 = word_at(*raw, a.fut_callback0)) out.callbacks.push_back(callback0);
-    int64_t length = list_callbacks(word_at(*raw, a.fut_callbacks), out);
+    *callbacks_list = word_at(*raw, a.fut_callbacks);
+    int64_t length = list_callbacks(*callbacks_list, out);
     return c_task_hash(raw->data(), raw->size(), length);
 }
 
@@ -279,9 +290,16 @@ uint32_t TaskReader::generation_of(uint64_t code) {
     // A live coroutine's frame holds its code object: while its name and file pointers are those
     // read before, it is the object named then (the kernel's code_tag rule).
     const auto& b = cpython_.bpf;
-    auto name = objects_.memory().read_value<uint64_t>(code + b.code_name);
-    auto file = objects_.memory().read_value<uint64_t>(code + b.code_filename);
-    if (!name || !file) return 0;
+    // co_filename and co_name are neighbours in every version: one read.
+    uint64_t from = std::min(b.code_name, b.code_filename), to = std::max(b.code_name, b.code_filename) + 8;
+    uint8_t raw[64];
+    if (to - from > sizeof(raw) || !objects_.memory().read(code + from, raw, to - from)) return 0;
+    auto name = std::optional<uint64_t>(), file = std::optional<uint64_t>();
+    uint64_t word;
+    std::memcpy(&word, raw + (b.code_name - from), 8);
+    name = word;
+    std::memcpy(&word, raw + (b.code_filename - from), 8);
+    file = word;
     uint64_t tag = (uint64_t(code_tag(*name, *file)) << 32) ^ *name ^ (*file << 1);
     if (auto it = known_code_.find(code); it != known_code_.end() && it->second.name_and_file == tag)
         return it->second.generation;
@@ -354,10 +372,11 @@ std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snap
     AsyncioTask task;
     task.address = address;
     std::optional<uint64_t> hash;
+    uint64_t callbacks_list = 0;
     ObjectKind kind = types_.of_object(address);
     bool is_c_task = kind == ObjectKind::c_task;
     switch (kind) {
-    case ObjectKind::c_task: hash = read_c_task(address, task); break;
+    case ObjectKind::c_task: hash = read_c_task(address, task, &callbacks_list); break;
     case ObjectKind::py_task: hash = read_py_task(address, task); break;
     default: return std::nullopt;
     }
@@ -376,7 +395,7 @@ std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snap
         s = {};
         s.task = address;
         s.pure_python = !is_c_task;
-        s.callbacks_list = is_c_task ? objects_.read_pointer(address + asyncio_.fut_callbacks) : 0;
+        s.callbacks_list = callbacks_list;
         s.fields_hash = *hash;
         s.coro = task.coro;
         s.outer_frame = task.coro_frame;

@@ -73,6 +73,8 @@ private:
         uint64_t frame = 0;
         int64_t state = 0;       // frame state (3.10+), else whether f_stacktop is set
         uint64_t instr_raw = 0;  // prev_instr / instr_ptr, or f_lasti
+        uint64_t code_word = 0, stack_word = 0;  // 3.11+: read with them (words_read)
+        bool words_read = false;
         uint64_t key() const;
     };
     std::optional<RawPosition> raw_position(uint64_t coro) const;
@@ -96,7 +98,7 @@ private:
     std::optional<std::vector<uint8_t>> c_task_fields(uint64_t address) const;
     size_t c_task_bytes() const;
     uint64_t c_task_hash(const uint8_t* fields, size_t size, int64_t callbacks_length) const;
-    std::optional<uint64_t> read_c_task(uint64_t address, AsyncioTask& out);  // -> fields hash
+    std::optional<uint64_t> read_c_task(uint64_t address, AsyncioTask& out, uint64_t* callbacks_list);  // -> fields hash
     std::optional<uint64_t> read_py_task(uint64_t address, AsyncioTask& out);
     uint64_t none_to_zero(uint64_t object);
 
