@@ -92,6 +92,7 @@ struct event_header {
     __u16 unused[3];
     __u64 task_frame; /* asyncio: the running task's coroutine frame (the frame a task entry such as
                        * Handle._run called; bpf/asyncio/running_task.bpf.h), 0: none */
+    __u64 task;       /* asyncio: the running task whose coroutine that frame is, 0: none found */
 };
 
 struct py_sample {

@@ -8,6 +8,7 @@
 #include "abi/events.h"
 #include "asyncio/asyncio_abi.h"
 #include "asyncio/asyncio_maps.bpf.h"
+#include "lib/user_memory.bpf.h"
 
 struct running_task_walk {
     const struct asyncio_layout *asyncio; /* NULL: the process has not imported asyncio */
@@ -39,10 +40,55 @@ static __always_inline void running_task_frame(struct running_task_walk *r, __u6
     r->previous_index = idx;
 }
 
+/* The running task whose coroutine frame is `frame`, among _current_tasks' values; 0: none. */
+static __always_inline __u64 task_of_frame(const struct asyncio_layout *a, __u64 frame)
+{
+    int fault = 0;
+    __u64 keys = read_u64(a->current_tasks + a->dict_keys, &fault);
+    if (fault || !keys)
+        return 0;
+    __s64 n = (__s64)read_u64(keys + a->dictkeys_nentries, &fault);
+    __u64 indices = 0;
+    if (a->sized_keys) {
+        __s64 size = (__s64)read_u64(keys + a->dictkeys_size, &fault);
+        if (size <= 0 || size > 0xff) /* a dict of a few running loops: one-byte indices */
+            return 0;
+        indices = (__u64)size;
+    } else {
+        __u8 log2_bytes = 0;
+        if (bpf_probe_read_user(&log2_bytes, 1, (const void *)(keys + a->dictkeys_log2_index_bytes)) ||
+            log2_bytes > 16)
+            return 0;
+        indices = 1ULL << log2_bytes;
+    }
+    if (fault || n <= 0)
+        return 0;
+    __u64 entries = keys + a->dictkeys_indices + indices;
+    for (int i = 0; i < PYAT_ASYNCIO_LOOPS; i++) {
+        if (i >= n)
+            break;
+        __u64 task = read_u64(entries + (__u64)i * a->dict_entry_size + 16, &fault); /* {hash, key, value} */
+        if (fault)
+            return 0;
+        if (!task)
+            continue; /* a deleted entry */
+        __u64 coro = read_u64(task + a->task_coro, &fault);
+        if (fault || !coro)
+            continue;
+        __u64 its_frame = a->gen_frame_embedded ? coro + a->gen_frame : read_u64(coro + a->gen_frame, &fault);
+        if (!fault && its_frame == frame)
+            return task;
+        fault = 0;
+    }
+    return 0;
+}
+
 static __always_inline void running_task_end(struct running_task_walk *r, struct py_sample *s)
 {
     s->hdr.task_frame = r->task_frame;
     s->hdr.task_at = (__u16)r->task_at;
+    s->hdr.task = (r->task_frame && r->asyncio && r->asyncio->current_tasks) ? task_of_frame(r->asyncio, r->task_frame)
+                                                                            : 0;
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include "process/proc_status.h"
 #include "profile/stack_aggregator.h"
 #include "runtimes/asyncio/asyncio_description.h"
+#include "runtimes/asyncio/asyncio_layout.h"
 #include "runtimes/asyncio/asyncio_stacks.h"
 
 namespace pyat {
@@ -30,6 +31,24 @@ uint64_t code_at(const PythonObjects& objects, const CpythonLayout& layout, uint
         }
     }
     return object ? objects.read_pointer(object + layout.func_code) : 0;
+}
+// Where the kernel finds the running tasks ({loop: task} of asyncio.tasks._current_tasks) and
+// how it reads that dict and a task's coroutine frame. Left 0 (no task recorded: userspace goes
+// by the frame alone) when the dict is not found.
+void describe_running_tasks(const PythonObjects& objects, const CpythonLayout& l, const AsyncioLayout& a,
+                            uint64_t modules, asyncio_layout& out) {
+    uint64_t tasks = objects.dict_get(modules, a.tasks_module);
+    out.current_tasks = tasks ? objects.module_attribute(tasks, a.current_tasks) : 0;
+    out.dict_keys = l.dict_keys;
+    out.sized_keys = l.dict_layout == DictLayout::sized;
+    out.dictkeys_size = l.dictkeys_size;
+    out.dictkeys_log2_index_bytes = l.dictkeys_index_bytes;
+    out.dictkeys_nentries = l.dictkeys_nentries;
+    out.dictkeys_indices = l.dictkeys_indices;
+    out.dict_entry_size = l.dict_entry_size;
+    out.task_coro = a.task_coro;
+    out.gen_frame = l.gen_frame;
+    out.gen_frame_embedded = l.gen_frame_embedded;
 }
 }  // namespace
 
@@ -59,6 +78,8 @@ Look AsyncioRuntime::look(const PythonProcess& p, RuntimeContext& context) {
     }
     // asyncio.events (Handle._run) comes with any use of asyncio; until then there is nothing to follow.
     if (!kernel_layout.task_entry_code[0]) return process_exists(p.pid) ? Look::not_yet : Look::never;
+    if (const AsyncioLayout* a = find_asyncio_layout(p.layout->major, p.layout->minor))
+        describe_running_tasks(objects, *p.layout, *a, modules, kernel_layout);
     if (auto why = context.kernel.set_process_entry(layouts_map, p.pid, &kernel_layout, sizeof(kernel_layout));
         !why.empty()) {
         context.note(fmt::format("pyasynctrace: cannot register PID {}'s asyncio with the BPF sampler: {}", p.pid, why));

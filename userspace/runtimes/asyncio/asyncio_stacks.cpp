@@ -56,14 +56,17 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
     if (!scan_ || !frame || sample.hdr.task_at >= std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES)) return nullptr;
     if (cached_.sample == &sample && cached_.ktime_ns == sample.hdr.ktime_ns && cached_.tid == sample.hdr.tid)
         return cached_.task ? scan_->task(cached_.task) : nullptr;
-    // A coroutine's frame lives in (3.11+) or is reused by (3.8-3.10) what comes after it: the frame
-    // names a task only if a scan that began after the sample saw that task there, running that code.
+    // The kernel names the task when asyncio says it runs (its coroutine at that frame); else the
+    // frame alone does. A coroutine's frame lives in (3.11+) or is reused by (3.8-3.10) what comes
+    // after it, and a task's memory by the next task: an answer holds only if a scan saw that task
+    // with its coroutine at that frame, running that code, and (if it could) a scan begun after
+    // the sample.
     const uint64_t code = sample.frames[sample.hdr.task_at].code;
-    auto named = [&](const AsyncioTask* task) { return task && task->coro_code == code ? task : nullptr; };
-    if ((!scan_->scanned_after(sample.hdr.ktime_ns) || !named(scan_->task_of_frame(frame, sample.hdr.ktime_ns))) &&
-        !scan_->tried_frame(frame))
+    const uint64_t when = sample.hdr.ktime_ns;
+    auto lookup = [&] { return scan_->running_task(sample.hdr.task, frame, code, when); };
+    if ((!scan_->scanned_after(when) || !lookup()) && !scan_->tried_frame(frame))
         scan_now(t, monotonic_ns());  // a task started since (or a plain callback, which no scan names)
-    const AsyncioTask* task = named(scan_->task_of_frame(frame, sample.hdr.ktime_ns));
+    const AsyncioTask* task = lookup();
     cached_ = {&sample, sample.hdr.ktime_ns, sample.hdr.tid, task ? task->address : 0};
     return task;
 }

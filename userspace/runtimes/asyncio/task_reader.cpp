@@ -399,6 +399,7 @@ std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snap
         s.fields_hash = *hash;
         s.coro = task.coro;
         s.outer_frame = task.coro_frame;
+        s.outer_code = task.coro_code;
         s.outer_position = ends.outer_position;
         s.inner_coro = ends.inner_coro;
         s.inner_frame = ends.inner_frame;
@@ -450,6 +451,9 @@ bool TaskReader::changed_c_task(const TaskSnapshot& s) const {
     Batch batch;
     size_t fields = batch.add(s.task, c_task_bytes());
     size_t list = s.callbacks_list ? batch.add(s.callbacks_list + cpython_.list_size, 8) : 0;
+    // The coroutine's code: a task and its coroutine freed and made again at the same addresses
+    // (gather children, one after another) can match every field, not the code they run.
+    size_t code = s.outer_frame ? batch.add(s.outer_frame + b.frame_code, 8) : 0;
     // Each coroutine's state and instruction, as raw_position() reads them.
     struct Where {
         uint64_t coro, frame;
@@ -471,6 +475,7 @@ bool TaskReader::changed_c_task(const TaskSnapshot& s) const {
     if (!batch.read(objects_.memory().pid())) return true;
     int64_t length = s.callbacks_list ? batch.at<int64_t>(list) : -1;
     if (c_task_hash(batch.data(fields), c_task_bytes(), length) != s.fields_hash) return true;
+    if (s.outer_frame && (batch.at<uint64_t>(code) & ~uint64_t(b.code_ptr_tag_mask)) != s.outer_code) return true;
     uint64_t positions[2] = {s.outer_position, s.inner_position};
     for (int i = 0; i < coroutines; i++) {
         const Where& w = where[i];

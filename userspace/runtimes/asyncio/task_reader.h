@@ -30,6 +30,7 @@ struct TaskSnapshot {
     uint64_t callbacks_list = 0;   // fut_callbacks when read (its length is part of fields_hash)
     uint64_t fields_hash = 0;      // state, fut_waiter, coro, callbacks, name (the TaskObj's words)
     uint64_t coro = 0, outer_frame = 0;
+    uint64_t outer_code = 0;       // the code object its coroutine's frame runs
     uint64_t outer_position = 0;   // the task coroutine's frame state and instruction (0: none)
     uint64_t inner_coro = 0, inner_frame = 0;  // the innermost coroutine of the await chain (0: none)
     uint64_t inner_position = 0;

@@ -1,5 +1,6 @@
 #include "runtimes/asyncio/task_scan.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "base/run_clock.h"
@@ -72,6 +73,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     }
     std::unordered_map<uint64_t, AsyncioTask> next;
     std::unordered_map<uint64_t, TaskSnapshot> snapshots;
+    std::vector<uint64_t> unchanged;
     next.reserve(listed.size());
     for (uint64_t address : listed) {
         if (!address || next.count(address)) continue;
@@ -85,7 +87,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
         auto old = tasks_.find(address);
         auto snap = s.snapshots.find(address);
         if (old != tasks_.end() && snap != s.snapshots.end() && !s.reader->changed(snap->second)) {
-            next.emplace(address, std::move(old->second));
+            unchanged.push_back(address);
             snapshots.emplace(address, snap->second);
             continue;
         }
@@ -93,22 +95,39 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
         auto task = s.reader->read(address, &snapshot);
         if (!task) continue;
         cost.tasks_read++;
+        // Another task made where one ended (a task and its coroutine freed and made again at the
+        // same addresses): the one that ended is gone, as if its address had left the registry.
+        if (old != tasks_.end() && old->second.coro == task->coro && !task->coro_frame) {
+            // Its coroutine just ended (3.8-3.10 drop the frame then): samples of its last step
+            // still show that frame.
+            task->coro_frame = old->second.coro_frame;
+            task->coro_code = old->second.coro_code;
+        }
+        if (old != tasks_.end() && (old->second.coro != task->coro || old->second.coro_code != task->coro_code))
+            bury(old->second, start);
         next.emplace(address, std::move(*task));
         snapshots.emplace(address, snapshot);
     }
+    for (uint64_t address : unchanged) next.emplace(address, std::move(tasks_.at(address)));
     // Tasks that ended since the last scan: a sample taken before this scan may still name them
     // (a gather's last child ends, the gather returns, the children are freed before the samples
     // of their last steps are read).
-    for (auto it = gone_.begin(); it != gone_.end();)
-        it = it->second.absent_since + gone_kept_ns < start ? gone_.erase(it) : std::next(it);
-    for (auto& [address, task] : tasks_)
-        if (!next.count(address) && task.coro_frame) {
-            Gone g;
-            for (const AsyncioTask* a : awaiters(task)) g.awaiters.push_back(*a);
-            g.task = std::move(task);
-            g.absent_since = start;
-            gone_[g.task.coro_frame] = std::move(g);
+    for (auto it = gone_.begin(); it != gone_.end();) {
+        if (it->second.absent_since + gone_kept_ns >= start) {
+            ++it;
+            continue;
         }
+        if (auto f = gone_by_frame_.find(it->second.task.coro_frame); f != gone_by_frame_.end() && f->second == it->first)
+            gone_by_frame_.erase(f);
+        it = gone_.erase(it);
+    }
+    for (auto& [address, task] : tasks_)
+        if (!next.count(address) && task.coro_frame) bury(task, start);
+    for (auto& [address, g] : buried_) {
+        gone_by_frame_[g.task.coro_frame] = address;
+        gone_[address] = std::move(g);
+    }
+    buried_.clear();
     tasks_ = std::move(next);
     s.snapshots = std::move(snapshots);
 
@@ -125,6 +144,23 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
         if (task.coro_frame) by_frame_[task.coro_frame] = &task;
         for (const auto& parent : s.graph->parents(address)) waiting_on_tasks_.insert(parent.task);
     }
+    // What awaits each pending task, kept for when it is done: a finished task's callbacks are
+    // cleared and its awaiter moves on, while the samples of its last steps are still to be read.
+    for (auto it = pending_awaiters_.begin(); it != pending_awaiters_.end();)
+        it = tasks_.count(it->first) ? std::next(it) : pending_awaiters_.erase(it);
+    for (auto& [address, task] : tasks_) {
+        if (task.state != TaskState::pending) continue;
+        std::vector<const AsyncioTask*> now = awaiters(task);
+        if (now.empty()) continue;
+        auto& kept = pending_awaiters_[address];
+        bool same = kept.size() == now.size() &&
+                    std::equal(kept.begin(), kept.end(), now.begin(), [](const AsyncioTask& a, const AsyncioTask* b) {
+                        return a.address == b->address && a.await_frames.size() == b->await_frames.size();
+                    });
+        if (same) continue;
+        kept.clear();
+        for (const AsyncioTask* a : now) kept.push_back(*a);
+    }
     for (auto it = remainders_.begin(); it != remainders_.end();)
         it = tasks_.count(it->first) ? std::next(it) : remainders_.erase(it);
     tried_frames_.clear();
@@ -137,20 +173,45 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     return true;
 }
 
-const AsyncioTask* TaskScan::task_of_frame(uint64_t coro_frame, uint64_t sampled_ns) const {
-    if (auto it = by_frame_.find(coro_frame); it != by_frame_.end()) return it->second;
-    auto gone = gone_.find(coro_frame);
-    return gone != gone_.end() && sampled_ns < gone->second.absent_since ? &gone->second.task : nullptr;
+void TaskScan::bury(const AsyncioTask& task, uint64_t absent_since) {
+    if (buried_.count(task.address)) return;
+    Gone g;
+    for (const AsyncioTask* a : awaiters(task)) g.awaiters.push_back(*a);  // while the graph is the old one
+    g.task = task;
+    if (g.task.state == TaskState::pending) g.task.state = TaskState::finished;  // gone: it ended
+    g.absent_since = absent_since;
+    buried_.emplace(task.address, std::move(g));
 }
 
-const AsyncioTask* TaskScan::task(uint64_t address) const {
-    auto it = tasks_.find(address);
-    return it == tasks_.end() ? nullptr : &it->second;
+const AsyncioTask* TaskScan::running_task(uint64_t address, uint64_t frame, uint64_t code, uint64_t sampled_ns) const {
+    auto runs = [&](const AsyncioTask* t) { return t && t->coro_frame == frame && t->coro_code == code ? t : nullptr; };
+    if (address) {
+        if (auto it = tasks_.find(address); it != tasks_.end() && runs(&it->second)) return &it->second;
+        auto gone = gone_.find(address);
+        return gone != gone_.end() && sampled_ns < gone->second.absent_since ? runs(&gone->second.task) : nullptr;
+    }
+    if (auto it = by_frame_.find(frame); it != by_frame_.end() && runs(it->second)) return it->second;
+    auto gone = gone_by_frame_.find(frame);
+    if (gone == gone_by_frame_.end()) return nullptr;
+    auto g = gone_.find(gone->second);
+    return g != gone_.end() && sampled_ns < g->second.absent_since ? runs(&g->second.task) : nullptr;
+}
+
+const AsyncioTask* TaskScan::task_of_frame(uint64_t coro_frame, uint64_t sampled_ns) const {
+    if (auto it = by_frame_.find(coro_frame); it != by_frame_.end()) return it->second;
+    auto gone = gone_by_frame_.find(coro_frame);
+    return gone == gone_by_frame_.end() ? nullptr : task(gone->second, sampled_ns);
+}
+
+const AsyncioTask* TaskScan::task(uint64_t address, uint64_t sampled_ns) const {
+    if (auto it = tasks_.find(address); it != tasks_.end()) return &it->second;
+    auto gone = gone_.find(address);
+    return gone != gone_.end() && sampled_ns < gone->second.absent_since ? &gone->second.task : nullptr;
 }
 
 std::vector<const AsyncioTask*> TaskScan::awaiters(const AsyncioTask& task) const {
     std::vector<const AsyncioTask*> out;
-    if (auto gone = gone_.find(task.coro_frame); gone != gone_.end() && &gone->second.task == &task) {
+    if (auto gone = gone_.find(task.address); gone != gone_.end() && &gone->second.task == &task) {
         for (const auto& a : gone->second.awaiters) out.push_back(&a);
         return out;
     }
@@ -158,7 +219,10 @@ std::vector<const AsyncioTask*> TaskScan::awaiters(const AsyncioTask& task) cons
     TaskAncestry ancestry = impl_->graph->ancestry(task.address);
     for (uint64_t address : ancestry.tasks)
         if (address != task.address)
-            if (const AsyncioTask* t = this->task(address)) out.push_back(t);
+            if (auto it = tasks_.find(address); it != tasks_.end()) out.push_back(&it->second);
+    if (out.empty() && task.state != TaskState::pending)
+        if (auto kept = pending_awaiters_.find(task.address); kept != pending_awaiters_.end())
+            for (const auto& a : kept->second) out.push_back(&a);
     return out;
 }
 

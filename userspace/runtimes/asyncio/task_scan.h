@@ -44,7 +44,12 @@ public:
     // The task a stack walk at `sampled_ns` met at `coro_frame`: one of the last scan, or one that
     // ended since the scan before and was still there at `sampled_ns`; nullptr: none known.
     const AsyncioTask* task_of_frame(uint64_t coro_frame, uint64_t sampled_ns) const;
-    const AsyncioTask* task(uint64_t address) const;
+    // The task a stack walk at `sampled_ns` met running `code` at coroutine frame `frame` (the
+    // kernel's `address` for it, 0: unknown): one of the last scan seen there running that code,
+    // or one gone since that was; nullptr: none known.
+    const AsyncioTask* running_task(uint64_t address, uint64_t frame, uint64_t code, uint64_t sampled_ns) const;
+    // The task at `address` in the last scan, or one that ended since and was there at `sampled_ns`.
+    const AsyncioTask* task(uint64_t address, uint64_t sampled_ns = UINT64_MAX) const;
     const std::vector<const AsyncioTask*>& tasks() const { return order_; }
     // The tasks awaiting `task`, root first (its primary awaiter path; none for a root task).
     std::vector<const AsyncioTask*> awaiters(const AsyncioTask& task) const;
@@ -56,6 +61,9 @@ public:
     uint64_t& remainder(const AsyncioTask& task) { return remainders_[task.address]; }
 
 private:
+    // Keeps `task` (ended, or replaced by another at its address) for samples taken before it went.
+    void bury(const AsyncioTask& task, uint64_t absent_since);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
     uint64_t last_scan_start_ns_ = 0;
@@ -72,8 +80,12 @@ private:
         std::vector<AsyncioTask> awaiters;
         uint64_t absent_since = 0;  // the start of the first scan that did not list it
     };
+    std::unordered_map<uint64_t, Gone> buried_;  // during a scan: what goes into gone_ once it is over
     static constexpr uint64_t gone_kept_ns = 1'000'000'000;
-    std::unordered_map<uint64_t, Gone> gone_;
+    std::unordered_map<uint64_t, Gone> gone_;              // by task
+    // Pending tasks' awaiters as last seen (copies), for when they are done.
+    std::unordered_map<uint64_t, std::vector<AsyncioTask>> pending_awaiters_;
+    std::unordered_map<uint64_t, uint64_t> gone_by_frame_;  // coroutine frame -> task
 };
 
 }  // namespace pyat
