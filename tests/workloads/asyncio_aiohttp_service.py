@@ -8,7 +8,10 @@ simulated backend and then computes:
   GET /echo     a tiny reply (bench/asyncio_throughput)
 
 Usage: python3.11 asyncio_aiohttp_service.py PORT [--uvloop] [--backend-ms 20] [--render-ms 2]
-Prints "ready <pid> <port> <loop class>" once listening. Runs until killed.
+                                              [--exit-after SECONDS]
+Prints "ready <pid> <port> <loop class>" once listening. Runs until killed, or with --exit-after
+serves that long, prints the /stats line ("stats requests N backend_s X ...") and exits: run under
+the tracer, the stats cover exactly the requests the tracer saw complete.
 """
 import argparse
 import asyncio
@@ -53,14 +56,18 @@ async def handle_report(request):
 
 
 async def handle_stats(request):
-    return web.Response(text=" ".join(f"{k} {v}" for k, v in stats.items()) + "\n")
+    return web.Response(text=stats_line() + "\n")
 
 
 async def handle_echo(request):
     return web.Response(text="echo\n")
 
 
-async def serve(port):
+def stats_line():
+    return " ".join(f"{k} {v}" for k, v in stats.items())
+
+
+async def serve(port, exit_after):
     app = web.Application()
     app.router.add_get("/report", handle_report)
     app.router.add_get("/stats", handle_stats)
@@ -69,7 +76,11 @@ async def serve(port):
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     print(f"ready {os.getpid()} {port} {type(asyncio.get_running_loop()).__name__}", flush=True)
-    await asyncio.Event().wait()
+    if exit_after is None:
+        await asyncio.Event().wait()
+    await asyncio.sleep(exit_after)
+    print(f"stats {stats_line()}", flush=True)
+    await runner.cleanup()
 
 
 def main():
@@ -78,13 +89,14 @@ def main():
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--backend-ms", type=float, default=20)
     parser.add_argument("--render-ms", type=float, default=2)
+    parser.add_argument("--exit-after", type=float)
     args = parser.parse_args()
     config["backend_s"] = args.backend_ms / 1000
     config["render_s"] = args.render_ms / 1000
     if args.uvloop:
         import uvloop
         uvloop.install()
-    asyncio.run(serve(args.port))
+    asyncio.run(serve(args.port, args.exit_after))
 
 
 main()
