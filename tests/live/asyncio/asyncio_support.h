@@ -100,13 +100,6 @@ inline std::string task_root(const std::string& name, const std::string& corouti
     return "task \"" + name + "\" (" + coroutine + ")";
 }
 
-// A number the workload printed as "<key> <value>" on stdout, or -1.
-inline double printed(const std::string& out, const std::string& key) {
-    auto at = out.find(key + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(out.substr(at + key.size() + 1));
-}
-
 // CPU seconds (user + system) of the children this process has reaped so far.
 inline double reaped_children_cpu_s() {
     struct rusage usage {};

@@ -53,7 +53,8 @@ ServiceRun traced_service(const std::vector<std::string>& options, const std::st
     Child tracer(argv);
     if (!tracer.wait_for_output("ready ", 30)) {
         out.tracer_exit = tracer.wait(10);
-        out.tracer_err = "the service never printed ready; stdout: " + tracer.out() + "\n" + tracer.err();
+        out.tracer_err = "the tracer or the service stopped before the service printed ready; stdout: " + tracer.out() +
+                         "\n" + tracer.err();
         return out;
     }
     Child load({"wrk", "-t1", "-c8", "-d" + std::to_string(int(serve_s) + 3) + "s",

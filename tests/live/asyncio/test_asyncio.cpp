@@ -271,8 +271,10 @@ TEST_P(AsyncioOnEachCPython, ParkedAndBusyTasksWeighTheirLifetimes) {
 
 // (f) hog_loop (task "staller") blocks the loop 150 ms once a second beside two tickers taking
 // 10 ms steps: one report per stall, as long as the loop iteration the workload timed (within
-// 10%; 150-164 ms measured, as the tickers' steps that fell due run in the same iteration),
-// naming the task and hog_loop, on the terminal and in the event log; no report for 10 ms steps.
+// 10%; 150-164 ms measured on an idle machine, as the tickers' steps that fell due run in the same
+// iteration; up to 216 ms under load, when the spin is preempted: hence the workload's timing, not
+// a fixed 150), naming the task and hog_loop, on the terminal and in the event log; no report for
+// a 10 ms step.
 TEST_P(AsyncioOnEachCPython, LoopBlockingIsReportedOncePerStall) {
     TempDir dir;
     RunResult r = run({binary, "--block-threshold", "100", "-o", dir / "events.jsonl", "--", GetParam().path,
@@ -310,7 +312,6 @@ TEST_P(AsyncioOnEachCPython, LoopBlockingIsReportedOncePerStall) {
         const double truth = events < iterations.size() ? iterations[events] : 150.0;
         EXPECT_NEAR(ms, truth, 0.10 * truth) << "report " << events + 1 << " vs the iteration the workload timed\n"
                                              << line;
-        EXPECT_NEAR(ms, 150.0, 25.0) << "a 150 ms stall, plus at most the tickers' due steps\n" << line;
         EXPECT_NE(line.find("\"what\":\"without returning to the event loop\""), std::string::npos) << line;
         EXPECT_NE(line.find("staller"), std::string::npos) << "the event must name task \"staller\": " << line;
         EXPECT_NE(line.find("hog_loop ("), std::string::npos) << line;
