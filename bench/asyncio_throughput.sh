@@ -46,7 +46,7 @@ traced() {
     fi
     phase_rps=$(rps)
     phase_cpu=$(cpu_seconds "$tracer")
-    kill -INT "$tracer"; wait "$tracer" || true; tracer=
+    kill -TERM "$tracer"; wait "$tracer" || true; tracer=  # SIGTERM: a background job ignores SIGINT
     phase_note=$(grep -o -E '[0-9]+ [a-z ]+ \([0-9]+ a second|the tracer used [0-9.]+ s of CPU' "$work/$1.err" | paste -sd';' - || true)
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -72,6 +72,7 @@ for r in $(seq "$rounds"); do
 done
 for p in $phases; do
     vals=$(echo "${ratios[$p]:-}" | tr ' ' '\n' | grep '^r:' | cut -c3- || true)
+    if [ -z "$vals" ]; then echo "median ratio $p: - (no phase ran)"; continue; fi
     # shellcheck disable=SC2086
-    echo "median ratio $p: $(median $vals)   tracer CPU per ${duration}s phase: ${cpus[$p]:- -}"
+    echo "median ratio $p: $(median $vals)   tracer CPU per ${duration}s phase:${cpus[$p]:- -}"
 done
