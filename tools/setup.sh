@@ -9,7 +9,7 @@ fi
 packages=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libfmt-dev googletest libgtest-dev python3 python3.11 python3-twisted
   python3-greenlet python3-gevent valgrind libxml2-utils wrk curl procps util-linux gdb binutils
-  systemtap-sdt-dev libpython3.11-dev)
+  systemtap-sdt-dev libpython3.11-dev python3-aiohttp python3-uvloop)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
