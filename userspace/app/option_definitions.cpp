@@ -104,18 +104,20 @@ void define_options(CLI::App& app, RawOptions& p) {
     option("--block-threshold", p.block_threshold, "MS",
            "report every greenlet that runs longer than MS milliseconds without switching, i.e. "
            "blocks gevent's hub and every other greenlet of its thread (default 100, as gevent's "
-           "monitor), and every Twisted reactor iteration (the time between two polls: one "
-           "callback or a run of them) longer than MS: with its stack, in -o *.jsonl (every one), "
+           "monitor), and every Twisted reactor or asyncio event-loop iteration (the time between "
+           "two polls: one callback or a run of them) longer than MS: with its stack (and task), in -o *.jsonl (every one), "
            "and on a terminal (the first 5 as they happen; at the end the 10 longest and how many "
            "there were). On whenever greenlet switches are hooked (--clock "
            "wall, --group-by greenlet); giving it hooks them in --clock cpu too. A hooked switch "
            "costs the target about 5 us; watching the reactor's polls costs it nothing.",
            "--block-threshold 50 -o blocks.jsonl");
     app.add_flag("--raw-stacks", p.raw_stacks,
-                 describe("show Twisted @inlineCallbacks code as the interpreter runs it (under the "
-                          "reactor, _inlineCallbacks, gotResult...) instead of the logical stacks: by "
-                          "default a generator shows under the code that called it and the "
-                          "generators waiting for it, with Twisted's trampolines hidden.",
+                 describe("show Twisted @inlineCallbacks code and asyncio tasks as the interpreter runs "
+                          "them (under the reactor, _inlineCallbacks, gotResult..., or the event loop's "
+                          "_run_once and Handle._run) instead of the logical stacks: by default a "
+                          "generator shows under the code that called it and the generators waiting "
+                          "for it, and a task under the tasks awaiting it, with the trampolines and "
+                          "the loop's plumbing hidden.",
                           "--raw-stacks to debug Twisted itself"));
     app.add_flag("--deferred-log", p.deferred_log,
                  describe("log every Twisted Deferred's lifecycle into the -o *.jsonl event log: created, "

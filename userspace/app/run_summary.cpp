@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "base/run_clock.h"
 #include "profile/profile.h"
 
 namespace pyat {
@@ -14,6 +17,11 @@ void print_run_summary(const RunEnd& end, const std::string& stop_reason, const 
         fmt::print(stderr, "pyasynctrace: {} after {:.1f} s; {} samples from {} process{} ({} clock, {} Hz)\n",
                    stop_reason, end.duration_s, profile.total(), profile.processes.size(),
                    profile.processes.size() == 1 ? "" : "es", clock_name(options.clock), options.hz);
+    if (!options.quiet) {
+        const double cpu = own_cpu_seconds();
+        fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU ({:.1f}% of one CPU over the run)\n", cpu,
+                   100.0 * cpu / std::max(end.duration_s, 1e-3));
+    }
     for (const auto& line : runtimes.cost_lines(end)) fmt::print(stderr, "{}\n", line);
     if (!options.quiet && counts.unresolved_frames)
         fmt::print(stderr,

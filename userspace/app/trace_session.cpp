@@ -342,10 +342,7 @@ int run_trace_session(const Options& options) {
                    "about {:.2f} s of its {:.1f} s to tracing (an estimated {:.1f}x slowdown while it ran Python)\n",
                    hits, double(hits) / std::max(duration, 1e-3), double(hits) * probe_cost_s, duration,
                    1.0 + double(hits) * probe_cost_s / std::max(duration - double(hits) * probe_cost_s, 1e-3));
-        rusage self{};
-        getrusage(RUSAGE_SELF, &self);
-        double cpu = double(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
-                     double(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
+        const double cpu = own_cpu_seconds();
         if (trace.events() >= 100'000)
             fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU ({:.2f} s per million events)\n", cpu,
                        cpu / (double(trace.events()) / 1e6));

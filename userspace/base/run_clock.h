@@ -1,7 +1,8 @@
-// The clocks a run is timed with: CLOCK_MONOTONIC (the kernel's bpf_ktime_get_ns()), and how to
-// turn it into wall-clock (Unix) time for output.
+// The clocks a run is timed with: CLOCK_MONOTONIC (the kernel's bpf_ktime_get_ns()), how to
+// turn it into wall-clock (Unix) time for output, and the tracer's own CPU time.
 #pragma once
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cstdint>
@@ -12,6 +13,14 @@ inline uint64_t monotonic_ns() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
+}
+
+// The CPU time (user and system, all threads) this process has used so far, in seconds.
+inline double own_cpu_seconds() {
+    rusage self{};
+    getrusage(RUSAGE_SELF, &self);
+    return double(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
+           double(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
 }
 
 // Add to a CLOCK_MONOTONIC time to get Unix time, now.

@@ -19,7 +19,7 @@ constexpr const char* ready_frame = "[ready: waiting for the loop]";
 // The scan's budget: at most this share of one CPU (the scan's own measured time sets the period).
 constexpr double scan_cpu_budget = 0.05;
 constexpr uint64_t min_scan_period_ns = 10'000'000;   // 10 ms
-constexpr uint64_t max_scan_period_ns = 500'000'000;  // 0.5 s
+constexpr uint64_t max_scan_period_ns = 2'000'000'000;  // 2 s: the budget decides, up to that
 
 bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
 
@@ -56,6 +56,8 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
     if (!scan_ || !frame || sample.hdr.task_at >= std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES)) return nullptr;
     if (cached_.sample == &sample && cached_.ktime_ns == sample.hdr.ktime_ns && cached_.tid == sample.hdr.tid)
         return cached_.task ? scan_->task(cached_.task) : nullptr;
+    cached_ = {&sample, sample.hdr.ktime_ns, sample.hdr.tid, 0};
+    if (is_plumbing(t, t.resolve(sample.frames[sample.hdr.task_at]).function)) return nullptr;  // the loop's own
     // The kernel names the task when asyncio says it runs (its coroutine at that frame); else the
     // frame alone does. A coroutine's frame lives in (3.11+) or is reused by (3.8-3.10) what comes
     // after it, and a task's memory by the next task: an answer holds only if a scan saw that task
@@ -73,9 +75,9 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
 
 bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
     if (now_ns < next_allowed_scan_ns_) return false;
+    uint64_t spent_before = cost_.ns;
     if (t.config.clock == Clock::wall && last_charge_ns_ && now_ns > last_charge_ns_)
         charge_waits(t, last_charge_ns_, now_ns);
-    uint64_t spent_before = cost_.ns;
     scan_->scan(t.resolver, cost_);
     last_charge_ns_ = now_ns;
     // The next scan no sooner than the time this one took allows within the budget.
@@ -101,7 +103,10 @@ bool AsyncioStacks::rewrite(TracedProcess& t, const py_sample& sample, size_t fi
     size_t n = std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES);
     size_t physical = n - std::min<size_t>(sample.hdr.nawaiting, n);
     first = std::min(first, physical);
-    if (sample.hdr.task_frame && sample.hdr.task_at >= first && sample.hdr.task_at < physical) {
+    // (asyncio.run's frame is an entry for loops without Python plumbing, uvloop: under the standard
+    // loop the frame it calls is the loop's own.)
+    if (sample.hdr.task_frame && sample.hdr.task_at >= first && sample.hdr.task_at < physical &&
+        !is_plumbing(t, t.resolve(sample.frames[sample.hdr.task_at]).function)) {
         // A task (or a plain callback) the loop runs: rooted at it, under the tasks awaiting it.
         if (const AsyncioTask* task = running_task(t, sample)) append_awaiters(t, *task, stack);
         for (size_t i = size_t(sample.hdr.task_at) + 1; i-- > first;) {
@@ -188,19 +193,30 @@ std::optional<uint32_t> AsyncioStacks::group_root(TracedProcess& t, const py_sam
 
 void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to_ns) {
     if (!scan_ || to_ns <= from_ns) return;
+    const uint64_t start = monotonic_ns();
+    if (charged_.size() > 2 * scan_->tasks().size() + 1024) charged_.clear();  // tasks long gone
     for (const AsyncioTask* task : scan_->tasks()) {
         if (task->state != TaskState::pending || scan_->running(*task)) continue;
         if (scan_->awaits_tasks(*task)) continue;  // the tasks it awaits carry the time
         uint64_t weight = t.ticks(to_ns - from_ns, scan_->remainder(*task));
         if (!weight) continue;
-        Stack stack;
-        append_awaiters(t, *task, stack);
-        append_await_frames(t, *task, stack);
-        if (!task->fut_waiter) stack.push_back({t.profile.intern({ready_frame, "", 0}), 0});
-        std::optional<uint32_t> group;
-        if (t.config.group_by == GroupBy::task) group = task_group(t, *task);
-        t.add(group, stack, weight);
+        // Its stack as charged last time, while neither it nor its awaiters were read anew.
+        std::vector<const AsyncioTask*> awaiters = scan_->awaiters(*task);
+        uint64_t key = 0;
+        for (const AsyncioTask* a : awaiters) key = key * 1'000'003 + a->serial + 1;
+        Charged& c = charged_[task->address];
+        if (c.stack.empty() || c.serial != task->serial || c.awaiters != key) {
+            c.serial = task->serial;
+            c.awaiters = key;
+            c.stack.clear();
+            for (const AsyncioTask* a : awaiters) append_await_frames(t, *a, c.stack);
+            append_await_frames(t, *task, c.stack);
+            if (!task->fut_waiter) c.stack.push_back({t.profile.intern({ready_frame, "", 0}), 0});
+            c.group = t.config.group_by == GroupBy::task ? std::optional<uint32_t>(task_group(t, *task)) : std::nullopt;
+        }
+        t.add(c.group, c.stack, weight);
     }
+    cost_.ns += monotonic_ns() - start;
 }
 
 std::optional<int> AsyncioStacks::poll(TracedProcess& t, uint64_t now_ns) {

@@ -79,6 +79,13 @@ private:
         std::string task;
     };
     std::unordered_map<uint32_t, std::deque<RecentSample>> recent_samples_;
+    // --clock wall: each task's stack as last charged (rebuilt when it or its awaiters are read anew).
+    struct Charged {
+        uint64_t serial = 0, awaiters = 0;
+        Stack stack;
+        std::optional<uint32_t> group;
+    };
+    std::unordered_map<uint64_t, Charged> charged_;
     // --group-by task: task address -> (group index, serial); serials in order of appearance.
     std::unordered_map<uint64_t, uint32_t> task_groups_;
     uint32_t next_task_serial_ = 1;

@@ -36,10 +36,17 @@ void TaskGraph::read_children(Entry& entry, bool read_gather) {
 }
 
 TaskGraphUpdate TaskGraph::update(const std::vector<AsyncioTask>& scan) {
+    std::vector<const AsyncioTask*> tasks;
+    tasks.reserve(scan.size());
+    for (const AsyncioTask& t : scan) tasks.push_back(&t);
+    return update(tasks);
+}
+
+TaskGraphUpdate TaskGraph::update(const std::vector<const AsyncioTask*>& scan) {
     TaskGraphUpdate stats;
     stats.tasks = scan.size();
     std::unordered_set<uint64_t> present;
-    for (const AsyncioTask& t : scan) present.insert(t.address);
+    for (const AsyncioTask* t : scan) present.insert(t->address);
     for (auto it = tasks_.begin(); it != tasks_.end();) {
         if (present.count(it->first)) {
             ++it;
@@ -50,7 +57,8 @@ TaskGraphUpdate TaskGraph::update(const std::vector<AsyncioTask>& scan) {
     }
     // What changed, and the futures the changed tasks now wait on.
     std::unordered_set<uint64_t> changed, new_waits;
-    for (const AsyncioTask& t : scan) {
+    for (const AsyncioTask* task : scan) {
+        const AsyncioTask& t = *task;
         auto [it, inserted] = tasks_.try_emplace(t.address);
         Entry& e = it->second;
         if (inserted || e.callbacks != t.callbacks || e.fut_waiter != t.fut_waiter) {

@@ -46,6 +46,7 @@ public:
     // through (a second awaiter of the same gather or shield), and while its answer went through
     // a future nobody awaits yet; otherwise the last answer stands. Tasks not in the scan are gone.
     TaskGraphUpdate update(const std::vector<AsyncioTask>& scan);
+    TaskGraphUpdate update(const std::vector<const AsyncioTask*>& scan);  // the same, without copies
 
     // Every task of the last scan that awaits `task`, the primary parent first: the child's
     // callbacks in the order they were added (fut_callback0 first), then parents found only by

@@ -95,6 +95,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
         auto task = s.reader->read(address, &snapshot);
         if (!task) continue;
         cost.tasks_read++;
+        task->serial = ++reads_;
         // Another task made where one ended (a task and its coroutine freed and made again at the
         // same addresses): the one that ended is gone, as if its address had left the registry.
         if (old != tasks_.end() && old->second.coro == task->coro && !task->coro_frame) {
@@ -131,9 +132,9 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     tasks_ = std::move(next);
     s.snapshots = std::move(snapshots);
 
-    std::vector<AsyncioTask> all;
+    std::vector<const AsyncioTask*> all;
     all.reserve(tasks_.size());
-    for (const auto& [address, task] : tasks_) all.push_back(task);
+    for (const auto& [address, task] : tasks_) all.push_back(&task);
     s.graph->update(all);
 
     order_.clear();
@@ -169,7 +170,12 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     cost.scans++;
     cost.tasks_seen += tasks_.size();
     cost.most_tasks = std::max<uint64_t>(cost.most_tasks, tasks_.size());
-    cost.ns += monotonic_ns() - start;
+    const uint64_t spent = monotonic_ns() - start;
+    cost.ns += spent;
+    if (cost.scans == 1) {
+        cost.first_ns = spent;
+        cost.first_tasks = tasks_.size();
+    }
     return true;
 }
 

@@ -22,8 +22,10 @@ struct TaskScanCost {
     uint64_t scans = 0;
     uint64_t tasks_seen = 0;   // summed over the scans
     uint64_t tasks_read = 0;   // read anew (new or changed since the scan before)
-    uint64_t ns = 0;           // the scans' own time
+    uint64_t ns = 0;           // the scans' own time, with charging the waits they saw
     uint64_t most_tasks = 0;   // the most tasks one scan saw
+    uint64_t first_ns = 0;     // the first scan's time (it reads every task anew)
+    uint64_t first_tasks = 0;  // how many tasks it read
 };
 
 class TaskScan {
@@ -67,6 +69,7 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     uint64_t last_scan_start_ns_ = 0;
+    uint64_t reads_ = 0;  // tasks read anew so far: their records' serials
     std::unordered_map<uint64_t, AsyncioTask> tasks_;
     std::vector<const AsyncioTask*> order_;
     std::unordered_map<uint64_t, const AsyncioTask*> by_frame_;
