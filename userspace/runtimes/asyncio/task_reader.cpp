@@ -410,12 +410,12 @@ std::optional<AsyncioTask> TaskReader::read(uint64_t address, TaskSnapshot* snap
 }
 
 namespace {
-// Up to eight ranges of the target read by one process_vm_readv.
+// Up to max_ranges ranges of the target read by one process_vm_readv.
 class Batch {
 public:
     size_t add(uint64_t address, size_t size) {
         size_t at = used_;
-        if (count_ == 8 || used_ + size > sizeof(buffer_) || !address) {
+        if (count_ == max_ranges || used_ + size > sizeof(buffer_) || !address) {
             ok_ = false;
             return 0;
         }
@@ -438,7 +438,8 @@ public:
 
 private:
     uint8_t buffer_[1024];
-    iovec local_[8], remote_[8];
+    static constexpr size_t max_ranges = 12;  // a C task, its callbacks, its code, two frames of three
+    iovec local_[max_ranges], remote_[max_ranges];
     unsigned long count_ = 0;
     size_t used_ = 0;
     bool ok_ = true;
