@@ -10,34 +10,39 @@
 #include "asyncio/asyncio_maps.bpf.h"
 #include "lib/user_memory.bpf.h"
 
+/* On the stack: only the layout (every call chain down to a frame's record shares 512 bytes). What
+ * the walk keeps meanwhile lives in the sample's header: task_frame and task_at once found, and
+ * until then the frame recorded just before (inner to) the current one in `task`, its index in
+ * unused[0]. */
 struct running_task_walk {
     const struct asyncio_layout *asyncio; /* NULL: the process has not imported asyncio */
-    __u64 previous_frame;                 /* the frame recorded just before (inner to) this one */
-    __u64 task_frame;
-    __u32 previous_index;
-    __u32 task_at;
 };
 
-static __always_inline void running_task_begin(struct running_task_walk *r, __u32 tgid)
+static __always_inline void running_task_begin(struct running_task_walk *r, __u32 tgid, struct py_sample *s)
 {
     r->asyncio = bpf_map_lookup_elem(&asyncio_processes, &tgid);
+    s->hdr.task_frame = 0;
+    s->hdr.task_at = 0;
+    s->hdr.task = 0;
+    s->hdr.unused[0] = 0;
 }
 
-static __always_inline void running_task_frame(struct running_task_walk *r, __u64 frame, __u64 code, __u32 idx)
+static __always_inline void running_task_frame(struct running_task_walk *r, __u64 frame, __u64 code, __u32 idx,
+                                               struct py_sample *s)
 {
     const struct asyncio_layout *a = r->asyncio;
-    if (!a || r->task_frame)
+    if (!a || s->hdr.task_frame)
         return;
-    if (r->previous_frame) {
+    if (s->hdr.task) {
         for (int i = 0; i < PYAT_ASYNCIO_ENTRIES; i++)
             if (a->task_entry_code[i] && code == a->task_entry_code[i]) {
-                r->task_frame = r->previous_frame;
-                r->task_at = r->previous_index;
+                s->hdr.task_frame = s->hdr.task;
+                s->hdr.task_at = s->hdr.unused[0];
                 return;
             }
     }
-    r->previous_frame = frame;
-    r->previous_index = idx;
+    s->hdr.task = frame;
+    s->hdr.unused[0] = (__u16)idx;
 }
 
 /* The running task whose coroutine frame is `frame`, among _current_tasks' values; 0: none. */
@@ -85,10 +90,9 @@ static __always_inline __u64 task_of_frame(const struct asyncio_layout *a, __u64
 
 static __always_inline void running_task_end(struct running_task_walk *r, struct py_sample *s)
 {
-    s->hdr.task_frame = r->task_frame;
-    s->hdr.task_at = (__u16)r->task_at;
-    s->hdr.task = (r->task_frame && r->asyncio && r->asyncio->current_tasks) ? task_of_frame(r->asyncio, r->task_frame)
-                                                                            : 0;
+    s->hdr.unused[0] = 0;
+    __u64 frame = s->hdr.task_frame;
+    s->hdr.task = (frame && r->asyncio && r->asyncio->current_tasks) ? task_of_frame(r->asyncio, frame) : 0;
 }
 
 #endif

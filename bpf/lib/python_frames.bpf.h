@@ -4,8 +4,8 @@
  *
  * Runtimes take part in every walk through three hooks (lib/walk_hooks.bpf.h names them):
  *   struct walk_hooks                               what they keep during one walk;
- *   walk_hooks_begin(hooks, tgid)                   before the first frame;
- *   walk_hooks_frame(hooks, frame, code, index)     after each frame recorded, at frames[index];
+ *   walk_hooks_begin(hooks, tgid, sample)           before the first frame;
+ *   walk_hooks_frame(hooks, frame, code, index, sample)  after each frame recorded, at frames[index];
  *   walk_hooks_end(hooks, proc, sample)             once the walk is over (nframes, base_frame set):
  *                                                   may append frames that are not on the stack. */
 #ifndef PYAT_PYTHON_FRAMES_BPF_H
@@ -21,7 +21,6 @@ struct frame_walk {
     const struct py_layout *layout;
     struct py_sample *sample;
     __u64 frame;
-    __u64 last;  /* the last frame visited */
     __u32 n;
     int fault;
     struct walk_hooks hooks;
@@ -48,7 +47,7 @@ static long frame_walk_step(__u32 index, void *ctx)
         return 1;
     }
     w->frame = previous;
-    w->last = frame;
+    w->sample->hdr.base_frame = frame; /* the last frame visited so far (kept off the 512-byte stack) */
     code &= ~(__u64)l->code_ptr_tag_mask;
     if (!code)
         return 0;
@@ -68,7 +67,7 @@ static long frame_walk_step(__u32 index, void *ctx)
         return 1;
     }
     w->n = idx + 1;
-    walk_hooks_frame(&w->hooks, frame, code, idx);
+    walk_hooks_frame(&w->hooks, frame, code, idx, w->sample);
     return 0;
 }
 
@@ -85,12 +84,14 @@ static __always_inline void walk_frames_from(const struct py_process *proc, __u6
     s->hdr.nframes = first;
     struct frame_walk walk = {.proc = proc, .layout = l, .sample = s, .frame = frame,
                               .n = *(volatile __u16 *)&s->hdr.nframes};
-    walk_hooks_begin(&walk.hooks, s->hdr.pid);
+    s->hdr.base_frame = 0;
+    walk_hooks_begin(&walk.hooks, s->hdr.pid, s);
     bpf_loop(2 * PYAT_MAX_FRAMES, frame_walk_step, &walk, 0);
     if (walk.fault)
         s->hdr.flags |= SAMPLE_READ_FAULT;
     s->hdr.nframes = walk.n;
-    s->hdr.base_frame = (!walk.fault && !walk.frame) ? walk.last : 0;
+    if (walk.fault || walk.frame)
+        s->hdr.base_frame = 0; /* the walk did not reach the chain's end */
     walk_hooks_end(&walk.hooks, proc, s);
 }
 

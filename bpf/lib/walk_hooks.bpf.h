@@ -13,16 +13,17 @@ struct walk_hooks {
     struct running_task_walk asyncio;
 };
 
-static __always_inline void walk_hooks_begin(struct walk_hooks *h, __u32 tgid)
+static __always_inline void walk_hooks_begin(struct walk_hooks *h, __u32 tgid, struct py_sample *s)
 {
     awaited_by_begin(&h->twisted, tgid);
-    running_task_begin(&h->asyncio, tgid);
+    running_task_begin(&h->asyncio, tgid, s);
 }
 
-static __always_inline void walk_hooks_frame(struct walk_hooks *h, __u64 frame, __u64 code, __u32 index)
+static __always_inline void walk_hooks_frame(struct walk_hooks *h, __u64 frame, __u64 code, __u32 index,
+                                             struct py_sample *s)
 {
     awaited_by_frame(&h->twisted, frame, code, index);
-    running_task_frame(&h->asyncio, frame, code, index);
+    running_task_frame(&h->asyncio, frame, code, index, s);
 }
 
 static __always_inline void walk_hooks_end(struct walk_hooks *h, const struct py_process *proc, struct py_sample *s)

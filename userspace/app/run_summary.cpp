@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "base/run_clock.h"
 #include "profile/profile.h"
 
@@ -18,9 +16,13 @@ void print_run_summary(const RunEnd& end, const std::string& stop_reason, const 
                    stop_reason, end.duration_s, profile.total(), profile.processes.size(),
                    profile.processes.size() == 1 ? "" : "es", clock_name(options.clock), options.hz);
     if (!options.quiet) {
+        // Loading the BPF programs (the kernel verifying them) is most of a short run's share.
         const double cpu = own_cpu_seconds();
-        fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU ({:.1f}% of one CPU over the run)\n", cpu,
-                   100.0 * cpu / std::max(end.duration_s, 1e-3));
+        if (end.duration_s >= 5)
+            fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU ({:.1f}% of one CPU over the run)\n", cpu,
+                       100.0 * cpu / end.duration_s);
+        else
+            fmt::print(stderr, "pyasynctrace: the tracer used {:.2f} s of CPU\n", cpu);
     }
     for (const auto& line : runtimes.cost_lines(end)) fmt::print(stderr, "{}\n", line);
     if (!options.quiet && counts.unresolved_frames)

@@ -72,12 +72,17 @@ Look AsyncioRuntime::look(const PythonProcess& p, RuntimeContext& context) {
     if (!modules) return process_exists(p.pid) ? Look::not_yet : Look::never;
     asyncio_layout kernel_layout{};
     size_t n = 0;
-    for (const auto& path : task_entry_paths(*description)) {
+    const auto paths = task_entry_paths(*description);
+    for (const auto& path : paths) {
         uint64_t code = code_at(objects, *p.layout, modules, path);
         if (code && n < PYAT_ASYNCIO_ENTRIES) kernel_layout.task_entry_code[n++] = code;
     }
-    // asyncio.events (Handle._run) comes with any use of asyncio; until then there is nothing to follow.
+    // asyncio.events (Handle._run) comes with any use of asyncio; until then there is nothing to
+    // follow. The package imports its modules one after another (events before runners): wait for
+    // every entry a while, then go with those found.
     if (!kernel_layout.task_entry_code[0]) return process_exists(p.pid) ? Look::not_yet : Look::never;
+    if (n < paths.size() && ++partial_looks_[p.pid] < max_partial_looks) return Look::not_yet;
+    partial_looks_.erase(p.pid);
     if (const AsyncioLayout* a = find_asyncio_layout(p.layout->major, p.layout->minor))
         describe_running_tasks(objects, *p.layout, *a, modules, kernel_layout);
     if (auto why = context.kernel.set_process_entry(layouts_map, p.pid, &kernel_layout, sizeof(kernel_layout));
@@ -95,6 +100,7 @@ void AsyncioRuntime::finish(RuntimeContext& context, uint64_t) {
     for (TracedProcess* t : context.aggregator.in_order()) {
         auto* stacks = t->stacks<AsyncioStacks>();
         if (!stacks) continue;
+        loop_ran_ |= stacks->loop_ran();
         const TaskScanCost& c = stacks->scan_cost();
         cost_.scans += c.scans;
         cost_.tasks_seen += c.tasks_seen;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 
 #include "runtimes/asyncio/task_scan.h"
 #include "runtimes/runtime.h"
@@ -18,13 +19,18 @@ public:
     std::vector<std::string_view> kernel_names() const override;
     Look look(const PythonProcess& process, RuntimeContext& context) override;
     std::chrono::milliseconds look_every(const Options& options) const override;
-    std::string blocking_end() const override { return found_ ? "a return to the asyncio event loop" : ""; }
+    // Only once a loop ran (Twisted imports asyncio without running its loop, for one).
+    std::string blocking_end() const override { return loop_ran_ ? "a return to the asyncio event loop" : ""; }
     void finish(RuntimeContext& context, uint64_t end_ns) override;
     void summarize_costs(const RunEnd& end, std::vector<std::string>& lines) const override;
     void summarize_misses(const RunEnd& end, std::vector<std::string>& lines) const override;
 
 private:
     size_t found_ = 0;  // processes whose tasks are followed
+    bool loop_ran_ = false;
+    // Looks that found asyncio half imported (some task entries not there yet), per process.
+    static constexpr int max_partial_looks = 25;
+    std::map<pid_t, int> partial_looks_;  // some process ran an asyncio event loop (as seen by the end)
     TaskScanCost cost_;  // every process's scans, summed at the end
     std::vector<std::string> unreadable_;  // processes whose tasks could not be read, and why
 };

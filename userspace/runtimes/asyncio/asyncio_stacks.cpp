@@ -108,6 +108,7 @@ bool AsyncioStacks::rewrite(TracedProcess& t, const py_sample& sample, size_t fi
     if (sample.hdr.task_frame && sample.hdr.task_at >= first && sample.hdr.task_at < physical &&
         !is_plumbing(t, t.resolve(sample.frames[sample.hdr.task_at]).function)) {
         // A task (or a plain callback) the loop runs: rooted at it, under the tasks awaiting it.
+        loop_ran_ = true;
         if (const AsyncioTask* task = running_task(t, sample)) append_awaiters(t, *task, stack);
         for (size_t i = size_t(sample.hdr.task_at) + 1; i-- > first;) {
             StackFrame frame = t.resolve(sample.frames[i]);
@@ -127,6 +128,7 @@ bool AsyncioStacks::rewrite(TracedProcess& t, const py_sample& sample, size_t fi
             break;
         }
     if (innermost == raw.size()) return false;  // not asyncio's: as the interpreter runs it
+    loop_ran_ = true;
     stack.push_back({t.profile.intern({loop_frame, "", 0}), 0});
     stack.insert(stack.end(), raw.begin() + long(innermost) + 1, raw.end());
     return true;

@@ -35,6 +35,8 @@ public:
     void finish(TracedProcess& t, uint64_t end_ns) override;
     void label_groups(TracedProcess& t) override;
 
+    // Whether a sample showed an asyncio event loop running (a task, a callback or its plumbing).
+    bool loop_ran() const { return loop_ran_; }
     // What the scans cost, for the end-of-run summary.
     const TaskScanCost& scan_cost() const { return cost_; }
     // Why its tasks cannot be read ("" while they can or before it follows asyncio).
@@ -65,6 +67,7 @@ private:
         uint64_t task = 0;
     } cached_;
     bool following_ = false;
+    bool loop_ran_ = false;
     std::vector<std::pair<std::string, std::string>> plumbing_;  // (file suffix, co_name)
     std::unordered_map<uint32_t, bool> plumbing_functions_;      // function index -> hidden
     std::unique_ptr<TaskScan> scan_;
