@@ -15,6 +15,7 @@
 #include "abi/events.h"
 #include "abi/maps.h"
 #include "cpython/cpython_layout.h"
+#include "cpython/python_process.h"
 
 namespace pyat::fakes {
 
@@ -31,6 +32,16 @@ inline const CpythonLayout& layout311() {
     const CpythonLayout* l = find_cpython_layout(3, 11);
     EXPECT_NE(l, nullptr);
     return *l;
+}
+
+// This test process, described as a traced CPython of layout `l` (its memory holds the fakes).
+inline PythonProcess self_process(const CpythonLayout& l) {
+    PythonProcess p;
+    p.pid = getpid();
+    p.program = "python3.11";
+    p.layout = &l;
+    p.version = "3.11.2";
+    return p;
 }
 
 inline Blob ascii_string(const CpythonLayout& l, const std::string& s) {

@@ -14,14 +14,6 @@ using namespace pyat;
 using namespace pyat::fakes;
 
 namespace {
-PythonProcess self_process(const CpythonLayout& l) {
-    PythonProcess p;
-    p.pid = getpid();
-    p.program = "python3.11";
-    p.layout = &l;
-    p.version = "3.11.2";
-    return p;
-}
 
 void learn(StackAggregator& agg, const FakeCode& fake) { agg.learn_code(fake.event(), sizeof(code_name_event)); }
 

@@ -18,14 +18,6 @@ using namespace pyat;
 using namespace pyat::fakes;
 
 namespace {
-PythonProcess self_process(const CpythonLayout& l) {
-    PythonProcess p;
-    p.pid = getpid();
-    p.program = "python3.11";
-    p.layout = &l;
-    p.version = "3.11.2";
-    return p;
-}
 
 // A code object named `name` in `file`, as the kernel would name it.
 struct NamedCode {
