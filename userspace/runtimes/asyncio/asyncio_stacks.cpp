@@ -55,7 +55,7 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
     const uint64_t frame = sample.hdr.task_frame;
     if (!scan_ || !frame || sample.hdr.task_at >= std::min<size_t>(sample.hdr.nframes, PYAT_MAX_FRAMES)) return nullptr;
     if (cached_.sample == &sample && cached_.ktime_ns == sample.hdr.ktime_ns && cached_.tid == sample.hdr.tid)
-        return cached_.task ? scan_->task(cached_.task) : nullptr;
+        return cached_.task ? scan_->task(cached_.task, sample.hdr.ktime_ns) : nullptr;  // gone ones too
     cached_ = {&sample, sample.hdr.ktime_ns, sample.hdr.tid, 0};
     if (is_plumbing(t, t.resolve(sample.frames[sample.hdr.task_at]).function)) return nullptr;  // the loop's own
     // The kernel names the task when asyncio says it runs (its coroutine at that frame); else the
