@@ -21,8 +21,6 @@ constexpr double scan_cpu_budget = 0.05;
 constexpr uint64_t min_scan_period_ns = 10'000'000;   // 10 ms
 constexpr uint64_t max_scan_period_ns = 2'000'000'000;  // 2 s: the budget decides, up to that
 
-bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
-
 // The last component of a qualified name: what the code object names itself (co_name).
 std::string_view code_name(std::string_view qualified) {
     auto dot = qualified.rfind('.');
@@ -45,7 +43,7 @@ bool AsyncioStacks::is_plumbing(TracedProcess& t, uint32_t function) {
     if (auto it = plumbing_functions_.find(function); it != plumbing_functions_.end()) return it->second;
     const Function& f = t.profile.functions[function];
     bool hidden = std::any_of(plumbing_.begin(), plumbing_.end(), [&](const auto& p) {
-        return code_name(f.name) == p.second && ends_with(f.file, p.first);
+        return code_name(f.name) == p.second && f.file.ends_with(p.first);
     });
     plumbing_functions_.emplace(function, hidden);
     return hidden;

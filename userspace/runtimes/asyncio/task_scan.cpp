@@ -203,12 +203,6 @@ const AsyncioTask* TaskScan::running_task(uint64_t address, uint64_t frame, uint
     return g != gone_.end() && sampled_ns < g->second.absent_since ? runs(&g->second.task) : nullptr;
 }
 
-const AsyncioTask* TaskScan::task_of_frame(uint64_t coro_frame, uint64_t sampled_ns) const {
-    if (auto it = by_frame_.find(coro_frame); it != by_frame_.end()) return it->second;
-    auto gone = gone_by_frame_.find(coro_frame);
-    return gone == gone_by_frame_.end() ? nullptr : task(gone->second, sampled_ns);
-}
-
 const AsyncioTask* TaskScan::task(uint64_t address, uint64_t sampled_ns) const {
     if (auto it = tasks_.find(address); it != tasks_.end()) return &it->second;
     auto gone = gone_.find(address);

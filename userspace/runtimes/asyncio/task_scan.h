@@ -43,9 +43,6 @@ public:
     // Whether `frame` was looked up without a task since the last scan (remembers it if not).
     bool tried_frame(uint64_t frame);
 
-    // The task a stack walk at `sampled_ns` met at `coro_frame`: one of the last scan, or one that
-    // ended since the scan before and was still there at `sampled_ns`; nullptr: none known.
-    const AsyncioTask* task_of_frame(uint64_t coro_frame, uint64_t sampled_ns) const;
     // The task a stack walk at `sampled_ns` met running `code` at coroutine frame `frame` (the
     // kernel's `address` for it, 0: unknown): one of the last scan seen there running that code,
     // or one gone since that was; nullptr: none known.
