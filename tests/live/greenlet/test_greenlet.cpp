@@ -104,12 +104,17 @@ TEST(LiveGreenlet, WallChargesParkedTimeToParkedStacksInProportionToLifetimes) {
     EXPECT_GE(double(alpha_parked), 0.5 * double(alpha_all)) << alpha_parked << " of " << alpha_all;
 
     // A beta lives 1.5 s (three of them, one thrown GreenletExit and replaced every 0.5 s): the
-    // ones that lived entirely inside the run weigh 1.5 s x hz; the median is one of those.
+    // ones that lived entirely inside the run weigh 1.5 s x hz. Those started in the run's first
+    // 2.5 s: 5 or 6 of them, by the phase of the attach (the rest lived only partly inside the
+    // run, so they are about as many: their median says nothing). None weighs more.
     ASSERT_GE(betas.size(), 6u) << dump(roots);
-    std::sort(betas.begin(), betas.end());
-    double median = double(betas[betas.size() / 2]);
-    EXPECT_GE(median, 0.85 * 1.5 * hz) << dump(roots);
-    EXPECT_LE(median, 1.15 * 1.5 * hz) << dump(roots);
+    const double whole_life = 1.5 * hz;
+    size_t whole = 0;
+    for (uint64_t n : betas) {
+        EXPECT_LE(double(n), 1.15 * whole_life) << dump(roots);
+        whole += double(n) >= 0.85 * whole_life;
+    }
+    EXPECT_GE(whole, 4u) << "betas that lived a whole 1.5 s inside the run\n" << dump(roots);
     // The main greenlet is there too, with its own stack.
     bool main_seen = false;
     for (const auto& [root, n] : roots) main_seen |= root.find("(<module>)") != std::string::npos;
