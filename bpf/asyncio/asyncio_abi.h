@@ -13,7 +13,10 @@
 #endif
 
 #define PYAT_ASYNCIO_ENTRIES 6
-#define PYAT_ASYNCIO_LOOPS 4 /* running loops looked at per sample */
+/* _current_tasks' entries looked at per sample, newest first. A loop's task is set at each step
+ * and deleted after it, so each step appends an entry until the dict is compacted: an 8-slot dict
+ * (up to 5 loops) holds 5 entries, a 32-slot one 21, which these cover. */
+#define PYAT_ASYNCIO_TASK_ENTRIES 21
 
 struct asyncio_layout {
     __u64 task_entry_code[PYAT_ASYNCIO_ENTRIES]; /* 0: unused slot */

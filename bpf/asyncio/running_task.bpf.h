@@ -69,8 +69,9 @@ static __always_inline __u64 task_of_frame(const struct asyncio_layout *a, __u64
     if (fault || n <= 0)
         return 0;
     __u64 entries = keys + a->dictkeys_indices + indices;
-    for (int i = 0; i < PYAT_ASYNCIO_LOOPS; i++) {
-        if (i >= n)
+    for (int k = 0; k < PYAT_ASYNCIO_TASK_ENTRIES; k++) {
+        __s64 i = n - 1 - k; /* the newest first: the running task was set last */
+        if (i < 0)
             break;
         __u64 task = read_u64(entries + (__u64)i * a->dict_entry_size + 16, &fault); /* {hash, key, value} */
         if (fault)

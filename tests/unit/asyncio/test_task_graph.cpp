@@ -237,6 +237,31 @@ TEST_P(Graph, GatherAwaitedLaterIsFoundWithoutTheChildChanging) {
     EXPECT_EQ(parent_tasks(c.address), (std::vector<uint64_t>{p.address, p2.address}));
 }
 
+// A task read between scans (a child started since the last one) is linked to the parents the
+// scan knows; one put in place of another at its address answers for itself, not its predecessor.
+TEST_P(Graph, TaskPutBetweenScansFindsItsParentsAndReplacesTheOneBefore) {
+    AsyncioTask &a = add_task(), &p = add_task(), &q = add_task();
+    set_callbacks(p, {fake->wakeup(a.address)});
+    graph->update(scanned());
+    AsyncioTask child;
+    child.address = fake->task();
+    child.callbacks = {fake->wakeup(p.address)};
+    fake->set_callbacks(child.address, child.callbacks);
+    graph->put(child);
+    EXPECT_TRUE(graph->contains(child.address));
+    EXPECT_EQ(graph->ancestry(child.address).tasks, (std::vector<uint64_t>{a.address, p.address, child.address}));
+    // Another task at the child's address, awaited by q and by one the scan never saw.
+    uint64_t unseen = fake->task();
+    child.callbacks = {fake->wakeup(q.address), fake->wakeup(unseen)};
+    fake->set_callbacks(child.address, child.callbacks);
+    graph->put(child);
+    EXPECT_EQ(parent_tasks(child.address), std::vector<uint64_t>{q.address});
+    EXPECT_EQ(graph->missing_parents(child.address), 1u);
+    // The next scan, without it, forgets it.
+    graph->update(scanned());
+    EXPECT_FALSE(graph->contains(child.address));
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, Graph, ::testing::Values(8, 11, 13),
                          [](const auto& info) { return "py3_" + std::to_string(info.param); });
 

@@ -109,6 +109,7 @@ void AsyncioRuntime::finish(RuntimeContext& context, uint64_t) {
         cost_.most_tasks = std::max(cost_.most_tasks, c.most_tasks);
         cost_.first_ns += c.first_ns;
         cost_.first_tasks += c.first_tasks;
+        cost_.adopted += c.adopted;
         if (!stacks->unusable().empty())
             unreadable_.push_back(fmt::format("PID {}: {}", t->process.pid, stacks->unusable()));
     }
@@ -119,10 +120,13 @@ void AsyncioRuntime::summarize_costs(const RunEnd& end, std::vector<std::string>
     const double run_s = std::max(end.duration_s, 1e-3);
     // The first scan reads every task; the later ones only what changed, within their budget.
     const uint64_t later_ns = cost_.ns - std::min(cost_.ns, cost_.first_ns);
-    lines.push_back(fmt::format("pyasynctrace: asyncio: {} task scans of up to {} tasks: the first read {} tasks in "
+    const std::string between =
+        cost_.adopted ? fmt::format(" and {} new tasks read alone between them", cost_.adopted) : std::string();
+    lines.push_back(fmt::format("pyasynctrace: asyncio: {} task scans of up to {} tasks{}: the first read {} tasks in "
                                 "{:.1f} ms, the later ones {:.1f} ms ({:.2f}% of one CPU; the target pays nothing)",
-                                cost_.scans, cost_.most_tasks, cost_.first_tasks, double(cost_.first_ns) / 1e6,
-                                double(later_ns) / 1e6, 100.0 * double(later_ns) / 1e9 / run_s));
+                                cost_.scans, cost_.most_tasks, between, cost_.first_tasks,
+                                double(cost_.first_ns) / 1e6, double(later_ns) / 1e6,
+                                100.0 * double(later_ns) / 1e9 / run_s));
 }
 
 void AsyncioRuntime::summarize_misses(const RunEnd& end, std::vector<std::string>& lines) const {

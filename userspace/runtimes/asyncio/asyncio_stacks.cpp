@@ -64,9 +64,13 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
     const uint64_t code = sample.frames[sample.hdr.task_at].code;
     const uint64_t when = sample.hdr.ktime_ns;
     auto lookup = [&] { return scan_->running_task(sample.hdr.task, frame, code, when); };
-    if ((!scan_->scanned_after(when) || !lookup()) && !scan_->tried_frame(frame))
-        scan_now(t, monotonic_ns());  // a task started since (or a plain callback, which no scan names)
     const AsyncioTask* task = lookup();
+    // A task started since the last scan: read it alone now (read after the sample, as a scan
+    // would be), its parents being known; with the budget's leave a scan checks the rest.
+    bool read_since = !task && scan_->adopt(sample.hdr.task, cost_) && (task = lookup());
+    if (!read_since && (!scan_->scanned_after(when) || !task) && !scan_->tried_frame(frame) &&
+        scan_now(t, monotonic_ns()))  // a task started since (or a plain callback, which no scan names)
+        task = lookup();
     cached_ = {&sample, sample.hdr.ktime_ns, sample.hdr.tid, task ? task->address : 0};
     return task;
 }
@@ -222,7 +226,10 @@ void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to
 std::optional<int> AsyncioStacks::poll(TracedProcess& t, uint64_t now_ns) {
     if (!following_ || !scan_) return std::nullopt;
     if (now_ns >= next_scan_ns_) scan_now(t, now_ns);
-    return int((std::max(next_scan_ns_, now_ns) - now_ns) / 1'000'000);
+    // Samples read soon after they were taken: a short-lived task is then often still there to
+    // be read alone (TaskScan::adopt), its parents known.
+    constexpr int sample_read_ms = 5;
+    return std::min(sample_read_ms, int((std::max(next_scan_ns_, now_ns) - now_ns) / 1'000'000));
 }
 
 void AsyncioStacks::retire(TracedProcess& t, uint64_t end_ns) {

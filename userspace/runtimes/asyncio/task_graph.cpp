@@ -84,20 +84,34 @@ TaskGraphUpdate TaskGraph::update(const std::vector<const AsyncioTask*>& scan) {
     return stats;
 }
 
+void TaskGraph::put(const AsyncioTask& task) {
+    Entry& e = tasks_[task.address];
+    e = Entry{};
+    parents_.erase(task.address);
+    missing_.erase(task.address);
+    e.callbacks = task.callbacks;
+    e.fut_waiter = task.fut_waiter;
+    read_awaiters(task.address, e);
+    read_children(e, true);
+    link_awaiters(task.address, e);
+}
+
+void TaskGraph::link_awaiters(uint64_t address, const Entry& e) {
+    auto& list = parents_[address];
+    for (const TaskParent& p : e.awaiters) {
+        if (!tasks_.count(p.task)) {
+            missing_[address]++;
+            continue;
+        }
+        if (std::none_of(list.begin(), list.end(), [&](const TaskParent& q) { return q.task == p.task; }))
+            list.push_back(p);
+    }
+}
+
 void TaskGraph::link() {
     parents_.clear();
     missing_.clear();
-    for (const auto& [address, e] : tasks_) {
-        auto& list = parents_[address];
-        for (const TaskParent& p : e.awaiters) {
-            if (!tasks_.count(p.task)) {
-                missing_[address]++;
-                continue;
-            }
-            if (std::none_of(list.begin(), list.end(), [&](const TaskParent& q) { return q.task == p.task; }))
-                list.push_back(p);
-        }
-    }
+    for (const auto& [address, e] : tasks_) link_awaiters(address, e);
     // Parent side: only parents the child's callbacks did not name, sorted by address after them.
     std::unordered_map<uint64_t, std::vector<TaskParent>> by_waiter;
     for (const auto& [address, e] : tasks_)

@@ -48,6 +48,11 @@ public:
     TaskGraphUpdate update(const std::vector<AsyncioTask>& scan);
     TaskGraphUpdate update(const std::vector<const AsyncioTask*>& scan);  // the same, without copies
 
+    // One task read between scans (TaskScan::adopt), new or in place of the one at its address:
+    // its awaiters read, linked to the tasks in the graph that it names (what awaits it through
+    // its fut_waiter is left to the next update).
+    void put(const AsyncioTask& task);
+
     // Every task of the last scan that awaits `task`, the primary parent first: the child's
     // callbacks in the order they were added (fut_callback0 first), then parents found only by
     // their fut_waiter, by address. Parents not in the scan are left out (counted below).
@@ -73,6 +78,8 @@ private:
     // `read_gather`: the task changed: read what its fut_waiter is (a gather lists children).
     void read_children(Entry& entry, bool read_gather);
     void link();
+    // `address`'s parents from its own callbacks: those in the graph, the rest counted missing.
+    void link_awaiters(uint64_t address, const Entry& e);
 
     AwaitedByReader& reader_;
     std::unordered_map<uint64_t, Entry> tasks_;

@@ -109,7 +109,6 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
         next.emplace(address, std::move(*task));
         snapshots.emplace(address, snapshot);
     }
-    for (uint64_t address : unchanged) next.emplace(address, std::move(tasks_.at(address)));
     // Tasks that ended since the last scan: a sample taken before this scan may still name them
     // (a gather's last child ends, the gather returns, the children are freed before the samples
     // of their last steps are read).
@@ -122,13 +121,12 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
             gone_by_frame_.erase(f);
         it = gone_.erase(it);
     }
+    // Before the unchanged tasks move on: a buried task keeps copies of its awaiters, read here.
+    std::unordered_set<uint64_t> staying(unchanged.begin(), unchanged.end());
     for (auto& [address, task] : tasks_)
-        if (!next.count(address) && task.coro_frame) bury(task, start);
-    for (auto& [address, g] : buried_) {
-        gone_by_frame_[g.task.coro_frame] = address;
-        gone_[address] = std::move(g);
-    }
-    buried_.clear();
+        if (!next.count(address) && !staying.count(address) && task.coro_frame) bury(task, start);
+    for (uint64_t address : unchanged) next.emplace(address, std::move(tasks_.at(address)));
+    flush_buried();
     tasks_ = std::move(next);
     s.snapshots = std::move(snapshots);
 
@@ -165,6 +163,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     for (auto it = remainders_.begin(); it != remainders_.end();)
         it = tasks_.count(it->first) ? std::next(it) : remainders_.erase(it);
     tried_frames_.clear();
+    tried_tasks_.clear();
 
     last_scan_start_ns_ = start;
     cost.scans++;
@@ -177,6 +176,52 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
         cost.first_tasks = tasks_.size();
     }
     return true;
+}
+
+bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
+    Impl& s = *impl_;
+    if (!address || !s.reader || !s.checked || !tried_tasks_.insert(address).second) return false;
+    const uint64_t start = monotonic_ns();
+    TaskSnapshot snapshot;
+    auto read = s.reader->read(address, &snapshot);
+    if (read) {
+        cost.tasks_read++;
+        cost.adopted++;
+        read->serial = ++reads_;
+        auto [slot, inserted] = tasks_.try_emplace(address);
+        AsyncioTask& task = slot->second;
+        if (inserted) {
+            order_.push_back(&task);
+        } else {  // a task the last scan saw at this address: if another now, that one is gone
+            if (task.coro == read->coro && !read->coro_frame) {  // the same, ended since (3.8-3.10)
+                read->coro_frame = task.coro_frame;
+                read->coro_code = task.coro_code;
+            } else if (task.coro != read->coro || task.coro_code != read->coro_code) {
+                if (task.coro_frame) bury(task, start);
+                flush_buried();
+            }
+            if (auto f = by_frame_.find(task.coro_frame); f != by_frame_.end() && f->second == &task) by_frame_.erase(f);
+            remainders_.erase(address);
+        }
+        task = std::move(*read);
+        s.snapshots[address] = snapshot;
+        if (task.coro_frame) by_frame_[task.coro_frame] = &task;
+        s.graph->put(task);
+        pending_awaiters_.erase(address);
+        if (task.state == TaskState::pending)
+            if (std::vector<const AsyncioTask*> now = awaiters(task); !now.empty())
+                for (const AsyncioTask* a : now) pending_awaiters_[address].push_back(*a);
+    }
+    cost.ns += monotonic_ns() - start;
+    return read.has_value();
+}
+
+void TaskScan::flush_buried() {
+    for (auto& [address, g] : buried_) {
+        gone_by_frame_[g.task.coro_frame] = address;
+        gone_[address] = std::move(g);
+    }
+    buried_.clear();
 }
 
 void TaskScan::bury(const AsyncioTask& task, uint64_t absent_since) {

@@ -26,6 +26,7 @@ struct TaskScanCost {
     uint64_t most_tasks = 0;   // the most tasks one scan saw
     uint64_t first_ns = 0;     // the first scan's time (it reads every task anew)
     uint64_t first_tasks = 0;  // how many tasks it read
+    uint64_t adopted = 0;      // tasks read one by one between scans (TaskScan::adopt)
 };
 
 class TaskScan {
@@ -42,6 +43,12 @@ public:
     bool scanned_after(uint64_t ns) const { return last_scan_start_ns_ && last_scan_start_ns_ >= ns; }
     // Whether `frame` was looked up without a task since the last scan (remembers it if not).
     bool tried_frame(uint64_t frame);
+    // Reads the one task at `address` (a sample's running task that the last scan did not see
+    // there: started since, perhaps where an ended one was) into the last scan, linked to the
+    // tasks of that scan awaiting it; one it replaces is kept as gone. Far cheaper than a scan,
+    // so a short-lived task keeps its parents when the budget holds the next scan back. False
+    // when it is not a readable task, or was tried since the last scan.
+    bool adopt(uint64_t address, TaskScanCost& cost);
 
     // The task a stack walk at `sampled_ns` met running `code` at coroutine frame `frame` (the
     // kernel's `address` for it, 0: unknown): one of the last scan seen there running that code,
@@ -62,6 +69,8 @@ public:
 private:
     // Keeps `task` (ended, or replaced by another at its address) for samples taken before it went.
     void bury(const AsyncioTask& task, uint64_t absent_since);
+    // Moves what bury() kept into gone_.
+    void flush_buried();
 
     struct Impl;
     std::unique_ptr<Impl> impl_;
@@ -73,6 +82,7 @@ private:
     std::unordered_set<uint64_t> running_;
     std::unordered_set<uint64_t> waiting_on_tasks_;  // tasks some other task of the scan names as parent
     std::unordered_set<uint64_t> tried_frames_;
+    std::unordered_set<uint64_t> tried_tasks_;  // adopt()ed or tried since the last scan
     std::unordered_map<uint64_t, uint64_t> remainders_;
     // Tasks gone from the registries (by their coroutine frame), with their awaiters as last seen.
     struct Gone {
