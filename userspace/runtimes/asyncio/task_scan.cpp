@@ -199,18 +199,21 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
             } else if (task.coro != read->coro || task.coro_code != read->coro_code) {
                 if (task.coro_frame) bury(task, start);
                 flush_buried();
+                remainders_.erase(address);
+                pending_awaiters_.erase(address);  // the one before's: a finished task keeps its own
             }
             if (auto f = by_frame_.find(task.coro_frame); f != by_frame_.end() && f->second == &task) by_frame_.erase(f);
-            remainders_.erase(address);
         }
         task = std::move(*read);
         s.snapshots[address] = snapshot;
         if (task.coro_frame) by_frame_[task.coro_frame] = &task;
         s.graph->put(task);
-        pending_awaiters_.erase(address);
         if (task.state == TaskState::pending)
-            if (std::vector<const AsyncioTask*> now = awaiters(task); !now.empty())
-                for (const AsyncioTask* a : now) pending_awaiters_[address].push_back(*a);
+            if (std::vector<const AsyncioTask*> now = awaiters(task); !now.empty()) {
+                auto& kept = pending_awaiters_[address];
+                kept.clear();
+                for (const AsyncioTask* a : now) kept.push_back(*a);
+            }
     }
     cost.ns += monotonic_ns() - start;
     return read.has_value();
