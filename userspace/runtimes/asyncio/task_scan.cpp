@@ -96,16 +96,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
         if (!task) continue;
         cost.tasks_read++;
         task->serial = ++reads_;
-        // Another task made where one ended (a task and its coroutine freed and made again at the
-        // same addresses): the one that ended is gone, as if its address had left the registry.
-        if (old != tasks_.end() && old->second.coro == task->coro && !task->coro_frame) {
-            // Its coroutine just ended (3.8-3.10 drop the frame then): samples of its last step
-            // still show that frame.
-            task->coro_frame = old->second.coro_frame;
-            task->coro_code = old->second.coro_code;
-        }
-        if (old != tasks_.end() && (old->second.coro != task->coro || old->second.coro_code != task->coro_code))
-            bury(old->second, start);
+        if (old != tasks_.end()) follow_on(old->second, *task, start);
         next.emplace(address, std::move(*task));
         snapshots.emplace(address, snapshot);
     }
@@ -147,19 +138,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     // cleared and its awaiter moves on, while the samples of its last steps are still to be read.
     for (auto it = pending_awaiters_.begin(); it != pending_awaiters_.end();)
         it = tasks_.count(it->first) ? std::next(it) : pending_awaiters_.erase(it);
-    for (auto& [address, task] : tasks_) {
-        if (task.state != TaskState::pending) continue;
-        std::vector<const AsyncioTask*> now = awaiters(task);
-        if (now.empty()) continue;
-        auto& kept = pending_awaiters_[address];
-        bool same = kept.size() == now.size() &&
-                    std::equal(kept.begin(), kept.end(), now.begin(), [](const AsyncioTask& a, const AsyncioTask* b) {
-                        return a.address == b->address && a.await_frames.size() == b->await_frames.size();
-                    });
-        if (same) continue;
-        kept.clear();
-        for (const AsyncioTask* a : now) kept.push_back(*a);
-    }
+    for (auto& [address, task] : tasks_) keep_awaiters(task);
     for (auto it = remainders_.begin(); it != remainders_.end();)
         it = tasks_.count(it->first) ? std::next(it) : remainders_.erase(it);
     tried_frames_.clear();
@@ -192,12 +171,8 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
         AsyncioTask& task = slot->second;
         if (inserted) {
             order_.push_back(&task);
-        } else {  // a task the last scan saw at this address: if another now, that one is gone
-            if (task.coro == read->coro && !read->coro_frame) {  // the same, ended since (3.8-3.10)
-                read->coro_frame = task.coro_frame;
-                read->coro_code = task.coro_code;
-            } else if (task.coro != read->coro || task.coro_code != read->coro_code) {
-                if (task.coro_frame) bury(task, start);
+        } else {  // a task the last scan saw at this address
+            if (follow_on(task, *read, start)) {
                 flush_buried();
                 remainders_.erase(address);
                 pending_awaiters_.erase(address);  // the one before's: a finished task keeps its own
@@ -208,15 +183,38 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
         s.snapshots[address] = snapshot;
         if (task.coro_frame) by_frame_[task.coro_frame] = &task;
         s.graph->put(task);
-        if (task.state == TaskState::pending)
-            if (std::vector<const AsyncioTask*> now = awaiters(task); !now.empty()) {
-                auto& kept = pending_awaiters_[address];
-                kept.clear();
-                for (const AsyncioTask* a : now) kept.push_back(*a);
-            }
+        keep_awaiters(task);
     }
     cost.ns += monotonic_ns() - start;
     return read.has_value();
+}
+
+bool TaskScan::follow_on(const AsyncioTask& old, AsyncioTask& fresh, uint64_t now_ns) {
+    if (old.coro == fresh.coro && !fresh.coro_frame) {
+        // Its coroutine just ended (3.8-3.10 drop the frame then): samples of its last step
+        // still show that frame.
+        fresh.coro_frame = old.coro_frame;
+        fresh.coro_code = old.coro_code;
+    }
+    // Another task made where one ended (a task and its coroutine freed and made again at the
+    // same addresses): the one that ended is gone, as if its address had left the registry.
+    if (old.coro == fresh.coro && old.coro_code == fresh.coro_code) return false;
+    bury(old, now_ns);
+    return true;
+}
+
+void TaskScan::keep_awaiters(const AsyncioTask& task) {
+    if (task.state != TaskState::pending) return;
+    std::vector<const AsyncioTask*> now = awaiters(task);
+    if (now.empty()) return;
+    auto& kept = pending_awaiters_[task.address];
+    bool same = kept.size() == now.size() &&
+                std::equal(kept.begin(), kept.end(), now.begin(), [](const AsyncioTask& a, const AsyncioTask* b) {
+                    return a.address == b->address && a.await_frames.size() == b->await_frames.size();
+                });
+    if (same) return;
+    kept.clear();
+    for (const AsyncioTask* a : now) kept.push_back(*a);
 }
 
 void TaskScan::flush_buried() {

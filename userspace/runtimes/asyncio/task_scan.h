@@ -71,6 +71,11 @@ private:
     void bury(const AsyncioTask& task, uint64_t absent_since);
     // Moves what bury() kept into gone_.
     void flush_buried();
+    // `fresh`, just read where `old` was: the same task (keeping the frame its ended coroutine
+    // dropped), or another, `old` being buried (true).
+    bool follow_on(const AsyncioTask& old, AsyncioTask& fresh, uint64_t now_ns);
+    // What awaits pending `task`, copied for when it is done (its callbacks are then cleared).
+    void keep_awaiters(const AsyncioTask& task);
 
     struct Impl;
     std::unique_ptr<Impl> impl_;
