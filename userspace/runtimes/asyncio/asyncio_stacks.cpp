@@ -202,7 +202,10 @@ void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to
     for (const AsyncioTask* task : scan_->tasks()) {
         if (task->state != TaskState::pending || scan_->running(*task)) continue;
         if (scan_->awaits_tasks(*task)) continue;  // the tasks it awaits carry the time
-        uint64_t weight = t.ticks(to_ns - from_ns, scan_->remainder(*task));
+        // (A task read alone since the last scan did not wait before it was found.)
+        const uint64_t since = std::max(from_ns, task->found_ns);
+        if (since >= to_ns) continue;
+        uint64_t weight = t.ticks(to_ns - since, scan_->remainder(*task));
         if (!weight) continue;
         // Its stack as charged last time, while neither it nor its awaiters were read anew.
         std::vector<const AsyncioTask*> awaiters = scan_->awaiters(*task);

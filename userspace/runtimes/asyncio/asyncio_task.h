@@ -26,6 +26,7 @@ enum class AwaitLeaf : uint8_t {
 struct AsyncioTask {
     uint64_t address = 0;        // the Task object
     uint64_t serial = 0;         // which read made this record (a new one for every read anew)
+    uint64_t found_ns = 0;       // read alone between scans (monotonic): it waited no earlier than that
     uint64_t coro = 0;           // its coroutine object
     uint64_t coro_frame = 0;     // its coroutine's frame: the address a stack walk meets it at
     uint64_t coro_code = 0;      // that frame's code object (a walk's frame with another is not this task's)

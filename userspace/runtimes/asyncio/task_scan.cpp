@@ -169,6 +169,7 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
         read->serial = ++reads_;
         auto [slot, inserted] = tasks_.try_emplace(address);
         AsyncioTask& task = slot->second;
+        read->found_ns = start;
         if (inserted) {
             order_.push_back(&task);
         } else {  // a task the last scan saw at this address
@@ -176,6 +177,8 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
                 flush_buried();
                 remainders_.erase(address);
                 pending_awaiters_.erase(address);  // the one before's: a finished task keeps its own
+            } else {
+                read->found_ns = task.found_ns;  // the same task: charged since it was first found
             }
             if (auto f = by_frame_.find(task.coro_frame); f != by_frame_.end() && f->second == &task) by_frame_.erase(f);
         }
