@@ -93,6 +93,9 @@ struct event_header {
     __u64 task_frame; /* asyncio: the running task's coroutine frame (the frame a task entry such as
                        * Handle._run called; bpf/asyncio/running_task.bpf.h), 0: none */
     __u64 task;       /* asyncio: the running task whose coroutine that frame is, 0: none found */
+    __u64 task_callback; /* asyncio: that task's first done-callback (fut_callback0) when it was
+                          * sampled, 0: none; names its awaiter (a gather's, a TaskGroup's, an
+                          * awaiting task's wakeup) after a short-lived task is gone */
 };
 
 struct py_sample {

@@ -32,7 +32,8 @@ struct asyncio_layout {
     __u16 gen_frame;          /* the coroutine's frame: embedded at (3.11+) or a pointer at (3.8-3.10) */
     __u8 gen_frame_embedded;
     __u8 sized_keys;          /* 1: dk_size gives the index table's size (3.8-3.10); 0: log2 bytes */
-    __u8 pad[6];
+    __u16 fut_callback0;      /* FutureObj.fut_callback0: the running task's first done-callback */
+    __u8 pad[4];
 };
 
 #endif

@@ -24,6 +24,7 @@ static __always_inline void running_task_begin(struct running_task_walk *r, __u3
     s->hdr.task_frame = 0;
     s->hdr.task_at = 0;
     s->hdr.task = 0;
+    s->hdr.task_callback = 0;
     s->hdr.unused[0] = 0;
 }
 
@@ -94,6 +95,12 @@ static __always_inline void running_task_end(struct running_task_walk *r, struct
     s->hdr.unused[0] = 0;
     __u64 frame = s->hdr.task_frame;
     s->hdr.task = (frame && r->asyncio && r->asyncio->current_tasks) ? task_of_frame(r->asyncio, frame) : 0;
+    s->hdr.task_callback = 0;
+    if (s->hdr.task && r->asyncio->fut_callback0) {
+        int fault = 0;
+        __u64 callback = read_u64(s->hdr.task + r->asyncio->fut_callback0, &fault);
+        s->hdr.task_callback = fault ? 0 : callback;
+    }
 }
 
 #endif

@@ -47,6 +47,7 @@ void describe_running_tasks(const PythonObjects& objects, const CpythonLayout& l
     out.dictkeys_indices = l.dictkeys_indices;
     out.dict_entry_size = l.dict_entry_size;
     out.task_coro = a.task_coro;
+    out.fut_callback0 = a.fut_callback0;
     out.gen_frame = l.gen_frame;
     out.gen_frame_embedded = l.gen_frame_embedded;
 }
@@ -110,6 +111,7 @@ void AsyncioRuntime::finish(RuntimeContext& context, uint64_t) {
         cost_.first_ns += c.first_ns;
         cost_.first_tasks += c.first_tasks;
         cost_.adopted += c.adopted;
+        cost_.by_callback += c.by_callback;
         if (!stacks->unusable().empty())
             unreadable_.push_back(fmt::format("PID {}: {}", t->process.pid, stacks->unusable()));
     }
@@ -122,11 +124,16 @@ void AsyncioRuntime::summarize_costs(const RunEnd& end, std::vector<std::string>
     const uint64_t later_ns = cost_.ns - std::min(cost_.ns, cost_.first_ns);
     const std::string between =
         cost_.adopted ? fmt::format(" and {} new tasks read alone between them", cost_.adopted) : std::string();
+    const std::string by_callback =
+        cost_.by_callback ? fmt::format("; {} samples of tasks gone before they were read put under the awaiter "
+                                        "their callback named",
+                                        cost_.by_callback)
+                          : std::string();
     lines.push_back(fmt::format("pyasynctrace: asyncio: {} task scans of up to {} tasks{}: the first read {} tasks in "
-                                "{:.1f} ms, the later ones {:.1f} ms ({:.2f}% of one CPU; the target pays nothing)",
+                                "{:.1f} ms, the later ones {:.1f} ms ({:.2f}% of one CPU; the target pays nothing){}",
                                 cost_.scans, cost_.most_tasks, between, cost_.first_tasks,
                                 double(cost_.first_ns) / 1e6, double(later_ns) / 1e6,
-                                100.0 * double(later_ns) / 1e9 / run_s));
+                                100.0 * double(later_ns) / 1e9 / run_s, by_callback));
 }
 
 void AsyncioRuntime::summarize_misses(const RunEnd& end, std::vector<std::string>& lines) const {

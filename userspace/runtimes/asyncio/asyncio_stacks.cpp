@@ -37,6 +37,9 @@ void AsyncioStacks::follow(const AsyncioDescription& description, const PythonPr
     }
     plumbing_functions_.clear();
     scan_ = std::make_unique<TaskScan>(process);
+    // The tasks the first scan finds have waited since they were followed, as those of any later
+    // scan since the one before (not from the first scan on: a run would lose its first interval).
+    last_charge_ns_ = monotonic_ns();
 }
 
 bool AsyncioStacks::is_plumbing(TracedProcess& t, uint32_t function) {
@@ -96,8 +99,19 @@ void AsyncioStacks::append_await_frames(TracedProcess& t, const AsyncioTask& tas
     }
 }
 
-void AsyncioStacks::append_awaiters(TracedProcess& t, const AsyncioTask& task, Stack& stack) {
-    for (const AsyncioTask* awaiter : scan_->awaiters(task)) append_await_frames(t, *awaiter, stack);
+void AsyncioStacks::append_awaiters(TracedProcess& t, const py_sample& sample, const AsyncioTask* task,
+                                    Stack& stack) {
+    std::vector<const AsyncioTask*> awaiters;
+    if (task) awaiters = scan_->awaiters(*task);
+    // Gone before it could be read, or read only once done (its callbacks cleared): the task its
+    // first callback names (read by the kernel at the sample: a gather's, a TaskGroup's, an
+    // awaiting task's wakeup), under that one's own awaiters.
+    if (awaiters.empty() && (!task || task->state != TaskState::pending))
+        if (const AsyncioTask* awaiter = scan_->awaiter_by_callback(sample.hdr.task_callback, cost_)) {
+            awaiters = scan_->awaiters(*awaiter);
+            awaiters.push_back(awaiter);
+        }
+    for (const AsyncioTask* awaiter : awaiters) append_await_frames(t, *awaiter, stack);
 }
 
 bool AsyncioStacks::rewrite(TracedProcess& t, const py_sample& sample, size_t first, Stack& stack) {
@@ -111,7 +125,7 @@ bool AsyncioStacks::rewrite(TracedProcess& t, const py_sample& sample, size_t fi
         !is_plumbing(t, t.resolve(sample.frames[sample.hdr.task_at]).function)) {
         // A task (or a plain callback) the loop runs: rooted at it, under the tasks awaiting it.
         loop_ran_ = true;
-        if (const AsyncioTask* task = running_task(t, sample)) append_awaiters(t, *task, stack);
+        if (scan_) append_awaiters(t, sample, running_task(t, sample), stack);
         for (size_t i = size_t(sample.hdr.task_at) + 1; i-- > first;) {
             StackFrame frame = t.resolve(sample.frames[i]);
             if (!is_plumbing(t, frame.function)) stack.push_back(frame);

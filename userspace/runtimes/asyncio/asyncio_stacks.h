@@ -47,8 +47,9 @@ private:
     // The task whose coroutine frame the kernel recorded in `sample` (nullptr: none known, e.g. a
     // plain callback), scanning again first when no scan since the sample has seen it.
     const AsyncioTask* running_task(TracedProcess& t, const py_sample& sample);
-    // The logical frames of `task`'s awaiters, root first, each at its await.
-    void append_awaiters(TracedProcess& t, const AsyncioTask& task, Stack& stack);
+    // The logical frames of the awaiters of `sample`'s running task (`task`, nullptr: not known),
+    // root first, each at its await.
+    void append_awaiters(TracedProcess& t, const py_sample& sample, const AsyncioTask* task, Stack& stack);
     // A task's own await chain (suspended), root first.
     void append_await_frames(TracedProcess& t, const AsyncioTask& task, Stack& stack);
     uint32_t task_group(TracedProcess& t, const AsyncioTask& task);

@@ -192,6 +192,21 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
     return read.has_value();
 }
 
+const AsyncioTask* TaskScan::awaiter_by_callback(uint64_t callback, TaskScanCost& cost) {
+    Impl& s = *impl_;
+    if (!callback || !s.awaiters) return nullptr;
+    const uint64_t start = monotonic_ns();
+    const AsyncioTask* found = nullptr;
+    for (uint64_t parent : s.awaiters->classify(callback).parents)
+        if (auto it = tasks_.find(parent); it != tasks_.end()) {
+            found = &it->second;
+            cost.by_callback++;
+            break;
+        }
+    cost.ns += monotonic_ns() - start;
+    return found;
+}
+
 bool TaskScan::follow_on(const AsyncioTask& old, AsyncioTask& fresh, uint64_t now_ns) {
     if (old.coro == fresh.coro && !fresh.coro_frame) {
         // Its coroutine just ended (3.8-3.10 drop the frame then): samples of its last step

@@ -27,6 +27,7 @@ struct TaskScanCost {
     uint64_t first_ns = 0;     // the first scan's time (it reads every task anew)
     uint64_t first_tasks = 0;  // how many tasks it read
     uint64_t adopted = 0;      // tasks read one by one between scans (TaskScan::adopt)
+    uint64_t by_callback = 0;  // gone tasks' samples put under the awaiter their callback named
 };
 
 class TaskScan {
@@ -57,6 +58,10 @@ public:
     // The task at `address` in the last scan, or one that ended since and was there at `sampled_ns`.
     const AsyncioTask* task(uint64_t address, uint64_t sampled_ns = UINT64_MAX) const;
     const std::vector<const AsyncioTask*>& tasks() const { return order_; }
+    // The task of the last scan that a task's done-callback `callback` (the kernel's
+    // event_header.task_callback) says awaits it: the parent of a task gone before it could be
+    // read. Read anew each time: once the callback is freed its address names another's.
+    const AsyncioTask* awaiter_by_callback(uint64_t callback, TaskScanCost& cost);
     // The tasks awaiting `task`, root first (its primary awaiter path; none for a root task).
     std::vector<const AsyncioTask*> awaiters(const AsyncioTask& task) const;
     // Whether `task` waits for other tasks (a gather's, a TaskGroup's children, or `await task`).
