@@ -15,7 +15,8 @@ struct FakeCoroutine {
     uint64_t frame = 0;
     Blob* gen_blob = nullptr;
     Blob* frame_blob = nullptr;  // before 3.11 (else the frame is inside gen_blob)
-    Blob* stack = nullptr;       // before 3.11: the value stack
+    size_t stack_at = 0;         // before 3.11: the value stack's offset in frame_blob (inside the
+                                 // frame, as CPython's f_valuestack is: the reader insists)
     Blob* bytecode = nullptr;    // before 3.11: co_code
     FakeCode* code = nullptr;
 };
@@ -72,13 +73,14 @@ struct FakeCoroutines {
             fb.put<uint64_t>(b.frame_code, code_word);
             int32_t lasti = state == CoroState::created ? -1 : instr_offset / int32_t(b.lasti_scale);
             fb.put<int32_t>(b.frame_instr, lasti);
-            c.stack = &f.blob();
+            c.stack_at = fb.bytes.size() - 64;
+            const uint64_t stack = c.frame + c.stack_at;
             uint64_t slots[3] = {0x1111, 0x2222, top};
-            for (int i = 0; i < 3; i++) c.stack->put<uint64_t>(8 * i, slots[i]);
+            for (int i = 0; i < 3; i++) fb.put<uint64_t>(c.stack_at + 8 * i, slots[i]);
             if (a.frame_stack == FrameStack::stacktop_pointer) {
-                fb.put<uint64_t>(a.frame_stack_at, state == CoroState::running ? 0 : c.stack->address() + 24);
+                fb.put<uint64_t>(a.frame_stack_at, state == CoroState::running ? 0 : stack + 24);
             } else {
-                fb.put<uint64_t>(a.frame_stack_at, c.stack->address());
+                fb.put<uint64_t>(a.frame_stack_at, stack);
                 fb.put<int32_t>(a.frame_stackdepth, 3);
                 fb.put<int8_t>(a.frame_state, state == CoroState::running ? 0
                                               : state == CoroState::created ? -2 : a.state_suspended);
@@ -103,7 +105,7 @@ struct FakeCoroutines {
         if (f.py.gen_frame_embedded)
             c.gen_blob->put<uint64_t>(f.py.gen_frame + f.py.frame_localsplus + 16, top | (f.aio.stack_tag_mask & 1));
         else
-            c.stack->put<uint64_t>(16, top);
+            c.frame_blob->put<uint64_t>(c.stack_at + 16, top);
     }
 
     // A stack nobody would have: a depth of 2^20 slots, a top before the frame's start.
