@@ -89,11 +89,6 @@ void TracedProcesses::start(const PythonProcess& p) {
                             [&sampler = sampler_, pid = p.pid](uint64_t code, uint32_t generation) {
                                 return sampler.code_still_named(pid, code, generation);
                             });
-    live_.insert(p.pid);
-    context_.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
-    // The runtimes found already (Twisted, asyncio, greenlet) tell the kernel how to walk their
-    // stacks before the first sample is taken: none comes out as the interpreter's raw view.
-    runtimes_.add(p, context_);
     sampler_.add_process(p.pid, to_bpf(p, code_type));
     follow_code_objects(p, code_type, why_no_type);
     if (options_.clock == Clock::wall) {
@@ -102,6 +97,9 @@ void TracedProcesses::start(const PythonProcess& p) {
         for (const auto& [tid, stack] : read_thread_stacks(p, *aggregator_.resolver_of(p.pid)))
             if (thread_is_blocked(p.pid, pid_t(tid))) sampler_.seed_off_cpu(*stack, now);
     }
+    live_.insert(p.pid);
+    context_.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
+    runtimes_.add(p, context_);
 }
 
 void TracedProcesses::update(ProcessEvents& events, Steady::time_point now) {
