@@ -125,7 +125,7 @@ void AsyncioRuntime::summarize_costs(const RunEnd& end, std::vector<std::string>
     const std::string between =
         cost_.adopted ? fmt::format(" and {} new tasks read alone between them", cost_.adopted) : std::string();
     const std::string by_callback =
-        cost_.by_callback ? fmt::format("; {} samples of tasks gone before they were read put under the awaiter "
+        cost_.by_callback ? fmt::format("; {} samples of tasks gone or done before they were read put under the awaiter "
                                         "their callback named",
                                         cost_.by_callback)
                           : std::string();

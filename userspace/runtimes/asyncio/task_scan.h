@@ -27,7 +27,8 @@ struct TaskScanCost {
     uint64_t first_ns = 0;     // the first scan's time (it reads every task anew)
     uint64_t first_tasks = 0;  // how many tasks it read
     uint64_t adopted = 0;      // tasks read one by one between scans (TaskScan::adopt)
-    uint64_t by_callback = 0;  // gone tasks' samples put under the awaiter their callback named
+    uint64_t by_callback = 0;  // samples of tasks gone or done before they were read, put under
+                               // the awaiter their callback named
 };
 
 class TaskScan {
