@@ -45,6 +45,16 @@ struct {
     __type(value, struct py_sample);
 } offcpu_start SEC(".maps");
 
+/* Processes whose runtimes userspace is still looking for: known to the kernel (their hooks read
+ * `processes`), not sampled yet, so that no sample of theirs comes out as the interpreter's raw
+ * view for want of a runtime's layout (Twisted's look takes 10-40 ms). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32); /* tgid */
+    __type(value, __u8);
+} processes_looked_at SEC(".maps");
+
 /* Walk the current thread into scratch slot `slot`; NULL when the task is not traced. */
 static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
 {
@@ -53,6 +63,12 @@ static __always_inline struct py_sample *capture(__u32 slot, __u32 kind)
     struct py_process *proc = bpf_map_lookup_elem(&processes, &tgid);
     if (!proc)
         return NULL;
+    if (bpf_map_lookup_elem(&processes_looked_at, &tgid)) { /* (a switch-out missed here is seeded
+                                                              * once sampled, if still off) */
+        if (kind == EVENT_CPU_SAMPLE)
+            count(COUNTER_NOT_YET_SAMPLED);
+        return NULL;
+    }
     struct py_sample *s = bpf_map_lookup_elem(&scratch, &slot);
     if (!s)
         return NULL;
@@ -118,6 +134,7 @@ static __always_inline void emit_process_event(__u32 kind, __u32 tgid)
 static __always_inline void forget_process(__u32 tgid)
 {
     bpf_map_delete_elem(&processes, &tgid);
+    bpf_map_delete_elem(&processes_looked_at, &tgid);
     greenlet_forget_process(tgid);
     twisted_forget_process(tgid);
 }

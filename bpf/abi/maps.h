@@ -24,7 +24,8 @@ enum counter_index {
     COUNTER_GREENLET_UNREADABLE = 4, /* switches whose greenlets could not be read */
     COUNTER_GENERATOR_STEPS = 5, /* generator.send/throw hook hits */
     COUNTER_PYTHON_RETURNS = 6, /* function__return probe hits (Deferred lifecycle log) */
-    COUNTER_MAX = 7,
+    COUNTER_NOT_YET_SAMPLED = 7, /* samples not taken: the process's runtimes were being looked for */
+    COUNTER_MAX = 8,
 };
 
 #endif

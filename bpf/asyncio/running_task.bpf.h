@@ -95,6 +95,9 @@ static __always_inline void running_task_end(struct running_task_walk *r, struct
     s->hdr.unused[0] = 0;
     __u64 frame = s->hdr.task_frame;
     s->hdr.task = (frame && r->asyncio && r->asyncio->current_tasks) ? task_of_frame(r->asyncio, frame) : 0;
+    /* (Zeroed by begin already; without this store clang 14 spills differently and the verifier
+     * rejects on_python_return: combined stack 528 bytes of 512.) */
+    s->hdr.task_callback = 0;
     if (s->hdr.task && r->asyncio->fut_callback0) {
         int fault = 0;
         __u64 callback = read_u64(s->hdr.task + r->asyncio->fut_callback0, &fault);

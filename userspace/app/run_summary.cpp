@@ -35,6 +35,11 @@ void print_run_summary(const RunEnd& end, const std::string& stop_reason, const 
                    "pyasynctrace: warning: {} samples were lost (ring buffer full); the profile "
                    "under-counts by that much\n",
                    profile.run.lost_samples);
+    if (!options.quiet && counts.not_yet_sampled)
+        fmt::print(stderr,
+                   "pyasynctrace: {} samples fell in the milliseconds after a process was found, while its "
+                   "runtimes were being looked for, and were not taken\n",
+                   counts.not_yet_sampled);
     if (profile.processes.empty()) fmt::print(stderr, "pyasynctrace: no CPython process was traced\n");
     for (const auto& line : runtimes.miss_lines(end)) fmt::print(stderr, "{}\n", line);
 }

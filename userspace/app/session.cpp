@@ -176,7 +176,9 @@ int run_session(const Options& options) {
     runtimes.add_to(profile, context);
     profile.run.target_summary = target_summary(options, attached, launched.get(), profile);
     const RunEnd end{options, profile, outputs, duration, sampler};
-    print_run_summary(end, stopped.reason, {aggregator.unresolved_frames(), sampler.code_names_lost()}, runtimes);
+    print_run_summary(end, stopped.reason,
+                      {aggregator.unresolved_frames(), sampler.code_names_lost(), sampler.not_yet_sampled()},
+                      runtimes);
     blocking.print_end(profile, runtimes);
     const OutputsWritten written = write_and_report_outputs(profile, outputs, options.quiet);
     if (!options.quiet && profile.total() > 0)

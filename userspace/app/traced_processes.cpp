@@ -82,24 +82,37 @@ void TracedProcesses::follow_code_objects(const PythonProcess& p, uint64_t code_
                                   p.pid, why));
 }
 
-void TracedProcesses::start(const PythonProcess& p) {
+void TracedProcesses::start(const PythonProcess& p, Found found) {
     std::string why_no_type;
     const uint64_t code_type = exported_address(p, "PyCode_Type", why_no_type).value_or(0);
     aggregator_.add_process(p, monotonic_ns(), code_type,
                             [&sampler = sampler_, pid = p.pid](uint64_t code, uint32_t generation) {
                                 return sampler.code_still_named(pid, code, generation);
                             });
-    sampler_.add_process(p.pid, to_bpf(p, code_type));
-    follow_code_objects(p, code_type, why_no_type);
+    // The kernel knows the process before the runtimes look (their hooks read its entry), but
+    // samples it only once they have told it how to walk their stacks: a sample taken meanwhile
+    // (Twisted's look takes 10-40 ms) would come out as the interpreter's raw view. A forked child
+    // has been sampled since its fork (it may live a few ms) and goes on being sampled; one that
+    // has just exec'd has no runtime loaded to look for.
+    sampler_.add_process(p.pid, to_bpf(p, code_type),
+                         found == Found::running ? BpfSampler::Sampling::after_looks : BpfSampler::Sampling::now);
+    {
+        struct SampleOnExit {
+            BpfSampler& sampler;
+            pid_t pid;
+            ~SampleOnExit() { sampler.sample_from_now(pid); }
+        } sample_after_looks{sampler_, p.pid};
+        follow_code_objects(p, code_type, why_no_type);
+        live_.insert(p.pid);
+        context_.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
+        runtimes_.add(p, context_);
+    }
     if (options_.clock == Clock::wall) {
-        // Threads blocked since before we looked never switch out while we watch.
+        // Threads blocked since before we sampled never switch out while we watch.
         uint64_t now = monotonic_ns();
         for (const auto& [tid, stack] : read_thread_stacks(p, *aggregator_.resolver_of(p.pid)))
             if (thread_is_blocked(p.pid, pid_t(tid))) sampler_.seed_off_cpu(*stack, now);
     }
-    live_.insert(p.pid);
-    context_.note(fmt::format("pyasynctrace: tracing {}", describe(p)));
-    runtimes_.add(p, context_);
 }
 
 void TracedProcesses::update(ProcessEvents& events, Steady::time_point now) {
@@ -116,11 +129,12 @@ void TracedProcesses::update(ProcessEvents& events, Steady::time_point now) {
         PythonProcess p = *from;
         p.pid = child;
         p.command_line = read_command_line(child);
-        start(p);
+        start(p, Found::at_fork);
     }
     events.forks.clear();
     if (discovery_) {
-        for (auto& p : discovery_->poll([this](pid_t pid) { return traced(pid); })) start(p);
+        for (auto& f : discovery_->poll([this](pid_t pid) { return traced(pid); }))
+            start(f.process, f.at_exec ? Found::at_exec : Found::running);
         for (const auto& note : discovery_->take_notes()) context_.note("pyasynctrace: " + note);
     }
 

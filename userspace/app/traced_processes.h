@@ -37,7 +37,11 @@ public:
     TracedProcesses(const Options& options, BpfSampler& sampler, StackAggregator& aggregator, RuntimeSet& runtimes,
                     RuntimeContext& context, TargetDiscovery* discovery);
 
-    void start(const PythonProcess& p);
+    // Traces `p` from now. How it was found decides when the kernel samples it: at once if it is a
+    // traced process's child (sampled since its fork) or has just exec'd (nothing of its runtimes
+    // is loaded yet); a process found running, after its runtimes have looked at it.
+    enum class Found { running, at_fork, at_exec };
+    void start(const PythonProcess& p, Found found = Found::running);
     // Processes that exec'd, forked or exited since the last turn, and those discovery found.
     void update(ProcessEvents& events, Steady::time_point now);
 

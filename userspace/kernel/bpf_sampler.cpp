@@ -160,15 +160,29 @@ int BpfSampler::on_record(void* ctx, void* data, size_t size) {
     return 0;
 }
 
-void BpfSampler::add_process(pid_t pid, const py_process& process) {
+void BpfSampler::add_process(pid_t pid, const py_process& process, Sampling sampling) {
     uint32_t key = uint32_t(pid);
-    if (bpf_map__update_elem(skel_->maps.processes, &key, sizeof(key), &process, sizeof(process), BPF_ANY))
+    uint8_t looked_at = 1;
+    if (sampling == Sampling::after_looks &&
+        bpf_map__update_elem(skel_->maps.processes_looked_at, &key, sizeof(key), &looked_at, sizeof(looked_at),
+                             BPF_ANY))
         throw Error(fmt::format("cannot register PID {} with the BPF sampler: {}", pid, strerror(errno)));
+    if (bpf_map__update_elem(skel_->maps.processes, &key, sizeof(key), &process, sizeof(process), BPF_ANY)) {
+        const int error = errno;
+        bpf_map__delete_elem(skel_->maps.processes_looked_at, &key, sizeof(key), 0);
+        throw Error(fmt::format("cannot register PID {} with the BPF sampler: {}", pid, strerror(error)));
+    }
+}
+
+void BpfSampler::sample_from_now(pid_t pid) {
+    uint32_t key = uint32_t(pid);
+    bpf_map__delete_elem(skel_->maps.processes_looked_at, &key, sizeof(key), 0);
 }
 
 void BpfSampler::remove_process(pid_t pid) {
     uint32_t key = uint32_t(pid);
     bpf_map__delete_elem(skel_->maps.processes, &key, sizeof(key), 0);
+    bpf_map__delete_elem(skel_->maps.processes_looked_at, &key, sizeof(key), 0);
     for (const auto& name : process_maps_) delete_process_entry(name, pid);
     // Its hooks are detached in the background (BpfLinkCloser): the loop goes on meanwhile.
     for (auto it = hooks_.lower_bound(std::pair<pid_t, std::string>(pid, "")); it != hooks_.end() && it->first.first == pid;) {
@@ -317,5 +331,6 @@ uint64_t BpfSampler::counter(uint32_t index) const { return sum_percpu_counter(s
 
 uint64_t BpfSampler::lost_samples() const { return counter(COUNTER_LOST_SAMPLES); }
 uint64_t BpfSampler::lost_off_cpu() const { return counter(COUNTER_LOST_OFFCPU); }
+uint64_t BpfSampler::not_yet_sampled() const { return counter(COUNTER_NOT_YET_SAMPLED); }
 
 }  // namespace pyat

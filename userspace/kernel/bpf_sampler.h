@@ -57,7 +57,11 @@ public:
     BpfSampler(const BpfSampler&) = delete;
     BpfSampler& operator=(const BpfSampler&) = delete;
 
-    void add_process(pid_t pid, const py_process& process);
+    // The kernel knows the process from now (hooks may read its entry); it is sampled now, or
+    // (`after_looks`) from sample_from_now(), once its runtimes have told the kernel their layouts.
+    enum class Sampling { now, after_looks };
+    void add_process(pid_t pid, const py_process& process, Sampling sampling = Sampling::now);
+    void sample_from_now(pid_t pid);
     void remove_process(pid_t pid);
 
     std::vector<std::pair<parked_key, uint64_t>> parked() const override;
@@ -102,6 +106,7 @@ public:
 
     uint64_t lost_samples() const;
     uint64_t lost_off_cpu() const;
+    uint64_t not_yet_sampled() const;  // samples not taken while processes' runtimes were looked for
 
 private:
     static int on_record(void* ctx, void* data, size_t size);

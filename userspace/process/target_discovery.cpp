@@ -35,7 +35,7 @@ bool TargetDiscovery::in_scope(pid_t pid) const {
 void TargetDiscovery::note_exec(pid_t pid) {
     auto now = Clock::now();
     rejected_.erase(pid);  // a new program now
-    candidates_[pid] = {now, now + retry_window};
+    candidates_[pid] = {now, now + retry_window, true};
 }
 
 void TargetDiscovery::scan_proc(const std::function<bool(pid_t)>& traced, Clock::time_point now) {
@@ -51,13 +51,13 @@ void TargetDiscovery::scan_proc(const std::function<bool(pid_t)>& traced, Clock:
     }
 }
 
-std::vector<PythonProcess> TargetDiscovery::poll(const std::function<bool(pid_t)>& traced) {
+std::vector<TargetDiscovery::Found> TargetDiscovery::poll(const std::function<bool(pid_t)>& traced) {
     auto now = Clock::now();
     if (now >= next_scan_ && scope_ != Scope::root_only) {
         scan_proc(traced, now);
         next_scan_ = now + scan_interval;
     }
-    std::vector<PythonProcess> found;
+    std::vector<Found> found;
     for (auto it = candidates_.begin(); it != candidates_.end();) {
         auto& [pid, c] = *it;
         if (c.next_try > now) {
@@ -70,7 +70,7 @@ std::vector<PythonProcess> TargetDiscovery::poll(const std::function<bool(pid_t)
         }
         std::string why;
         if (auto process = try_inspect_python_process(pid, &why)) {
-            found.push_back(std::move(*process));
+            found.push_back({std::move(*process), c.at_exec});
             it = candidates_.erase(it);
         } else if (why.find("does not support") != std::string::npos) {
             notes_.push_back("not tracing: " + why);

@@ -27,8 +27,12 @@ public:
 
     void note_exec(pid_t pid);
 
+    struct Found {
+        PythonProcess process;
+        bool at_exec = false;  // noticed as it exec'd: its program has not imported anything of its own yet
+    };
     // New CPython processes found since the last call. `traced` says which PIDs are traced already.
-    std::vector<PythonProcess> poll(const std::function<bool(pid_t)>& traced);
+    std::vector<Found> poll(const std::function<bool(pid_t)>& traced);
 
     // Whether a process that exec'd is waiting for its next look (a few ms away).
     bool retrying() const { return !candidates_.empty(); }
@@ -41,6 +45,7 @@ private:
     struct Candidate {
         Clock::time_point next_try;
         Clock::time_point give_up;
+        bool at_exec = false;
     };
     bool in_scope(pid_t pid) const;
     void scan_proc(const std::function<bool(pid_t)>& traced, Clock::time_point now);

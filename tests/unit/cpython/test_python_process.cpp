@@ -108,7 +108,8 @@ TEST(TargetDiscovery, FindsCPythonDescendantsOnly) {
     TargetDiscovery d(TargetDiscovery::Scope::descendants, getpid(), getpid());
     auto found = d.poll([](pid_t) { return false; });
     ASSERT_EQ(found.size(), 1u);
-    EXPECT_EQ(found[0].pid, py.pid());
+    EXPECT_EQ(found[0].process.pid, py.pid());
+    EXPECT_FALSE(found[0].at_exec);  // found by the /proc scan
 }
 
 TEST(EmulatedProbeOffset, SkipsToTheFirstInstructionTheKernelEmulates) {
