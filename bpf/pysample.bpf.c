@@ -27,6 +27,7 @@
 
 #include "greenlet/greenlet_sampling.bpf.h"
 #include "twisted/twisted_sampling.bpf.h"
+#include "asyncio/task_steps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -43,6 +43,7 @@ enum event_kind {
     EVENT_GENERATOR_WAIT = 6, /* an inlineCallbacks generator (generator_wait.generator) resumes after
                                * weight_ns suspended; frames: its suspended frame (at the yield),
                                * then the stack resuming it, when picked (see SAMPLE_PARK_SAMPLED) */
+    EVENT_TASK_STEP = 11,     /* an asyncio task (`task`) begins a step (--asyncio-steps); no frames */
 };
 
 enum sample_flags {

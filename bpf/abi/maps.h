@@ -25,7 +25,8 @@ enum counter_index {
     COUNTER_GENERATOR_STEPS = 5, /* generator.send/throw hook hits */
     COUNTER_PYTHON_RETURNS = 6, /* function__return probe hits (Deferred lifecycle log) */
     COUNTER_NOT_YET_SAMPLED = 7, /* samples not taken: the process's runtimes were being looked for */
-    COUNTER_MAX = 8,
+    COUNTER_ASYNCIO_STEPS = 8,   /* asyncio task steps hooked (--asyncio-steps) */
+    COUNTER_MAX = 9,
 };
 
 #endif

@@ -22,6 +22,7 @@ constexpr Flag flags[] = {
     {0, "--format", true},     {0, "--hz", true},         {0, "--clock", true},
     {0, "--group-by", true},   {0, "--block-threshold", true}, {0, "--raw-stacks", false},
     {0, "--deferred-log", false}, {0, "--no-deferred-log", false}, {0, "--mode", true}, {0, "--filter", true}, {0, "--subprocesses", false},
+    {0, "--asyncio-steps", false},
 };
 
 const Flag* find_long(std::string_view name) {

@@ -167,6 +167,9 @@ CliResult parse_command_line(int argc, const char* const* argv) {
                          : "--subprocesses is for -p PID: host-wide, every process is traced anyway");
     options.subprocesses = p.subprocesses;
     options.raw_stacks = p.raw_stacks;
+    if (p.asyncio_steps && options.clock != Clock::wall)
+        return error("--asyncio-steps times asyncio tasks' waits: it goes with --clock wall");
+    options.asyncio_steps = p.asyncio_steps;
     if (p.deferred_log && p.no_deferred_log) return error("--deferred-log and --no-deferred-log contradict each other");
     options.deferred_log = p.deferred_log;
     if (!p.mode.empty()) {

@@ -19,6 +19,7 @@ struct RawOptions {
     bool deferred_log = false;
     bool no_deferred_log = false;
     bool subprocesses = false;
+    bool asyncio_steps = false;
 };
 
 // Defines every option on `app`, collecting into `into`, with the help layout.

@@ -31,6 +31,7 @@ struct Options {
     bool subprocesses = false;            // -p: also the processes it forks or execs (--subprocesses)
     bool deferred_log = false;            // Twisted Deferred lifecycle into -o *.jsonl
     bool deferred_log_by_default = false; // on because an event log without a blocking report was asked for
+    bool asyncio_steps = false;           // --asyncio-steps: an entry hook on every asyncio task step
     bool trace = false;                   // --mode trace: every call from the function probes
     std::vector<std::string> filters;     // --filter GLOB (--mode trace)
 };

@@ -67,7 +67,8 @@ UniqueFd open_cpu_clock(int cpu, unsigned hz) {
 
 // Programs that cost load time or the target even unattached, loaded only when a runtime's
 // configuration asks for them (SamplerConfig::on_demand).
-constexpr const char* on_demand_programs[] = {"on_python_return"};
+constexpr const char* on_demand_programs[] = {"on_python_return", "on_task_step_task_first", "on_task_step_task_second",
+                                             "on_task_step_wrapped"};
 
 // libbpf reports failures as negative errno values (and in errno).
 std::string libbpf_reason(long err) {

@@ -122,6 +122,43 @@ std::optional<std::string> ElfFile::read_bytes(uint64_t vaddr, size_t size) cons
     return std::nullopt;
 }
 
+std::optional<uint64_t> ElfFile::file_offset(uint64_t vaddr) const {
+    for (const auto& seg : load_segments())
+        if (vaddr >= seg.vaddr && vaddr - seg.vaddr < seg.filesz) return seg.offset + (vaddr - seg.vaddr);
+    return std::nullopt;
+}
+
+std::map<uint64_t, uint64_t> ElfFile::relative_pointers() const {
+    std::map<uint64_t, uint64_t> out;
+    GElf_Ehdr ehdr;
+    if (!gelf_getehdr(elf_, &ehdr) || ehdr.e_machine != EM_X86_64) return out;
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf_, scn))) {
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_RELA || shdr.sh_entsize == 0) continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (!data) continue;
+        const size_t count = shdr.sh_size / shdr.sh_entsize;
+        for (size_t i = 0; i < count && i <= size_t(INT32_MAX); i++) {
+            GElf_Rela rela;
+            if (gelf_getrela(data, int(i), &rela) && GELF_R_TYPE(rela.r_info) == R_X86_64_RELATIVE)
+                out[rela.r_offset] = uint64_t(rela.r_addend);
+        }
+    }
+    return out;
+}
+
+std::optional<uint64_t> ElfFile::find_string(std::string_view section, std::string_view text) const {
+    auto where = find_section(section);
+    if (!where || text.empty() || where->size > (64u << 20)) return std::nullopt;
+    auto bytes = file_.read(where->offset, size_t(where->size));
+    if (!bytes) return std::nullopt;
+    const std::string wanted = std::string(text) + '\0';
+    for (size_t at = bytes->find(wanted); at != std::string::npos; at = bytes->find(wanted, at + 1))
+        if (at == 0 || (*bytes)[at - 1] == '\0') return where->addr + at;
+    return std::nullopt;
+}
+
 uint64_t load_bias(const ElfFile& elf, const std::vector<Mapping>& maps, const std::string& path_in_maps) {
     if (!elf.is_shared_object()) return 0;  // ET_EXEC: loaded at its link-time addresses
     auto segments = elf.load_segments();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,17 @@ public:
     // the zero-filled tail of a segment reads as zeros), or nullopt unless all of them lie in one
     // PT_LOAD segment.
     std::optional<std::string> read_bytes(uint64_t vaddr, size_t size) const;
+    // Where the file holds the byte at virtual address `vaddr` (nullopt: in no file-backed part
+    // of a PT_LOAD segment): the offset a uprobe takes.
+    std::optional<uint64_t> file_offset(uint64_t vaddr) const;
+
+    // The pointers the loader fills in with the load address (x86-64 R_X86_64_RELATIVE
+    // relocations): where each is stored -> the virtual address it points to. How a stripped
+    // library's static tables (type objects, method tables) are read without symbols.
+    std::map<uint64_t, uint64_t> relative_pointers() const;
+    // The virtual address of the NUL-terminated string `text` in section `section` (e.g. ".rodata"),
+    // as a whole string (not the tail of a longer one); nullopt if it is not there.
+    std::optional<uint64_t> find_string(std::string_view section, std::string_view text) const;
 
 private:
     ElfFile(TargetFile file, Elf* elf) : file_(std::move(file)), elf_(elf) {}

@@ -92,6 +92,36 @@ TEST_P(AsyncioOnEachCPython, WallAtEachSleepSiteIsOneTwoThree) {
     EXPECT_EQ(plumbing.good, 0u) << "loop plumbing in the logical view:\n" << plumbing.bad_examples << dump;
 }
 
+// (a') The same with --asyncio-steps: each wait ends at the step that resumed its task (hooked at
+// task_step_impl, or on Debian's stripped module at the step wrapper's call and the wakeup), so
+// the sites weigh 1:2:3 within 5%, and the hook saw the steps (a sleep's wakeup each: 5 a second).
+TEST_P(AsyncioOnEachCPython, WallAtEachSleepSiteWithStepsEndsAtEachStep) {
+    Workload target({GetParam().path, workload("asyncio_sleep_sites.py"), "30"});
+    TempDir dir;
+    const double seconds = 6;
+    const unsigned hz = 199;
+    RunResult r = run({binary, "-p", std::to_string(target.pid()), "-d", "6", "--hz", "199", "--clock", "wall",
+                       "--asyncio-steps", "-o", dir / "p.folded"});
+    ASSERT_EQ(r.exit_code, 0) << said(r);
+    ASSERT_NE(r.err.find("timing asyncio task steps"), std::string::npos) << said(r);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"((\d+) task steps hooked)"))) << said(r);
+    EXPECT_GE(std::stoull(m[1]), uint64_t(0.8 * seconds * 3 / 0.6)) << said(r);
+    auto folded = read_folded(dir / "p.folded");
+    const std::string dump = top_stacks(folded);
+    std::map<std::string, uint64_t> at;
+    for (const auto& [stack, n] : folded) {
+        auto names = function_names(stack);
+        for (const char* site : {"site_a", "site_b", "site_c"})
+            if (consecutive(names, {"sleeper_loop", site, "sleep"}) >= 0) at[site] += n;
+    }
+    const double a = double(at["site_a"]), b = double(at["site_b"]), c = double(at["site_c"]);
+    ASSERT_GT(a, 0.0) << dump << said(r);
+    EXPECT_NEAR(b / a, 2.0, 0.1) << "site_b/site_a wall: " << b << " / " << a << "\n" << dump;
+    EXPECT_NEAR(c / a, 3.0, 0.15) << "site_c/site_a wall: " << c << " / " << a << "\n" << dump;
+    EXPECT_NEAR(a + b + c, seconds * hz, 0.05 * seconds * hz) << dump;
+}
+
 // (b) gather and TaskGroup children: their CPU samples sit under their parent task, split as the
 // workload built them (heavy:light = 6:2 slices of 5 ms of thread time = 3:1), with no loop
 // plumbing in any stack.

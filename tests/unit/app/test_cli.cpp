@@ -330,6 +330,17 @@ TEST(CommandLine, DeferredLogWritesToAnEventLog) {
     EXPECT_TRUE(contains(parse({"--help"}).message, "--deferred-log"));
 }
 
+TEST(CommandLine, AsyncioStepsGoWithTheWallClock) {
+    EXPECT_TRUE(ok({"--clock", "wall", "--asyncio-steps", "-p", "42"}).asyncio_steps);
+    EXPECT_FALSE(ok({"--clock", "wall", "-p", "42"}).asyncio_steps);
+    EXPECT_TRUE(contains(bad({"--asyncio-steps", "-p", "42"}), "goes with --clock wall"));
+    EXPECT_TRUE(contains(bad({"--asyncio-steps", "--clock", "cpu", "-p", "42"}), "goes with --clock wall"));
+    EXPECT_TRUE(contains(parse({"--help"}).message, "--asyncio-steps"));
+    // A word of a launched command, not ours.
+    Options launched = ok({"--clock", "wall", "--", "python3", "--asyncio-steps"});
+    EXPECT_FALSE(launched.asyncio_steps);
+}
+
 TEST(CommandLine, ModeTraceFollowsOneProcessAndTakesFilters) {
     Options o = ok({"--mode", "trace", "--filter", "*/app/*", "--filter", "Handler.*", "-p", "42"});
     EXPECT_TRUE(o.trace);

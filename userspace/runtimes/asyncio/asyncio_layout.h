@@ -77,6 +77,16 @@ struct AsyncioLayout {
     const char* py_state_pending = "";
     const char* py_state_cancelled = "";
     const char* py_state_finished = "";
+    // --asyncio-steps: where the C Task begins a step (task_step_sites.h). With the module's symbol
+    // table: `step_function`, the task its argument `step_task_argument` (1 or 2). Stripped
+    // (3.8-3.11, static types): tp_call (`type_call`) of `step_wrapper_type` and of
+    // `wakeup_wrapper_type` (3.8/3.9), or the ml_meth of the PyMethodDef named `wakeup_method`.
+    const char* step_function = "";
+    uint8_t step_task_argument = 0;
+    uint16_t type_call = 0;
+    const char* step_wrapper_type = "";
+    const char* wakeup_wrapper_type = "";
+    const char* wakeup_method = "";
 
     std::string version() const;
 };

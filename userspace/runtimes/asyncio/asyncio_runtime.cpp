@@ -6,16 +6,21 @@
 
 #include "asyncio/asyncio_abi.h"
 #include "cpython/python_objects.h"
+#include "base/error.h"
+#include "process/proc_maps.h"
 #include "process/proc_status.h"
+#include "process/target_file.h"
 #include "profile/stack_aggregator.h"
 #include "runtimes/asyncio/asyncio_description.h"
 #include "runtimes/asyncio/asyncio_layout.h"
 #include "runtimes/asyncio/asyncio_stacks.h"
+#include "runtimes/asyncio/task_step_sites.h"
 
 namespace pyat {
 
 namespace {
 constexpr const char* layouts_map = "asyncio_processes";
+constexpr const char* step_programs[] = {"on_task_step_task_first", "on_task_step_task_second", "on_task_step_wrapped"};
 
 // The code object at the end of `path` (module:Class.attribute...), or 0 while any step is missing.
 uint64_t code_at(const PythonObjects& objects, const CpythonLayout& layout, uint64_t modules,
@@ -53,7 +58,50 @@ void describe_running_tasks(const PythonObjects& objects, const CpythonLayout& l
 }
 }  // namespace
 
-std::vector<std::string_view> AsyncioRuntime::kernel_names() const { return {layouts_map}; }
+std::vector<std::string_view> AsyncioRuntime::kernel_names() const {
+    std::vector<std::string_view> names{layouts_map};
+    names.insert(names.end(), std::begin(step_programs), std::end(step_programs));
+    return names;
+}
+
+void AsyncioRuntime::configure(const Options& options, SamplerConfig& config) const {
+    if (options.asyncio_steps)
+        for (const char* program : step_programs) config.on_demand.emplace(program);
+}
+
+std::string AsyncioRuntime::hook_steps(const PythonProcess& p, RuntimeContext& context) {
+    const AsyncioLayout* layout = find_asyncio_layout(p.layout->major, p.layout->minor);
+    if (!layout) return fmt::format("CPython {}'s asyncio is not described under probes/asyncio", p.version);
+    std::vector<Mapping> maps;
+    try {
+        maps = read_maps(p.pid);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    TaskStepSites found = find_task_step_sites(p.pid, maps, p.interpreter, *p.layout, *layout);
+    if (found.sites.empty()) return found.why;
+    std::string where;
+    try {
+        const TargetFile module = TargetFile::mapped(p.pid, maps, found.path);  // the very file mapped
+        for (const auto& site : found.sites) {
+            if (auto why = context.kernel.attach_uprobe(site.program, p.pid, module.fd_path(), "", site.offset);
+                !why.empty()) {
+                for (const char* program : step_programs) context.kernel.detach(program, p.pid);
+                return fmt::format("cannot hook {} in {}: {}", site.function, found.path, why);
+            }
+            where += (where.empty() ? "" : " and ") + site.function;
+        }
+    } catch (const Error& e) {
+        for (const char* program : step_programs) context.kernel.detach(program, p.pid);
+        return e.what();
+    }
+    if (auto* stacks = context.aggregator.stacks_of<AsyncioStacks>(p.pid)) stacks->time_steps();
+    steps_hooked_++;
+    context.note(fmt::format("pyasynctrace: PID {}: timing asyncio task steps (hooked at {}: about 1 us of the "
+                             "target's time a step)",
+                             p.pid, where));
+    return "";
+}
 
 // A program imports asyncio when it likes; until it is found its stacks stay as the interpreter
 // runs them, so one target is looked at often (a look reads sys.modules: a few reads).
@@ -94,6 +142,13 @@ Look AsyncioRuntime::look(const PythonProcess& p, RuntimeContext& context) {
     if (auto* stacks = context.aggregator.stacks_of<AsyncioStacks>(p.pid)) stacks->follow(*description, p);
     found_++;
     context.note(fmt::format("pyasynctrace: PID {}: following asyncio tasks", p.pid));
+    if (context.options.asyncio_steps)
+        if (auto why = hook_steps(p, context); !why.empty()) {
+            steps_missing_.push_back(fmt::format("PID {}: {}", p.pid, why));
+            context.note(fmt::format("pyasynctrace: PID {}: asyncio task steps not timed ({}): its tasks' waits come "
+                                     "from scans",
+                                     p.pid, why));
+        }
     return Look::found;
 }
 
@@ -112,6 +167,8 @@ void AsyncioRuntime::finish(RuntimeContext& context, uint64_t) {
         cost_.first_tasks += c.first_tasks;
         cost_.adopted += c.adopted;
         cost_.by_callback += c.by_callback;
+        cost_.steps += c.steps;
+        cost_.steps_unread += c.steps_unread;
         if (!stacks->unusable().empty())
             unreadable_.push_back(fmt::format("PID {}: {}", t->process.pid, stacks->unusable()));
     }
@@ -134,12 +191,24 @@ void AsyncioRuntime::summarize_costs(const RunEnd& end, std::vector<std::string>
                                 cost_.scans, cost_.most_tasks, between, cost_.first_tasks,
                                 double(cost_.first_ns) / 1e6, double(later_ns) / 1e6,
                                 100.0 * double(later_ns) / 1e9 / run_s, by_callback));
+    if (steps_hooked_) {
+        const uint64_t hits = end.kernel.counter(COUNTER_ASYNCIO_STEPS);
+        const std::string unread =
+            cost_.steps_unread ? fmt::format("; {} ended a wait no scan had read, charged at the await read before it",
+                                             cost_.steps_unread)
+                               : std::string();
+        lines.push_back(fmt::format("pyasynctrace: asyncio: {} task steps hooked ({:.0f} a second, about 1 us of the "
+                                    "target's time each){}",
+                                    hits, double(hits) / run_s, unread));
+    }
 }
 
 void AsyncioRuntime::summarize_misses(const RunEnd& end, std::vector<std::string>& lines) const {
     if (end.options.quiet) return;
     for (const auto& why : unreadable_)
         lines.push_back(fmt::format("pyasynctrace: warning: asyncio tasks not followed in {}", why));
+    for (const auto& why : steps_missing_)
+        lines.push_back(fmt::format("pyasynctrace: warning: --asyncio-steps: task steps not timed in {}", why));
 }
 
 }  // namespace pyat

@@ -16,6 +16,7 @@ public:
     std::string_view name() const override { return "asyncio"; }
     bool wanted(const Options& options) const override;
     std::unique_ptr<RuntimeStacks> make_stacks() const override;
+    void configure(const Options& options, SamplerConfig& config) const override;
     std::vector<std::string_view> kernel_names() const override;
     Look look(const PythonProcess& process, RuntimeContext& context) override;
     std::chrono::milliseconds look_every(const Options& options) const override;
@@ -26,7 +27,12 @@ public:
     void summarize_misses(const RunEnd& end, std::vector<std::string>& lines) const override;
 
 private:
+    // --asyncio-steps: hooks where the process's C Task begins a step; "" or why not.
+    std::string hook_steps(const PythonProcess& p, RuntimeContext& context);
+
     size_t found_ = 0;  // processes whose tasks are followed
+    size_t steps_hooked_ = 0;  // processes whose task steps are hooked
+    std::vector<std::string> steps_missing_;  // --asyncio-steps: processes not hooked, and why
     bool loop_ran_ = false;
     // Looks that found asyncio half imported (some task entries not there yet), per process.
     static constexpr int max_partial_looks = 25;

@@ -81,9 +81,13 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
 bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
     if (now_ns < next_allowed_scan_ns_) return false;
     uint64_t spent_before = cost_.ns;
-    if (t.config.clock == Clock::wall && last_charge_ns_ && now_ns > last_charge_ns_)
-        charge_waits(t, last_charge_ns_, now_ns);
+    // Without steps, the waits since the last scan are those it read (a task has moved only if it
+    // ran: its old wait is the better guess). With steps, the waits ended by a step are charged
+    // already: what remains since began at a task's last step, at the chain this scan reads.
+    const bool charge = t.config.clock == Clock::wall && last_charge_ns_ && now_ns > last_charge_ns_;
+    if (charge && !steps_) charge_waits(t, last_charge_ns_, now_ns);
     scan_->scan(t.resolver, cost_);
+    if (charge && steps_) charge_waits(t, last_charge_ns_, now_ns);
     last_charge_ns_ = now_ns;
     // The next scan no sooner than the time this one took allows within the budget.
     uint64_t spent = cost_.ns - spent_before;
@@ -151,9 +155,31 @@ bool AsyncioStacks::rewrite(TracedProcess& t, const py_sample& sample, size_t fi
 }
 
 bool AsyncioStacks::on_record(TracedProcess& t, const py_sample& sample, size_t) {
+    if (sample.hdr.kind == EVENT_TASK_STEP) {
+        if (following_ && steps_ && t.config.clock == Clock::wall) on_step(t, sample.hdr.task, sample.hdr.ktime_ns);
+        return true;
+    }
     if (sample.hdr.kind != EVENT_REACTOR_BUSY || !following_) return false;
     on_loop_busy(t, sample.hdr.tid, sample.hdr.ktime_ns, sample.hdr.weight_ns);
     return true;
+}
+
+// The wait it began after its last step (or since a scan) ends now, at the chain a scan read
+// during it; a task stepping again before any scan saw its new wait is charged at the chain read
+// last (counted: TaskScanCost::steps_unread). A task the scans have not seen yet (started since)
+// waited from this step on, once a scan sees it.
+void AsyncioStacks::on_step(TracedProcess& t, uint64_t address, uint64_t ns) {
+    cost_.steps++;
+    if (!scan_) return;
+    Stepped& s = stepped_[address];
+    const AsyncioTask* task = scan_->task(address);
+    if (task && s.charged_to && ns > s.charged_to && task->state == TaskState::pending && !scan_->running(*task) &&
+        !scan_->awaits_tasks(*task)) {
+        if (s.serial && s.serial == task->serial) cost_.steps_unread++;
+        charge_task(t, *task, std::max(s.charged_to, task->found_ns), ns);
+    }
+    s.charged_to = std::max(s.charged_to, ns);
+    s.serial = task ? task->serial : 0;
 }
 
 void AsyncioStacks::on_cpu_stack(TracedProcess& t, const py_sample& sample, const Stack& frames) {
@@ -213,31 +239,42 @@ void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to
     if (!scan_ || to_ns <= from_ns) return;
     const uint64_t start = monotonic_ns();
     if (charged_.size() > 2 * scan_->tasks().size() + 1024) charged_.clear();  // tasks long gone
+    if (stepped_.size() > 2 * scan_->tasks().size() + 1024) {  // forget those gone
+        for (auto it = stepped_.begin(); it != stepped_.end();)
+            it = scan_->task(it->first) ? std::next(it) : stepped_.erase(it);
+    }
     for (const AsyncioTask* task : scan_->tasks()) {
-        if (task->state != TaskState::pending || scan_->running(*task)) continue;
-        if (scan_->awaits_tasks(*task)) continue;  // the tasks it awaits carry the time
-        // (A task read alone since the last scan did not wait before it was found.)
-        const uint64_t since = std::max(from_ns, task->found_ns);
-        if (since >= to_ns) continue;
-        uint64_t weight = t.ticks(to_ns - since, scan_->remainder(*task));
-        if (!weight) continue;
-        // Its stack as charged last time, while neither it nor its awaiters were read anew.
-        std::vector<const AsyncioTask*> awaiters = scan_->awaiters(*task);
-        uint64_t key = 0;
-        for (const AsyncioTask* a : awaiters) key = key * 1'000'003 + a->serial + 1;
-        Charged& c = charged_[task->address];
-        if (c.stack.empty() || c.serial != task->serial || c.awaiters != key) {
-            c.serial = task->serial;
-            c.awaiters = key;
-            c.stack.clear();
-            for (const AsyncioTask* a : awaiters) append_await_frames(t, *a, c.stack);
-            append_await_frames(t, *task, c.stack);
-            if (!task->fut_waiter) c.stack.push_back({t.profile.intern({ready_frame, "", 0}), 0});
-            c.group = t.config.group_by == GroupBy::task ? std::optional<uint32_t>(task_group(t, *task)) : std::nullopt;
-        }
-        t.add(c.group, c.stack, weight);
+        // (A task read alone since the last scan did not wait before it was found; with steps, a
+        // task waited since its last step, charged up to there.)
+        uint64_t since = std::max(from_ns, task->found_ns);
+        Stepped* stepped = steps_ ? &stepped_[task->address] : nullptr;
+        if (stepped && stepped->charged_to) since = std::max(from_ns, stepped->charged_to);  // (before it was found too)
+        if (task->state == TaskState::pending && !scan_->running(*task) && !scan_->awaits_tasks(*task))
+            charge_task(t, *task, since, to_ns);  // (the tasks a task awaits carry its time)
+        if (stepped) stepped->charged_to = std::max(stepped->charged_to, to_ns);
     }
     cost_.ns += monotonic_ns() - start;
+}
+
+void AsyncioStacks::charge_task(TracedProcess& t, const AsyncioTask& task, uint64_t from_ns, uint64_t to_ns) {
+    if (from_ns >= to_ns) return;
+    uint64_t weight = t.ticks(to_ns - from_ns, scan_->remainder(task));
+    if (!weight) return;
+    // Its stack as charged last time, while neither it nor its awaiters were read anew.
+    std::vector<const AsyncioTask*> awaiters = scan_->awaiters(task);
+    uint64_t key = 0;
+    for (const AsyncioTask* a : awaiters) key = key * 1'000'003 + a->serial + 1;
+    Charged& c = charged_[task.address];
+    if (c.stack.empty() || c.serial != task.serial || c.awaiters != key) {
+        c.serial = task.serial;
+        c.awaiters = key;
+        c.stack.clear();
+        for (const AsyncioTask* a : awaiters) append_await_frames(t, *a, c.stack);
+        append_await_frames(t, task, c.stack);
+        if (!task.fut_waiter) c.stack.push_back({t.profile.intern({ready_frame, "", 0}), 0});
+        c.group = t.config.group_by == GroupBy::task ? std::optional<uint32_t>(task_group(t, task)) : std::nullopt;
+    }
+    t.add(c.group, c.stack, weight);
 }
 
 std::optional<int> AsyncioStacks::poll(TracedProcess& t, uint64_t now_ns) {

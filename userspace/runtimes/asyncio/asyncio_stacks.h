@@ -25,6 +25,9 @@ class AsyncioStacks final : public RuntimeStacks {
 public:
     // The process has imported asyncio: its stacks are made logical and its tasks read.
     void follow(const AsyncioDescription& description, const PythonProcess& process);
+    // --asyncio-steps: the kernel reports each task step's start (EVENT_TASK_STEP): a task's wait
+    // ends then, exactly, instead of at the next scan.
+    void time_steps() { steps_ = true; }
 
     bool on_record(TracedProcess& t, const py_sample& sample, size_t size) override;
     bool rewrite(TracedProcess& t, const py_sample& sample, size_t first, Stack& stack) override;
@@ -60,6 +63,10 @@ private:
     bool scan_now(TracedProcess& t, uint64_t now_ns);
     // --clock wall: charge every suspended or ready task from `from_ns` to `to_ns`.
     void charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to_ns);
+    // One task's wait from `from_ns` to `to_ns`, at its await chain (or ready) under its awaiters.
+    void charge_task(TracedProcess& t, const AsyncioTask& task, uint64_t from_ns, uint64_t to_ns);
+    // --asyncio-steps: `task` began a step at `ns`: its wait ends.
+    void on_step(TracedProcess& t, uint64_t task, uint64_t ns);
 
     struct CachedTask {  // the last sample's answer (asked for by rewrite, group_root, on_cpu_stack)
         const py_sample* sample = nullptr;
@@ -90,6 +97,14 @@ private:
         std::optional<uint32_t> group;
     };
     std::unordered_map<uint64_t, Charged> charged_;
+    // --asyncio-steps: per task, its wait charged up to `charged_to` (its last step, or a scan since),
+    // and the read of it current at that step (`serial`: whether a scan saw its new wait since).
+    bool steps_ = false;
+    struct Stepped {
+        uint64_t charged_to = 0;
+        uint64_t serial = 0;
+    };
+    std::unordered_map<uint64_t, Stepped> stepped_;
     // --group-by task: task address -> (group index, serial); serials in order of appearance.
     std::unordered_map<uint64_t, uint32_t> task_groups_;
     uint32_t next_task_serial_ = 1;

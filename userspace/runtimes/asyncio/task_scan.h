@@ -29,6 +29,8 @@ struct TaskScanCost {
     uint64_t adopted = 0;      // tasks read one by one between scans (TaskScan::adopt)
     uint64_t by_callback = 0;  // samples of tasks gone or done before they were read, put under
                                // the awaiter their callback named
+    uint64_t steps = 0;         // --asyncio-steps: task steps reported
+    uint64_t steps_unread = 0;  // of them, ending a wait no scan had read (charged at the chain read before)
 };
 
 class TaskScan {
