@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "cpython/python_objects.h"
+#include "runtimes/asyncio/awaited_by_description.h"
 #include "runtimes/asyncio/task_registry.h"
+#include "unit/asyncio/fake_asyncio.h"
 #include "unit/asyncio/asyncio_fakes.h"
 
 using namespace pyat;
@@ -141,6 +143,61 @@ TEST(TaskRegistry, TornLlistsEndToo) {
     EXPECT_EQ(llist_tasks(memory, head.address(), a.task_node, 100).size(), 2u);
     t2.put<uint64_t>(a.task_node, 0);  // a NULL link
     EXPECT_EQ(llist_tasks(memory, head.address(), a.task_node, 100).size(), 2u);
+}
+
+}  // namespace
+
+namespace {
+
+// 3.14: with the .AsyncioDebug section's offsets, the registry lists the native tasks on every
+// thread's list and the interpreter's, and each thread's running task (loop 0), once
+// asyncio.tasks is imported. (sys.modules' place in 3.14's interpreter state is not in our 3.14
+// data: a copy of the layout names one for the fake.)
+TEST(TaskRegistry, ThreeFourteenReadsTheThreadListsOnceAsyncioTasksIsImported) {
+    CpythonLayout py = *find_cpython_layout(3, 14);
+    py.interp_modules = 64;
+    const AsyncioLayout& a = *find_asyncio_layout(3, 14);
+    const AwaitedByDescription* d = find_awaited_by_description(3, 14);
+    ASSERT_TRUE(d);
+    FakeAsyncio fake(py, *d);
+    AsyncioFakes f(14);
+    AsyncioDebugOffsets debug{};
+    debug.task_size = 168;
+    debug.task_node = a.task_node;
+    debug.interp_size = 9000;
+    debug.interp_tasks_head = 8000;
+    debug.tstate_size = 2048;
+    debug.tstate_running_task = 1108;
+    debug.tstate_tasks_head = 1116;
+    Blob& runtime = f.blob(1024);
+    Blob& interp = f.blob(9000);
+    Blob& thread = f.blob(2048);
+    Blob& t1 = f.blob();
+    Blob& t2 = f.blob();
+    Blob& t3 = f.blob();
+    auto node = [&](Blob& t) { return t.address() + a.task_node; };
+    runtime.put<uint64_t>(py.bpf.runtime_interpreters_head, interp.address());
+    interp.put<uint64_t>(py.bpf.interp_threads_head, thread.address());
+    thread.put<uint64_t>(debug.tstate_tasks_head, node(t1));  // the thread: t1, t2 (running)
+    t1.put<uint64_t>(a.task_node, node(t2));
+    t2.put<uint64_t>(a.task_node, thread.address() + debug.tstate_tasks_head);
+    thread.put<uint64_t>(debug.tstate_running_task, t2.address());
+    interp.put<uint64_t>(debug.interp_tasks_head, node(t3));  // a thread that exited left t3
+    t3.put<uint64_t>(a.task_node, interp.address() + debug.interp_tasks_head);
+
+    TaskRegistry registry(fake.objects, py, a, runtime.address());
+    EXPECT_FALSE(registry.find()) << "no thread lists asked for";
+    registry.use_thread_lists(debug);
+    EXPECT_FALSE(registry.find()) << "asyncio.tasks is not imported yet";
+    const uint64_t module = fake.object(0);
+    fake.put<uint64_t>(module, py.module_dict, fake.dict("all_tasks", 0));
+    interp.put<uint64_t>(py.interp_modules, fake.dict("asyncio.tasks", module));
+    ASSERT_TRUE(registry.find());
+    EXPECT_EQ(registry.tasks(), (std::vector<uint64_t>{t3.address(), t1.address(), t2.address()}));
+    auto running = registry.running();
+    ASSERT_EQ(running.size(), 1u);
+    EXPECT_EQ(running[0].task, t2.address());
+    EXPECT_EQ(running[0].loop, 0u);
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ TaskRegistry::TaskRegistry(PythonObjects objects, const CpythonLayout& cpython, 
     : objects_(objects), cpython_(cpython), asyncio_(asyncio), runtime_address_(runtime_address) {}
 
 bool TaskRegistry::find() {
-    if (module_ && (weakset_data_ || eager_tasks_)) return true;
+    if (module_ && (weakset_data_ || eager_tasks_ || debug_)) return true;
     if (!*asyncio_.tasks_module) return false;
     uint64_t modules = objects_.sys_modules(runtime_address_);
     uint64_t module = objects_.dict_get(modules, asyncio_.tasks_module);
@@ -64,7 +64,7 @@ bool TaskRegistry::find() {
     uint64_t weakset = *weakset_name ? objects_.module_attribute(module, weakset_name) : 0;
     uint64_t data = weakset ? objects_.instance_attribute(weakset, asyncio_.weakset_data) : 0;
     uint64_t eager = *asyncio_.eager_tasks ? objects_.module_attribute(module, asyncio_.eager_tasks) : 0;
-    if (!data && !eager) return false;
+    if (!data && !eager && !debug_) return false;
     module_ = module;
     weakset_data_ = data;
     eager_tasks_ = eager;
@@ -82,13 +82,21 @@ std::vector<uint64_t> TaskRegistry::tasks() {
         auto eager = set_keys(memory, asyncio_, eager_tasks_);
         all.insert(all.end(), eager.begin(), eager.end());
     }
+    if (debug_) {
+        ThreadTasks listed = list_thread_tasks(memory, cpython_, runtime_address_, *debug_);
+        all.insert(all.end(), listed.tasks.begin(), listed.tasks.end());
+        thread_running_ = std::move(listed.running);
+    }
     return all;
 }
 
 std::vector<RunningTask> TaskRegistry::running() {
     std::vector<RunningTask> out;
-    if (!find() || !current_tasks_) return out;
-    for (const auto& [loop, task] : objects_.dict_items(current_tasks_)) out.push_back({loop, task});
+    if (!find()) return out;
+    if (current_tasks_)  // (3.14: the tasks of other implementations only)
+        for (const auto& [loop, task] : objects_.dict_items(current_tasks_)) out.push_back({loop, task});
+    if (debug_)  // each thread's running task (its loop is not needed), as tasks() saw it
+        for (uint64_t task : thread_running_) out.push_back({0, task});
     return out;
 }
 

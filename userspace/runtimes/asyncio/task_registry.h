@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "cpython/cpython_layout.h"
 #include "cpython/python_objects.h"
 #include "process/process_memory.h"
+#include "runtimes/asyncio/asyncio_debug.h"
 #include "runtimes/asyncio/asyncio_layout.h"
 
 namespace pyat {
@@ -43,13 +45,18 @@ public:
     TaskRegistry(PythonObjects objects, const CpythonLayout& cpython, const AsyncioLayout& asyncio,
                  uint64_t runtime_address);
 
+    // 3.14+: the native tasks are on the per-thread lists that the _asyncio extension's
+    // .AsyncioDebug section locates (asyncio_debug.h), and each thread's running task there.
+    void use_thread_lists(const AsyncioDebugOffsets& debug) { debug_ = debug; }
+
     // Whether asyncio.tasks is imported and its registries found (retried on each call until
-    // then: a program imports asyncio when it likes). 3.14 has no registry objects: false.
+    // then: a program imports asyncio when it likes). 3.14 without use_thread_lists(): false.
     bool find();
 
     // Every task listed (candidates: a freed one may still show; check its type before use).
     std::vector<uint64_t> tasks();
-    // The task each loop runs now ({loop: task} of _current_tasks).
+    // The task each loop runs now ({loop: task} of _current_tasks; 3.14+: each thread's, as the
+    // last tasks() read them, loop 0).
     std::vector<RunningTask> running();
     // asyncio.tasks._PyTask (the pure-Python Task class), 0 if not found.
     uint64_t py_task_class() const { return py_task_class_; }
@@ -65,6 +72,8 @@ private:
     uint64_t eager_tasks_ = 0;
     uint64_t current_tasks_ = 0;
     uint64_t py_task_class_ = 0;
+    std::optional<AsyncioDebugOffsets> debug_;
+    std::vector<uint64_t> thread_running_;
 };
 
 }  // namespace pyat

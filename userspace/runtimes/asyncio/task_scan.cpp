@@ -3,8 +3,15 @@
 #include <algorithm>
 #include <optional>
 
+#include <fmt/format.h>
+
+#include "base/error.h"
 #include "base/run_clock.h"
 #include "cpython/python_objects.h"
+#include "process/elf_file.h"
+#include "process/proc_maps.h"
+#include "process/target_file.h"
+#include "runtimes/asyncio/asyncio_extension.h"
 #include "runtimes/asyncio/asyncio_layout.h"
 #include "runtimes/asyncio/awaited_by.h"
 #include "runtimes/asyncio/awaited_by_description.h"
@@ -36,6 +43,26 @@ struct TaskScan::Impl {
           registry(objects, *p.layout, layout ? *layout : fallback_layout(), p.runtime_address) {
         if (!layout) unusable = "no asyncio layout for this CPython under probes/asyncio";
         else if (!awaited_by) unusable = "no awaited-by description for this CPython under probes/asyncio";
+        else if (layout->task_node) use_thread_lists();
+    }
+    // 3.14+: the native tasks are listed per thread, where the extension's own section says.
+    void use_thread_lists() {
+        try {
+            const AsyncioExtension extension = asyncio_extension(read_maps(process.pid), process.interpreter);
+            const ElfFile file = ElfFile::open(TargetFile::mapped(process.pid, extension.path));
+            auto debug = read_asyncio_debug(file);
+            if (!debug) {
+                unusable = fmt::format("{} has no .AsyncioDebug section (CPython {} lists its tasks where that "
+                                       "section says)",
+                                       extension.path, process.version);
+            } else if (std::string why = check_asyncio_debug(*debug, *layout); !why.empty()) {
+                unusable = fmt::format("{}'s .AsyncioDebug section disagrees with probes/asyncio: {}", extension.path, why);
+            } else {
+                registry.use_thread_lists(*debug);
+            }
+        } catch (const Error& e) {
+            unusable = e.what();
+        }
     }
     static const AsyncioLayout& fallback_layout() {
         static const AsyncioLayout none{};

@@ -10,6 +10,7 @@
 #include "cpython/builtin_methods.h"
 #include "cpython/cpython_layout.h"
 #include "process/target_file.h"
+#include "runtimes/asyncio/asyncio_extension.h"
 
 namespace pyat {
 
@@ -104,16 +105,9 @@ std::vector<TaskStepSite> task_step_sites(const ElfFile& module, const CpythonLa
 TaskStepSites find_task_step_sites(pid_t pid, const std::vector<Mapping>& maps, const std::string& interpreter,
                                    const CpythonLayout& cpython, const AsyncioLayout& layout) {
     TaskStepSites out;
-    for (const auto& m : maps) {
-        const std::string path = without_deleted_suffix(m.path);
-        const std::string name = path.substr(path.rfind('/') + 1);
-        if (name.rfind("_asyncio.", 0) == 0 && name.size() > 3 && name.ends_with(".so")) {
-            out.path = m.path;
-            break;
-        }
-    }
-    const bool built_in = out.path.empty();  // _asyncio linked into the interpreter, or not loaded
-    if (built_in) out.path = interpreter;
+    const AsyncioExtension extension = asyncio_extension(maps, interpreter);
+    const bool built_in = !extension.separate;  // _asyncio linked into the interpreter, or not loaded
+    out.path = extension.path;
     try {
         const ElfFile module = ElfFile::open(TargetFile::mapped(pid, maps, out.path));
         out.sites = task_step_sites(module, cpython, layout, out.why);
