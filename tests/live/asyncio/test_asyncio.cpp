@@ -399,12 +399,19 @@ TEST_P(AsyncioOnEachCPython, TenThousandSuspendedTasksEachWeighTheirLifetime) {
     // Budget: the scans after the first (which reads every task once: ~19 us a task measured on
     // 3.11) stay within 5% of one CPU (they re-read only what changed; the scan period stretches to
     // keep them there); the BPF programs' load (~0.85 s of verifier time here) comes on top.
-    ASSERT_TRUE(std::regex_search(r.err, m,
-                                  std::regex(R"(the first read (\d+) tasks in ([0-9.]+) ms, the later ones [0-9.]+ ms \(([0-9.]+)% of one CPU)")))
+    ASSERT_TRUE(std::regex_search(
+        r.err, m,
+        std::regex(
+            R"((\d+) task scans of up to \d+ tasks.*: the first read (\d+) tasks in ([0-9.]+) ms, the later ones ([0-9.]+) ms \(([0-9.]+)% of one CPU)")))
         << said(r);
-    EXPECT_GE(std::stoul(m[1]), 10'000u);
-    EXPECT_LE(std::stod(m[2]) / std::stod(m[1]), 0.2) << "ms per task in the first scan\n" << said(r);
-    EXPECT_LE(std::stod(m[3]), 6.0) << "later scans' share of one CPU\n" << said(r);
+    const double scans = std::stod(m[1]), later_ms = std::stod(m[4]);
+    EXPECT_GE(std::stoul(m[2]), 10'000u);
+    EXPECT_LE(std::stod(m[3]) / std::stod(m[2]), 0.2) << "ms per task in the first scan\n" << said(r);
+    // The budget paces each scan by the one before it: the last one's pause reaches past the end,
+    // so the run holds 5% plus up to one later scan (CI, noisy: 6.06% at 121 ms a scan).
+    const double one_scan_ms = scans > 1 ? later_ms / (scans - 1) : 0;
+    EXPECT_LE(std::stod(m[5]), 5.0 + 100.0 * one_scan_ms / (seconds * 1000) + 0.3)
+        << "later scans' share of one CPU\n" << said(r);
 }
 
 INSTANTIATE_TEST_SUITE_P(Live, AsyncioOnEachCPython, ::testing::ValuesIn(interpreters),

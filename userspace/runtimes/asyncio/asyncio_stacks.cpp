@@ -221,7 +221,13 @@ void AsyncioStacks::on_loop_busy(TracedProcess& t, uint32_t tid, uint64_t start_
 
 uint32_t AsyncioStacks::task_group(TracedProcess& t, const AsyncioTask& task) {
     auto it = task_groups_.find(task.address);
-    if (it != task_groups_.end()) return it->second;
+    if (it != task_groups_.end()) {
+        // A read that could not name its coroutine (CI saw one task of eight rooted at a bare
+        // `task "Task-5"`): a later read names it, for every sample of the task.
+        SampleGroup& g = t.profile.groups[it->second];
+        if (g.function.empty() && !task.coro_function.empty()) g.function = task.coro_function;
+        return it->second;
+    }
     SampleGroup g{SampleGroup::Kind::task, next_task_serial_++, task.name};
     g.function = task.coro_function;
     uint32_t index = t.profile.add_group(std::move(g));
