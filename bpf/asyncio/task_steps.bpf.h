@@ -25,7 +25,9 @@ static __always_inline int task_step_began(__u64 task)
     if (!h)
         return 0;
     h->task = task;
-    bpf_ringbuf_submit(h, 0);
+    /* No wakeup: tens of thousands of steps a second would wake the tracer as often (its poll
+     * reads them within a few ms anyway, with the samples). */
+    bpf_ringbuf_submit(h, BPF_RB_NO_WAKEUP);
     return 0;
 }
 
