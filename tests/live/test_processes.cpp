@@ -5,6 +5,7 @@
 // kept apart.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <regex>
 
@@ -36,15 +37,53 @@ std::map<int, double> reported_children(const std::string& out) {
     return cpu;
 }
 
+// The share of the time the vCPUs wanted to run that the hypervisor took instead (steal over
+// steal plus busy time, /proc/stat) since it was made. A cpu-clock perf event counts the vCPU's
+// clock, steal included, while a process's own CPU time leaves steal out: on this shared VM a busy
+// child is sampled up to that much more than its CPU time is due (measured: 0.3 s children got
+// 1.05-1.11x their due, every extra sample in their own Python frames, with steal at 10% of all
+// time; CI saw 1.15-1.17x).
+class StealMeter {
+public:
+    StealMeter() : start_(read()) {}
+    double share() const {
+        auto now = read();
+        double total = now.total - start_.total;
+        return total > 0 ? (now.steal - start_.steal) / total : 0.0;  // of busy-or-stolen time
+    }
+
+private:
+    struct Times {
+        double steal = 0, total = 0;
+    };
+    static Times read() {
+        std::ifstream in("/proc/stat");
+        std::string cpu;
+        in >> cpu;
+        Times t;
+        for (int i = 0; i < 8; i++) {  // user nice system idle iowait irq softirq steal
+            double v = 0;
+            in >> v;
+            if (i != 3 && i != 4) t.total += v;  // busy or stolen, not idle
+            if (i == 7) t.steal = v;
+        }
+        return t;
+    }
+    Times start_;
+};
+
 // Every child within 10% of what its CPU time is due at `hz` (0.3 s children included: they live
-// less than any periodic rescan would notice).
-void expect_children_sampled(const std::map<int, double>& children, const std::map<int, uint64_t>& samples) {
+// less than any periodic rescan would notice), plus the steal share above.
+void expect_children_sampled(const std::map<int, double>& children, const std::map<int, uint64_t>& samples,
+                             double steal) {
     ASSERT_EQ(children.size(), 4u);
     for (const auto& [pid, cpu] : children) {
         double due = cpu * hz;
         auto it = samples.find(pid);
         uint64_t got = it == samples.end() ? 0 : it->second;
-        EXPECT_NEAR(double(got), due, 0.10 * due) << "child " << pid << " used " << cpu << " s of CPU";
+        EXPECT_GE(double(got), 0.90 * due) << "child " << pid << " used " << cpu << " s of CPU";
+        EXPECT_LE(double(got), (1.10 + steal) * due)
+            << "child " << pid << " used " << cpu << " s of CPU; steal was " << steal << " of the machine's time";
     }
 }
 
@@ -52,10 +91,11 @@ void expect_children_sampled(const std::map<int, double>& children, const std::m
 
 TEST(LiveProcesses, ALaunchedCommandsForkedChildrenGetTheirDueSamples) {
     TempDir dir;
+    StealMeter steal;
     Child tracer({binary, "-q", "--hz", std::to_string(hz), "-o", dir / "f.folded", "--", debian_python,
                   workload("forked_children.py")});
     ASSERT_EQ(tracer.wait(60), 0) << tracer.err();
-    expect_children_sampled(reported_children(tracer.out()), samples_per_process(dir / "f.folded"));
+    expect_children_sampled(reported_children(tracer.out()), samples_per_process(dir / "f.folded"), steal.share());
 }
 
 TEST(LiveProcesses, SubprocessesFollowsWhatAnAttachedProcessForks) {
@@ -63,8 +103,9 @@ TEST(LiveProcesses, SubprocessesFollowsWhatAnAttachedProcessForks) {
     TempDir dir;
     Child tracer({binary, "-p", std::to_string(target.pid()), "--subprocesses", "--hz", std::to_string(hz), "-o",
                   dir / "f.folded"});
+    StealMeter steal;
     ASSERT_EQ(release_and_wait(target, tracer, "pyasynctrace: tracing PID"), "");
-    expect_children_sampled(reported_children(target.out()), samples_per_process(dir / "f.folded"));
+    expect_children_sampled(reported_children(target.out()), samples_per_process(dir / "f.folded"), steal.share());
 
     // Without --subprocesses, only the process given.
     Workload alone({debian_python, workload("forked_children.py"), "--wait-for-signal"});
