@@ -15,6 +15,14 @@ inline uint64_t monotonic_ns() {
     return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
 }
 
+// The CPU time this thread has used so far (what a budget of "a share of one CPU" counts: time
+// the thread was descheduled or the hypervisor stole is not in it).
+inline uint64_t thread_cpu_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ULL + uint64_t(ts.tv_nsec);
+}
+
 // The CPU time (user and system, all threads) this process has used so far, in seconds.
 inline double own_cpu_seconds() {
     rusage self{};

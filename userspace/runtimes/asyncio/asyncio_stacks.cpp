@@ -86,13 +86,16 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
 bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
     if (now_ns < next_allowed_scan_ns_) return false;
     uint64_t spent_before = cost_.ns;
-    // Without steps, the waits since the last scan are those it read (a task has moved only if it
-    // ran: its old wait is the better guess). With steps, the waits ended by a step are charged
-    // already: what remains since began at a task's last step, at the chain this scan reads.
+    // Without steps, a task that moved since the last scan did so some time in between: the first
+    // half of the interval goes to what the last scan read, the second to what this one reads
+    // (unbiased; all of it at the old wait gave a late scan's whole delay to the wait before:
+    // CI saw site_b/site_a 2.31 for 2). With steps, the waits ended by a step are charged already:
+    // what remains began at a task's last step, at the chain this scan reads.
     const bool charge = t.config.clock == Clock::wall && last_charge_ns_ && now_ns > last_charge_ns_;
-    if (charge && !steps_) charge_waits(t, last_charge_ns_, now_ns);
+    const uint64_t mid = charge && !steps_ ? last_charge_ns_ + (now_ns - last_charge_ns_) / 2 : last_charge_ns_;
+    if (charge && !steps_) charge_waits(t, last_charge_ns_, mid);
     scan_->scan(t.resolver, cost_);
-    if (charge && steps_) charge_waits(t, last_charge_ns_, now_ns);
+    if (charge) charge_waits(t, mid, now_ns);
     last_charge_ns_ = now_ns;
     // The next scan no sooner than the time this one took allows within the budget.
     uint64_t spent = cost_.ns - spent_before;
@@ -248,7 +251,7 @@ std::optional<uint32_t> AsyncioStacks::group_root(TracedProcess& t, const py_sam
 
 void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to_ns) {
     if (!scan_ || to_ns <= from_ns) return;
-    const uint64_t start = monotonic_ns();
+    const uint64_t cpu_start = thread_cpu_ns();
     if (charged_.size() > 2 * scan_->tasks().size() + 1024) charged_.clear();  // tasks long gone
     if (stepped_.size() > 2 * scan_->tasks().size() + 1024) {  // forget those gone
         for (auto it = stepped_.begin(); it != stepped_.end();)
@@ -264,7 +267,7 @@ void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to
             charge_task(t, *task, since, to_ns);  // (the tasks a task awaits carry its time)
         if (stepped) stepped->charged_to = std::max(stepped->charged_to, to_ns);
     }
-    cost_.ns += monotonic_ns() - start;
+    cost_.ns += thread_cpu_ns() - cpu_start;
 }
 
 void AsyncioStacks::charge_task(TracedProcess& t, const AsyncioTask& task, uint64_t from_ns, uint64_t to_ns) {

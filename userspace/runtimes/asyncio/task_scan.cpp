@@ -81,6 +81,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     Impl& s = *impl_;
     if (!s.unusable.empty()) return false;
     const uint64_t start = monotonic_ns();
+    const uint64_t cpu_start = thread_cpu_ns();
     if (!s.registry.find()) return false;
     if (!s.reader) {
         s.reader.emplace(ProcessMemory(s.process.pid), *s.process.layout, *s.layout, resolver,
@@ -175,7 +176,7 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     cost.scans++;
     cost.tasks_seen += tasks_.size();
     cost.most_tasks = std::max<uint64_t>(cost.most_tasks, tasks_.size());
-    const uint64_t spent = monotonic_ns() - start;
+    const uint64_t spent = thread_cpu_ns() - cpu_start;
     cost.ns += spent;
     if (cost.scans == 1) {
         cost.first_ns = spent;
@@ -188,6 +189,7 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
     Impl& s = *impl_;
     if (!address || !s.reader || !s.checked || !tried_tasks_.insert(address).second) return false;
     const uint64_t start = monotonic_ns();
+    const uint64_t cpu_start = thread_cpu_ns();
     TaskSnapshot snapshot;
     auto read = s.reader->read(address, &snapshot);
     if (read) {
@@ -215,14 +217,14 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
         s.graph->put(task);
         keep_awaiters(task);
     }
-    cost.ns += monotonic_ns() - start;
+    cost.ns += thread_cpu_ns() - cpu_start;
     return read.has_value();
 }
 
 const AsyncioTask* TaskScan::awaiter_by_callback(uint64_t callback, TaskScanCost& cost) {
     Impl& s = *impl_;
     if (!callback || !s.awaiters) return nullptr;
-    const uint64_t start = monotonic_ns();
+    const uint64_t cpu_start = thread_cpu_ns();
     const AsyncioTask* found = nullptr;
     for (uint64_t parent : s.awaiters->classify(callback).parents)
         if (auto it = tasks_.find(parent); it != tasks_.end()) {
@@ -230,7 +232,7 @@ const AsyncioTask* TaskScan::awaiter_by_callback(uint64_t callback, TaskScanCost
             cost.by_callback++;
             break;
         }
-    cost.ns += monotonic_ns() - start;
+    cost.ns += thread_cpu_ns() - cpu_start;
     return found;
 }
 
