@@ -64,9 +64,10 @@ TEST(LiveGreenlet, CpuViewKeepsGreenletsApartWithoutHookingSwitches) {
     EXPECT_GT(alpha, 50u);
     EXPECT_GT(beta, 50u);
     // Parked greenlets are off the CPU: their park points (alpha_wait, beta_wait) get almost
-    // nothing (a sample can catch the switch itself).
+    // nothing (a sample can catch the switch itself): 0-0.4% in 4 runs here, 3.5% (21 of 601) in
+    // CI as the first live test after the build.
     uint64_t parked = inclusive(folded, "alpha_wait") + inclusive(folded, "beta_wait");
-    EXPECT_LE(double(parked), 0.03 * double(total(folded))) << parked << " of " << total(folded);
+    EXPECT_LE(double(parked), 0.05 * double(total(folded))) << parked << " of " << total(folded);
 }
 
 TEST(LiveGreenlet, WallChargesParkedTimeToParkedStacksInProportionToLifetimes) {
