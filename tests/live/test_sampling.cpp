@@ -12,8 +12,9 @@ using namespace pyat::test;
 namespace {
 
 // heavy() does 3x the work of light(): the ratio must come out near 3 in every format.
-// Measured on this loaded 2-core VM: 2.19-3.9 (widest when two targets share the two CPUs).
-constexpr double min_ratio = 2.0, max_ratio = 4.3;
+// Measured on this loaded 2-core VM: 2.19-3.9 (widest when two targets share the two CPUs); CI
+// saw 4.36 (257:59) for a 2 s target under the hypervisor's steal.
+constexpr double min_ratio = 2.0, max_ratio = 4.6;
 
 void expect_three_to_one(uint64_t heavy, uint64_t light, const std::string& where) {
     ASSERT_GT(light, 50u) << where;
