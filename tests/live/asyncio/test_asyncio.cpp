@@ -57,6 +57,21 @@ Share with_plumbing(const std::map<std::string, uint64_t>& folded, const Names& 
     return s;
 }
 
+// asyncio_sleep_sites.py: the weight on ...;sleeper_loop;site_X;sleep for site_a, site_b, site_c.
+struct SleepSites {
+    double a = 0, b = 0, c = 0;
+};
+SleepSites wall_at_sleep_sites(const std::map<std::string, uint64_t>& folded) {
+    SleepSites at;
+    for (const auto& [stack, n] : folded) {
+        auto names = function_names(stack);
+        if (consecutive(names, {"sleeper_loop", "site_a", "sleep"}) >= 0) at.a += double(n);
+        if (consecutive(names, {"sleeper_loop", "site_b", "sleep"}) >= 0) at.b += double(n);
+        if (consecutive(names, {"sleeper_loop", "site_c", "sleep"}) >= 0) at.c += double(n);
+    }
+    return at;
+}
+
 }  // namespace
 
 // (a) One task looping `await site_a(); await site_b(); await site_c()`, sleeping 0.1/0.2/0.3 s.
@@ -72,13 +87,7 @@ TEST_P(AsyncioOnEachCPython, WallAtEachSleepSiteIsOneTwoThree) {
     ASSERT_EQ(r.exit_code, 0) << said(r);
     auto folded = read_folded(dir / "p.folded");
     const std::string dump = top_stacks(folded);
-    std::map<std::string, uint64_t> at;
-    for (const auto& [stack, n] : folded) {
-        auto names = function_names(stack);
-        for (const char* site : {"site_a", "site_b", "site_c"})
-            if (consecutive(names, {"sleeper_loop", site, "sleep"}) >= 0) at[site] += n;
-    }
-    const double a = double(at["site_a"]), b = double(at["site_b"]), c = double(at["site_c"]);
+    const auto [a, b, c] = wall_at_sleep_sites(folded);
     ASSERT_GT(a, 0.0) << "no wall time on ...;sleeper_loop;site_a;sleep (asyncio.sleep in tasks.py): the "
                          "suspended task must be charged at its await\n"
                       << dump << said(r);
@@ -109,13 +118,7 @@ TEST_P(AsyncioOnEachCPython, WallAtEachSleepSiteWithStepsEndsAtEachStep) {
     EXPECT_GE(std::stoull(m[1]), uint64_t(0.8 * seconds * 3 / 0.6)) << said(r);
     auto folded = read_folded(dir / "p.folded");
     const std::string dump = top_stacks(folded);
-    std::map<std::string, uint64_t> at;
-    for (const auto& [stack, n] : folded) {
-        auto names = function_names(stack);
-        for (const char* site : {"site_a", "site_b", "site_c"})
-            if (consecutive(names, {"sleeper_loop", site, "sleep"}) >= 0) at[site] += n;
-    }
-    const double a = double(at["site_a"]), b = double(at["site_b"]), c = double(at["site_c"]);
+    const auto [a, b, c] = wall_at_sleep_sites(folded);
     ASSERT_GT(a, 0.0) << dump << said(r);
     EXPECT_NEAR(b / a, 2.0, 0.1) << "site_b/site_a wall: " << b << " / " << a << "\n" << dump;
     EXPECT_NEAR(c / a, 3.0, 0.15) << "site_c/site_a wall: " << c << " / " << a << "\n" << dump;
