@@ -48,25 +48,38 @@ ElfFile::~ElfFile() {
     if (elf_) elf_end(elf_);  // before file_ closes
 }
 
-std::optional<ElfSymbol> ElfFile::find_in(uint32_t section_type, std::string_view name) const {
+namespace {
+// Calls `entry(shdr, data, i)` for every entry of every section of `section_type` (a table with
+// fixed-size entries) until it returns true; true if one did.
+template <typename Entry>
+bool for_each_entry(Elf* elf, uint32_t section_type, Entry entry) {
     Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(elf_, scn))) {
+    while ((scn = elf_nextscn(elf, scn))) {
         GElf_Shdr shdr;
         if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != section_type || shdr.sh_entsize == 0) continue;
         Elf_Data* data = elf_getdata(scn, nullptr);
         if (!data) continue;
-        size_t count = shdr.sh_size / shdr.sh_entsize;
-        for (size_t i = 0; i < count && i <= size_t(INT32_MAX); i++) {
-            GElf_Sym sym;
-            if (!gelf_getsym(data, int(i), &sym) || sym.st_shndx == SHN_UNDEF) continue;
-            int type = GELF_ST_TYPE(sym.st_info);
-            if (type == STT_SECTION || type == STT_FILE) continue;
-            const char* sym_name = elf_strptr(elf_, shdr.sh_link, sym.st_name);
-            if (sym_name && name == sym_name)
-                return ElfSymbol{sym.st_value, sym.st_size, type == STT_TLS};
-        }
+        const size_t count = shdr.sh_size / shdr.sh_entsize;
+        for (size_t i = 0; i < count && i <= size_t(INT32_MAX); i++)
+            if (entry(shdr, data, int(i))) return true;
     }
-    return std::nullopt;
+    return false;
+}
+}  // namespace
+
+std::optional<ElfSymbol> ElfFile::find_in(uint32_t section_type, std::string_view name) const {
+    std::optional<ElfSymbol> found;
+    for_each_entry(elf_, section_type, [&](const GElf_Shdr& shdr, Elf_Data* data, int i) {
+        GElf_Sym sym;
+        if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF) return false;
+        int type = GELF_ST_TYPE(sym.st_info);
+        if (type == STT_SECTION || type == STT_FILE) return false;
+        const char* sym_name = elf_strptr(elf_, shdr.sh_link, sym.st_name);
+        if (!sym_name || name != sym_name) return false;
+        found = ElfSymbol{sym.st_value, sym.st_size, type == STT_TLS};
+        return true;
+    });
+    return found;
 }
 
 std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
@@ -132,19 +145,12 @@ std::map<uint64_t, uint64_t> ElfFile::relative_pointers() const {
     std::map<uint64_t, uint64_t> out;
     GElf_Ehdr ehdr;
     if (!gelf_getehdr(elf_, &ehdr) || ehdr.e_machine != EM_X86_64) return out;
-    Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(elf_, scn))) {
-        GElf_Shdr shdr;
-        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_RELA || shdr.sh_entsize == 0) continue;
-        Elf_Data* data = elf_getdata(scn, nullptr);
-        if (!data) continue;
-        const size_t count = shdr.sh_size / shdr.sh_entsize;
-        for (size_t i = 0; i < count && i <= size_t(INT32_MAX); i++) {
-            GElf_Rela rela;
-            if (gelf_getrela(data, int(i), &rela) && GELF_R_TYPE(rela.r_info) == R_X86_64_RELATIVE)
-                out[rela.r_offset] = uint64_t(rela.r_addend);
-        }
-    }
+    for_each_entry(elf_, SHT_RELA, [&](const GElf_Shdr&, Elf_Data* data, int i) {
+        GElf_Rela rela;
+        if (gelf_getrela(data, i, &rela) && GELF_R_TYPE(rela.r_info) == R_X86_64_RELATIVE)
+            out[rela.r_offset] = uint64_t(rela.r_addend);
+        return false;
+    });
     return out;
 }
 
