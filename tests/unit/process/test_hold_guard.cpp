@@ -1,6 +1,7 @@
 // The hold table and the hold guard with real processes (no BPF): a process playing the tracer
 // holds another (SIGSTOP, or a launched command's gate) and is then killed, stopped or slow.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -32,8 +33,9 @@ pid_t fork_sleeper() {
     pid_t pid = fork();
     if (pid == 0) {
         for (int sig : {SIGINT, SIGTERM, SIGHUP}) signal(sig, SIG_IGN);
-        close(ready[0]);
-        close(ready[1]);  // ready
+        // No inherited descriptor held open (a fake tracer's report pipe: the test reading it
+        // would never see its end).
+        close_range(3, ~0U, 0);  // ready
         for (;;) pause();
     }
     close(ready[1]);
@@ -71,11 +73,15 @@ struct FakeTracer {
         }
         close(report);
     }
-    // The next number it reported (-1 at end of file).
+    // The next number it reported (-1 at end of file, -2 when nothing came for 30 s: a test
+    // fails, it never hangs).
     long next() {
         std::string line;
         char c;
-        while (read(report, &c, 1) == 1) {
+        for (;;) {
+            pollfd readable{report, POLLIN, 0};
+            if (poll(&readable, 1, 30'000) != 1) return -2;
+            if (read(report, &c, 1) != 1) break;
             if (c == '\n') return std::stol(line);
             line += c;
         }
@@ -102,16 +108,18 @@ void say(int fd, long value) {
 // sleeper's and the guard's PIDs, then waits; with `then_let_go` it lets go itself on SIGUSR1
 // and reports whether it was first (1) or the guard was (0).
 void hold_a_sleeper(HoldTable& holds, int report, HoldBound bound) {
+    // SIGUSR1 blocked before anything is reported: a test that stops this process right after
+    // the reports and sends SIGUSR1 with SIGCONT must not find its default action (death).
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, nullptr);
     HoldGuard guard(holds, HoldGuardConfig{});
     pid_t target = fork_sleeper();
     HoldRecord& r = holds.hold(HoldKind::stopped, target, -1, bound);
     kill(target, SIGSTOP);
     say(report, target);
     say(report, guard.pid());
-    sigset_t usr1;
-    sigemptyset(&usr1);
-    sigaddset(&usr1, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &usr1, nullptr);
     int sig = 0;
     sigwait(&usr1, &sig);
     const bool first = holds.let_go(r);
