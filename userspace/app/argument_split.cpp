@@ -25,6 +25,14 @@ constexpr Flag flags[] = {
     {0, "--asyncio-steps", false},
 };
 
+constexpr std::string_view subcommands[] = {"record", "dump", "top"};
+
+bool is_subcommand(std::string_view word) {
+    for (auto name : subcommands)
+        if (name == word) return true;
+    return false;
+}
+
 const Flag* find_long(std::string_view name) {
     for (const auto& f : flags)
         if (f.long_name == name) return &f;
@@ -62,7 +70,12 @@ SplitArguments split_arguments(int argc, const char* const* argv) {
             s.ours.push_back(fmt::format("{}={}", f.long_name, *value));
         }
     };
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (argc > 1 && argv[1] && is_subcommand(argv[1])) {
+        s.subcommand = argv[1];
+        first = 2;
+    }
+    for (int i = first; i < argc; i++) {
         std::string_view arg = argv[i] ? argv[i] : "";
         auto next_value = [&]() -> std::optional<std::string> {
             if (i + 1 < argc && argv[i + 1]) return std::string(argv[++i]);
@@ -77,6 +90,12 @@ SplitArguments split_arguments(int argc, const char* const* argv) {
             if (arg.empty() || arg == "-") {
                 fail(fmt::format("unexpected argument '{}'", arg));
                 continue;
+            }
+            if (is_subcommand(arg)) {  // "pyasynctrace --hz 10 top": a word out of place, not a program
+                fail(fmt::format("'{0}' names a subcommand and goes first (pyasynctrace {0} ...); to launch a "
+                                 "program called {0}, put -- before it",
+                                 arg));
+                break;
             }
             for (int j = i; j < argc; j++) s.command.emplace_back(argv[j] ? argv[j] : "");
             break;

@@ -49,6 +49,10 @@ std::optional<T> parse_integer(const std::string& text) {
 
 CliResult parse_command_line(int argc, const char* const* argv) {
     SplitArguments split = split_arguments(argc, argv);
+    if (split.subcommand != "record")  // the words are taken, so that they never launch a program
+        return error(fmt::format("'pyasynctrace {0}' is not in this version yet (the word is reserved: it never "
+                                 "launches a program called {0}; 'pyasynctrace -- {0}' does)",
+                                 split.subcommand));
     if (split.help) return {std::nullopt, 0, help_text()};
     if (split.error) return error(*split.error + " (see --help)");
 

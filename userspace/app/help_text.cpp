@@ -33,7 +33,9 @@ const char* const synopsis =
     "                                           code (\"--\" may be left out when CMD does not\n"
     "                                           start with \"-\")\n"
     "  pyasynctrace [OPTIONS]                   every CPython process on the host, including ones\n"
-    "                                           that start during the run\n";
+    "                                           that start during the run\n"
+    "  (\"pyasynctrace record ...\" is the same; \"record\", \"dump\" and \"top\" as the first word\n"
+    "  name subcommands, never a program to launch: \"-- top\" launches top)\n";
 
 const char* const description =
     "pyasynctrace samples the Python stacks of running CPython 3.8-3.14 processes with BPF:\n"

@@ -1,4 +1,5 @@
 // The command line: every flag, every rule, one-line errors and help.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -234,6 +235,30 @@ TEST(CommandLine, UnknownOptionsAreOneLineErrors) {
     EXPECT_TRUE(contains(bad({"-"}), "unexpected argument '-'"));
     EXPECT_TRUE(contains(bad({""}), "unexpected argument ''"));
     EXPECT_TRUE(contains(bad({"--bogus"}), "(see --help)"));
+}
+
+// record, dump and top are words, never programs to launch ("pyasynctrace top -p PID" once ran the
+// system top under the tracer and wrote an empty profile); "-- top" still launches top.
+TEST(CommandLine, SubcommandWordsNeverLaunchAProgram) {
+    Options record = ok({"record", "-p", "42", "--hz", "10"});
+    EXPECT_EQ(record.mode, TargetMode::attach_pid);
+    EXPECT_EQ(record.pid, 42);
+    EXPECT_EQ(record.hz, 10u);
+    EXPECT_EQ(ok({"record", "--", "python3", "app.py"}).command, (std::vector<std::string>{"python3", "app.py"}));
+    EXPECT_EQ(ok({"record"}).mode, TargetMode::all_processes);
+    for (const char* word : {"dump", "top"}) {
+        std::string message = bad({word, "-p", "42"});
+        EXPECT_TRUE(contains(message, fmt::format("'pyasynctrace {}' is not in this version yet", word))) << message;
+        EXPECT_TRUE(contains(bad({word, "--help"}), "reserved"));
+        EXPECT_TRUE(contains(bad({"--hz", "10", word}), "names a subcommand and goes first")) << word;
+        Options launched = ok({"--", word, "-b"});
+        EXPECT_EQ(launched.mode, TargetMode::launch);
+        EXPECT_EQ(launched.command, (std::vector<std::string>{word, "-b"}));
+    }
+    EXPECT_TRUE(contains(bad({"-p", "42", "record"}), "names a subcommand"));
+    Options program = ok({"python3", "top"});  // a program's own arguments are its own
+    EXPECT_EQ(program.command, (std::vector<std::string>{"python3", "top"}));
+    EXPECT_TRUE(contains(parse({"--help"}).message, "\"record\", \"dump\" and \"top\""));
 }
 
 TEST(CommandLine, Version) {
