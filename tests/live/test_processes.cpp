@@ -72,8 +72,11 @@ private:
     Times start_;
 };
 
-// Every child within 10% of what its CPU time is due at `hz` (0.3 s children included: they live
-// less than any periodic rescan would notice), plus the steal share above.
+// Every child gets at least 80% of what its CPU time is due at `hz` and at most 110% plus the
+// steal share above (0.3 s children included: they live less than any periodic rescan would
+// notice, and one found 100 ms late would get under 70%). The floor is from measurements: on a
+// quiet machine 0.96-1.03 of due; with three CPU hogs beside it 0.90-1.03 (the cpu-clock timer is
+// per CPU, and a preempted child's share of its expiries wobbles with the scheduler); CI saw 0.87.
 void expect_children_sampled(const std::map<int, double>& children, const std::map<int, uint64_t>& samples,
                              double steal) {
     ASSERT_EQ(children.size(), 4u);
@@ -81,7 +84,7 @@ void expect_children_sampled(const std::map<int, double>& children, const std::m
         double due = cpu * hz;
         auto it = samples.find(pid);
         uint64_t got = it == samples.end() ? 0 : it->second;
-        EXPECT_GE(double(got), 0.90 * due) << "child " << pid << " used " << cpu << " s of CPU";
+        EXPECT_GE(double(got), 0.80 * due) << "child " << pid << " used " << cpu << " s of CPU";
         EXPECT_LE(double(got), (1.10 + steal) * due)
             << "child " << pid << " used " << cpu << " s of CPU; steal was " << steal << " of the machine's time";
     }
