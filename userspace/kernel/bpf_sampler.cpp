@@ -89,6 +89,7 @@ BpfSampler::BpfSampler(const SamplerConfig& config, EventHandler handler) : hand
     skel_.reset(pysample_bpf__open());
     if (!skel_) throw Error(fmt::format("cannot open the BPF programs: {}", libbpf_reason(-errno)));
     skel_->rodata->report_exec = config.report_exec ? 1 : 0;
+    skel_->rodata->wake_on_task_samples = config.wake_on_task_samples ? 1 : 0;
     skel_->rodata->block_threshold_ns = config.block_threshold_ns;
     skel_->rodata->sample_hz = config.hz;
     skel_->rodata->walk_every_park = config.walk_every_park ? 1 : 0;

@@ -32,6 +32,10 @@ struct SamplerConfig {
     unsigned hz = 99;
     bool off_cpu = false;       // --clock wall
     bool report_exec = false;   // emit EVENT_EXEC for every exec on the host (discovery)
+    // --clock cpu: a sample in an asyncio task wakes the reader, which reads that task alone while
+    // it likely still lives (in --clock wall the scans charge waits, and scans timed by samples
+    // would see the loop when it runs, not at random).
+    bool wake_on_task_samples = false;
     bool walk_every_park = false;  // greenlet: every parked stack (--group-by greenlet), not sampled
     uint64_t block_threshold_ns = 0;  // > 0: report Twisted threads busy this long between polls
     // Programs loaded only when a runtime asks (on_demand_programs in bpf_sampler.cpp), e.g.

@@ -180,7 +180,7 @@ void AsyncioRuntime::summarize_costs(const RunEnd& end, std::vector<std::string>
     // The first scan reads every task; the later ones only what changed, within their budget.
     const uint64_t later_ns = cost_.ns - std::min(cost_.ns, cost_.first_ns);
     const std::string between =
-        cost_.adopted ? fmt::format(" and {} new tasks read alone between them", cost_.adopted) : std::string();
+        cost_.adopted ? fmt::format(" and {} sampled tasks read alone between them", cost_.adopted) : std::string();
     const std::string by_callback =
         cost_.by_callback ? fmt::format("; {} samples of tasks gone or done before they were read put under the awaiter "
                                         "their callback named",

@@ -17,11 +17,27 @@ constexpr size_t max_slice_samples = 4096;  // per thread, for the blocking repo
 constexpr const char* loop_frame = "[asyncio event loop]";
 constexpr const char* ready_frame = "[ready: waiting for the loop]";
 // The scans' budget: at most this share of one CPU (a scan's own measured time sets the pause
-// after it). (1% in --clock cpu named too few tasks: 0.94 of an aiohttp service's handler samples
-// under their request task, of 200 short-lived gather children under their parent; 0.95 asked.
-// On a 2-core host that a service and its load generator fill, the tracer's CPU is what the
-// service loses: bench/asyncio_throughput.sh.)
-constexpr double scan_cpu_budget = 0.05;
+// after it). On a 2-core host that a service and its load generator fill, the tracer's CPU is what
+// the service loses: bench/asyncio_throughput.sh. In --clock wall the scans are what charges each
+// waiting task, and they must come often next to the tasks' turnover: an aiohttp service's 20 ms
+// backend waits (a new task per request, 25 tasks, 0.5-0.8 ms a scan) weighed 0.88-0.945 of their
+// time with 5% (a scan every 16-20 ms), 0.98-0.99 with 10% (every 10 ms, the floor), for 1% more
+// of a CPU; beyond a scan's first ms the budget is 5% (many tasks: the turnover of each counts
+// less, and 10% of a CPU would be too dear). (1% named too few tasks: 0.94 of that service's handler samples under their request
+// task; 0.95 asked.) In --clock cpu a sample's own task is read alone when no read since the
+// sample saw it (TaskScan::adopt), so the scans only find parents started since: 5% there cost
+// that service 4% of a core for 100 scans a second that named nothing new.
+constexpr double wall_scan_budget = 0.10;  // for a scan's first ms: every 10 ms while they are short
+constexpr double wall_scan_budget_beyond = 0.05;  // for the rest (10,000 tasks: 120 ms a scan)
+constexpr uint64_t wall_short_scan_ns = 1'000'000;
+constexpr double cpu_scan_budget = 0.01;
+
+// The pause a scan that took `spent_ns` buys under the budget of `clock`.
+uint64_t scan_pause_ns(Clock clock, uint64_t spent_ns) {
+    if (clock != Clock::wall) return uint64_t(double(spent_ns) / cpu_scan_budget);
+    const uint64_t short_part = std::min(spent_ns, wall_short_scan_ns);
+    return uint64_t(double(short_part) / wall_scan_budget + double(spent_ns - short_part) / wall_scan_budget_beyond);
+}
 constexpr uint64_t min_scan_period_ns = 10'000'000;     // 10 ms
 // 10 s: the budget decides, up to that (with 2 s, 10,000 tasks' 120 ms scans took 6% of a CPU).
 constexpr uint64_t max_scan_period_ns = 10'000'000'000;
@@ -73,10 +89,16 @@ const AsyncioTask* AsyncioStacks::running_task(TracedProcess& t, const py_sample
     const uint64_t when = sample.hdr.ktime_ns;
     auto lookup = [&] { return scan_->running_task(sample.hdr.task, frame, code, when); };
     const AsyncioTask* task = lookup();
-    // A task started since the last scan: read it alone now (read after the sample, as a scan
-    // would be), its parents being known; with the budget's leave a scan checks the rest.
-    bool read_since = !task && scan_->adopt(sample.hdr.task, cost_) && (task = lookup());
-    if (!read_since && (!scan_->scanned_after(when) || !task) && !scan_->tried_frame(frame) &&
+    // What the kernel names was read after the sample: it is what ran (its memory may since hold
+    // another task with the same coroutine, as per-request tasks do).
+    auto fresh = [&] { return task && scan_->read_after(sample.hdr.task ? sample.hdr.task : task->address, when); };
+    // A task started since the last scan (or, in --clock cpu, read before the sample): read it
+    // alone now (after the sample, as a scan would be), its parents being known; with the
+    // budget's leave a scan checks the rest. (In --clock wall the scans charge the waits they
+    // read: a task read anew in between would move its wait before the scan that charges it.)
+    const bool refresh = t.config.clock == Clock::cpu;
+    if (!fresh() && (!task || refresh) && scan_->adopt(sample.hdr.task, when, cost_)) task = lookup();
+    if (!fresh() && !scan_->tried_frame(frame) &&
         scan_now(t, monotonic_ns()))  // a task started since (or a plain callback, which no scan names)
         task = lookup();
     cached_ = {&sample, sample.hdr.ktime_ns, sample.hdr.tid, task ? task->address : 0};
@@ -99,7 +121,7 @@ bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
     last_charge_ns_ = now_ns;
     // The next scan no sooner than the time this one took allows within the budget.
     uint64_t spent = cost_.ns - spent_before;
-    next_allowed_scan_ns_ = now_ns + std::min<uint64_t>(uint64_t(double(spent) / scan_cpu_budget), max_scan_period_ns);
+    next_allowed_scan_ns_ = now_ns + std::min<uint64_t>(scan_pause_ns(t.config.clock, spent), max_scan_period_ns);
     next_scan_ns_ = std::max(next_allowed_scan_ns_, now_ns + min_scan_period_ns);
     return true;
 }
@@ -272,8 +294,6 @@ void AsyncioStacks::charge_waits(TracedProcess& t, uint64_t from_ns, uint64_t to
 
 void AsyncioStacks::charge_task(TracedProcess& t, const AsyncioTask& task, uint64_t from_ns, uint64_t to_ns) {
     if (from_ns >= to_ns) return;
-    uint64_t weight = t.ticks(to_ns - from_ns, scan_->remainder(task));
-    if (!weight) return;
     // Its stack as charged last time, while neither it nor its awaiters were read anew.
     std::vector<const AsyncioTask*> awaiters = scan_->awaiters(task);
     uint64_t key = 0;
@@ -287,8 +307,9 @@ void AsyncioStacks::charge_task(TracedProcess& t, const AsyncioTask& task, uint6
         append_await_frames(t, task, c.stack);
         if (!task.fut_waiter) c.stack.push_back({t.profile.intern({ready_frame, "", 0}), 0});
         c.group = t.config.group_by == GroupBy::task ? std::optional<uint32_t>(task_group(t, task)) : std::nullopt;
+        c.remainder = &wait_remainders_[{c.group.value_or(UINT32_MAX), c.stack}];
     }
-    t.add(c.group, c.stack, weight);
+    if (uint64_t weight = t.ticks(to_ns - from_ns, *c.remainder)) t.add(c.group, c.stack, weight);
 }
 
 std::optional<int> AsyncioStacks::poll(TracedProcess& t, uint64_t now_ns) {

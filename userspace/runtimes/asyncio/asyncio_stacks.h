@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,10 +92,16 @@ private:
     };
     std::unordered_map<uint32_t, std::deque<RecentSample>> recent_samples_;
     // --clock wall: each task's stack as last charged (rebuilt when it or its awaiters are read anew).
+    // Per (group, stack) charged with waits: ns*hz not yet a whole sample. Kept by where it is
+    // charged, not by task: a per-request task lives a few charges, and what each leaves short of
+    // a sample (half of one on average) adds up on the stack such tasks share instead of being
+    // dropped with the task.
+    std::map<std::pair<uint32_t, Stack>, uint64_t> wait_remainders_;
     struct Charged {
         uint64_t serial = 0, awaiters = 0;
         Stack stack;
         std::optional<uint32_t> group;
+        uint64_t* remainder = nullptr;  // in wait_remainders_ (its nodes never move)
     };
     std::unordered_map<uint64_t, Charged> charged_;
     // --asyncio-steps: per task, its wait charged up to `charged_to` (its last step, or a scan since),

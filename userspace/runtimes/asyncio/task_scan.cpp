@@ -167,10 +167,9 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     for (auto it = pending_awaiters_.begin(); it != pending_awaiters_.end();)
         it = tasks_.count(it->first) ? std::next(it) : pending_awaiters_.erase(it);
     for (auto& [address, task] : tasks_) keep_awaiters(task);
-    for (auto it = remainders_.begin(); it != remainders_.end();)
-        it = tasks_.count(it->first) ? std::next(it) : remainders_.erase(it);
     tried_frames_.clear();
     tried_tasks_.clear();
+    adopted_at_.clear();
 
     last_scan_start_ns_ = start;
     cost.scans++;
@@ -185,10 +184,19 @@ bool TaskScan::scan(CodeResolver& resolver, TaskScanCost& cost) {
     return true;
 }
 
-bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
+bool TaskScan::read_after(uint64_t address, uint64_t ns) const {
+    if (scanned_after(ns)) return true;
+    auto it = adopted_at_.find(address);
+    return it != adopted_at_.end() && it->second >= ns;
+}
+
+bool TaskScan::adopt(uint64_t address, uint64_t sampled_ns, TaskScanCost& cost) {
     Impl& s = *impl_;
-    if (!address || !s.reader || !s.checked || !tried_tasks_.insert(address).second) return false;
+    if (!address || !s.reader || !s.checked) return false;
     const uint64_t start = monotonic_ns();
+    auto [tried, first] = tried_tasks_.try_emplace(address, start);
+    if (!first && tried->second >= sampled_ns) return false;
+    tried->second = start;
     const uint64_t cpu_start = thread_cpu_ns();
     TaskSnapshot snapshot;
     auto read = s.reader->read(address, &snapshot);
@@ -204,14 +212,21 @@ bool TaskScan::adopt(uint64_t address, TaskScanCost& cost) {
         } else {  // a task the last scan saw at this address
             if (follow_on(task, *read, start)) {
                 flush_buried();
-                remainders_.erase(address);
                 pending_awaiters_.erase(address);  // the one before's: a finished task keeps its own
+            } else if (read->await_frames.empty() && !task.await_frames.empty()) {
+                // The same task, read as it runs (the sample was in it): what the scan read of it
+                // suspended stays, for the samples of the tasks it awaits (it awaits there again,
+                // or a scan reads it anew). The read proved it is what the sample ran.
+                adopted_at_[address] = start;
+                cost.ns += thread_cpu_ns() - cpu_start;
+                return true;
             } else {
                 read->found_ns = task.found_ns;  // the same task: charged since it was first found
             }
             if (auto f = by_frame_.find(task.coro_frame); f != by_frame_.end() && f->second == &task) by_frame_.erase(f);
         }
         task = std::move(*read);
+        adopted_at_[address] = start;
         s.snapshots[address] = snapshot;
         if (task.coro_frame) by_frame_[task.coro_frame] = &task;
         s.graph->put(task);

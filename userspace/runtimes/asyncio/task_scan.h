@@ -26,7 +26,7 @@ struct TaskScanCost {
     uint64_t most_tasks = 0;   // the most tasks one scan saw
     uint64_t first_ns = 0;     // the first scan's time (it reads every task anew)
     uint64_t first_tasks = 0;  // how many tasks it read
-    uint64_t adopted = 0;      // tasks read one by one between scans (TaskScan::adopt)
+    uint64_t adopted = 0;      // sampled tasks read one by one between scans (TaskScan::adopt)
     uint64_t by_callback = 0;  // samples of tasks gone or done before they were read, put under
                                // the awaiter their callback named
     uint64_t steps = 0;         // --asyncio-steps: task steps reported
@@ -47,12 +47,16 @@ public:
     bool scanned_after(uint64_t ns) const { return last_scan_start_ns_ && last_scan_start_ns_ >= ns; }
     // Whether `frame` was looked up without a task since the last scan (remembers it if not).
     bool tried_frame(uint64_t frame);
-    // Reads the one task at `address` (a sample's running task that the last scan did not see
-    // there: started since, perhaps where an ended one was) into the last scan, linked to the
-    // tasks of that scan awaiting it; one it replaces is kept as gone. Far cheaper than a scan,
-    // so a short-lived task keeps its parents when the budget holds the next scan back. False
-    // when it is not a readable task, or was tried since the last scan.
-    bool adopt(uint64_t address, TaskScanCost& cost);
+    // Reads the one task at `address` (a sample's running task, taken at `sampled_ns`, that no
+    // read since then saw there: started since, perhaps where an ended one was, or last read
+    // before the sample) into the last scan, linked to the tasks of that scan awaiting it; one it
+    // replaces is kept as gone. Far cheaper than a scan (one task, not all), so a short-lived task
+    // keeps its parents and a known one its name when the budget holds the next scan back. False
+    // when it is not a readable task, or was tried at or after `sampled_ns`.
+    bool adopt(uint64_t address, uint64_t sampled_ns, TaskScanCost& cost);
+    // Whether the task at `address` was read (by a scan or alone) at or after `ns`: what is known
+    // of it held then.
+    bool read_after(uint64_t address, uint64_t ns) const;
 
     // The task a stack walk at `sampled_ns` met running `code` at coroutine frame `frame` (the
     // kernel's `address` for it, 0: unknown): one of the last scan seen there running that code,
@@ -71,8 +75,6 @@ public:
     bool awaits_tasks(const AsyncioTask& task) const;
     // Whether `task` was running (a loop's current task) at the scan.
     bool running(const AsyncioTask& task) const { return running_.count(task.address) != 0; }
-    // Per task: ns*hz of wall time not yet a whole sample.
-    uint64_t& remainder(const AsyncioTask& task) { return remainders_[task.address]; }
 
 private:
     // Keeps `task` (ended, or replaced by another at its address) for samples taken before it went.
@@ -95,8 +97,9 @@ private:
     std::unordered_set<uint64_t> running_;
     std::unordered_set<uint64_t> waiting_on_tasks_;  // tasks some other task of the scan names as parent
     std::unordered_set<uint64_t> tried_frames_;
-    std::unordered_set<uint64_t> tried_tasks_;  // adopt()ed or tried since the last scan
-    std::unordered_map<uint64_t, uint64_t> remainders_;
+    // Since the last scan: when adopt() last tried each address, and when it last read a task there.
+    std::unordered_map<uint64_t, uint64_t> tried_tasks_;
+    std::unordered_map<uint64_t, uint64_t> adopted_at_;
     // Tasks gone from the registries (by their coroutine frame), with their awaiters as last seen.
     struct Gone {
         AsyncioTask task;
