@@ -18,19 +18,24 @@ constexpr const char* loop_frame = "[asyncio event loop]";
 constexpr const char* ready_frame = "[ready: waiting for the loop]";
 // The scans' budget: at most this share of one CPU (a scan's own measured time sets the pause
 // after it). On a 2-core host that a service and its load generator fill, the tracer's CPU is what
-// the service loses: bench/asyncio_throughput.sh. In --clock wall the scans are what charges each
-// waiting task, and they must come often next to the tasks' turnover: an aiohttp service's 20 ms
-// backend waits (a new task per request, 25 tasks, 0.5-0.8 ms a scan) weighed 0.88-0.945 of their
-// time with 5% (a scan every 16-20 ms), 0.98-0.99 with 10% (every 10 ms, the floor), for 1% more
-// of a CPU; beyond a scan's first ms the budget is 5% (many tasks: the turnover of each counts
-// less, and 10% of a CPU would be too dear). (1% named too few tasks: 0.94 of that service's handler samples under their request
-// task; 0.95 asked.) In --clock cpu a sample's own task is read alone when no read since the
-// sample saw it (TaskScan::adopt), so the scans only find parents started since: 5% there cost
-// that service 4% of a core for 100 scans a second that named nothing new.
+// the service loses: bench/asyncio_throughput.sh.
+// - --clock wall: the scans are what charges each waiting task, so they must come often next to
+//   the tasks' turnover. An aiohttp service's 20 ms backend waits (a new task per request, 25
+//   tasks, 0.5-0.8 ms a scan) weighed 0.88-0.945 of their time at 5% (a scan every 16-20 ms) and
+//   0.98-0.99 at 10% (every 10 ms, the floor), for 1% more of a CPU. Beyond a scan's first ms the
+//   budget is 5%: with many tasks each one's turnover counts for less, and 10% would be too dear.
+// - --clock cpu: a sample's own task is read alone when no read since the sample saw it
+//   (TaskScan::adopt; the kernel wakes the reader for such samples), so the scans only find the
+//   parents started since: 1% (5% cost that service 4% of a core for 100 scans a second that
+//   named nothing new; before samples read their own task, 1% put only 0.94 of its handler
+//   samples under their request task, 0.95 asked).
 constexpr double wall_scan_budget = 0.10;  // for a scan's first ms: every 10 ms while they are short
 constexpr double wall_scan_budget_beyond = 0.05;  // for the rest (10,000 tasks: 120 ms a scan)
 constexpr uint64_t wall_short_scan_ns = 1'000'000;
 constexpr double cpu_scan_budget = 0.01;
+constexpr uint64_t min_scan_period_ns = 10'000'000;     // 10 ms
+// 10 s: the budget decides, up to that (with 2 s, 10,000 tasks' 120 ms scans took 6% of a CPU).
+constexpr uint64_t max_scan_period_ns = 10'000'000'000;
 
 // The pause a scan that took `spent_ns` buys under the budget of `clock`.
 uint64_t scan_pause_ns(Clock clock, uint64_t spent_ns) {
@@ -38,9 +43,6 @@ uint64_t scan_pause_ns(Clock clock, uint64_t spent_ns) {
     const uint64_t short_part = std::min(spent_ns, wall_short_scan_ns);
     return uint64_t(double(short_part) / wall_scan_budget + double(spent_ns - short_part) / wall_scan_budget_beyond);
 }
-constexpr uint64_t min_scan_period_ns = 10'000'000;     // 10 ms
-// 10 s: the budget decides, up to that (with 2 s, 10,000 tasks' 120 ms scans took 6% of a CPU).
-constexpr uint64_t max_scan_period_ns = 10'000'000'000;
 
 // The last component of a qualified name: what the code object names itself (co_name).
 std::string_view code_name(std::string_view qualified) {
