@@ -55,7 +55,6 @@ SamplerConfig sampler_config(const Options& options, const RuntimeSet& runtimes,
     config.hz = options.hz;
     config.off_cpu = options.clock == Clock::wall;
     config.report_exec = discovery;
-    config.wake_on_task_samples = options.clock == Clock::cpu;
     config.block_threshold_ns = uint64_t(threshold_ms) * 1'000'000ULL;
     config.follow_forks = options.mode != TargetMode::attach_pid || options.subprocesses;
     config.kernel_hold_map_fd = kernel_hold_map_fd;

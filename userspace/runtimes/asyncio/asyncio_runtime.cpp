@@ -65,6 +65,7 @@ std::vector<std::string_view> AsyncioRuntime::kernel_names() const {
 }
 
 void AsyncioRuntime::configure(const Options& options, SamplerConfig& config) const {
+    config.wake_on_task_samples = options.clock == Clock::cpu;
     if (options.asyncio_steps)
         for (const char* program : step_programs) config.on_demand.emplace(program);
 }
