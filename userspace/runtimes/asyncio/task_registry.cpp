@@ -29,10 +29,11 @@ std::vector<uint64_t> set_keys(const ProcessMemory& memory, const AsyncioLayout&
 
 std::vector<uint64_t> weakref_referents(const ProcessMemory& memory, const AsyncioLayout& l,
                                         const std::vector<uint64_t>& weakrefs) {
-    std::vector<uint64_t> out;
-    out.reserve(weakrefs.size());
-    for (uint64_t ref : weakrefs)
-        if (uint64_t object = memory.read_value<uint64_t>(ref + l.weakref_object).value_or(0)) out.push_back(object);
+    std::vector<uint64_t> fields;
+    fields.reserve(weakrefs.size());
+    for (uint64_t ref : weakrefs) fields.push_back(ref + l.weakref_object);
+    std::vector<uint64_t> out = memory.read_words(fields);
+    std::erase(out, 0);  // dead references (None's address is no task either: the scan checks each)
     return out;
 }
 
