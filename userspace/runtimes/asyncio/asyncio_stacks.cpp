@@ -16,22 +16,21 @@ namespace {
 constexpr size_t max_slice_samples = 4096;  // per thread, for the blocking report
 constexpr const char* loop_frame = "[asyncio event loop]";
 constexpr const char* ready_frame = "[ready: waiting for the loop]";
-// The scans' budget: at most this share of one CPU (a scan's own measured time sets the pause
-// after it). On a 2-core host that a service and its load generator fill, the tracer's CPU is what
-// the service loses: bench/asyncio_throughput.sh.
-// - --clock wall: the scans are what charges each waiting task, so they must come often next to
-//   the tasks' turnover. An aiohttp service's 20 ms backend waits (a new task per request, 25
-//   tasks, 0.5-0.8 ms a scan) weighed 0.88-0.945 of their time at 5% (a scan every 16-20 ms) and
-//   0.98-0.99 at 10% (every 10 ms, the floor), for 1% more of a CPU. Beyond a scan's first ms the
-//   budget is 5%: with many tasks each one's turnover counts for less, and 10% would be too dear.
+// The scans' budget: at most this share of one CPU (the scans' typical time sets the pause after
+// each: AsyncioStacks::scan_now). On a 2-core host that a service and its load generator fill,
+// the tracer's CPU is what the service loses: bench/asyncio_throughput.sh.
+// - --clock wall: the scans are what charges each waiting task (a wait is given to the scan
+//   nearest each moment of it, which is unbiased while the scans' times owe nothing to what the
+//   tasks do). An aiohttp service's 20 ms backend waits (a new task per request, 25 tasks,
+//   0.5-0.8 ms a scan) weighed 0.99-1.03 of their time at 3% (a scan every 25-35 ms) over five
+//   5 s runs, 0.91-0.99 at 2%. (At a fixed period paced by each scan's own time, 5% had given
+//   0.88-0.945: the two biases scan_now() now avoids.)
 // - --clock cpu: a sample's own task is read alone when no read since the sample saw it
 //   (TaskScan::adopt; the kernel wakes the reader for such samples), so the scans only find the
 //   parents started since: 1% (5% cost that service 4% of a core for 100 scans a second that
 //   named nothing new; before samples read their own task, 1% put only 0.94 of its handler
 //   samples under their request task, 0.95 asked).
-constexpr double wall_scan_budget = 0.10;  // for a scan's first ms: every 10 ms while they are short
-constexpr double wall_scan_budget_beyond = 0.05;  // for the rest (10,000 tasks: 120 ms a scan)
-constexpr uint64_t wall_short_scan_ns = 1'000'000;
+constexpr double wall_scan_budget = 0.03;
 constexpr double cpu_scan_budget = 0.01;
 constexpr uint64_t min_scan_period_ns = 10'000'000;     // 10 ms
 // 10 s: the budget decides, up to that (with 2 s, 10,000 tasks' 120 ms scans took 6% of a CPU).
@@ -39,9 +38,7 @@ constexpr uint64_t max_scan_period_ns = 10'000'000'000;
 
 // The pause a scan that took `spent_ns` buys under the budget of `clock`.
 uint64_t scan_pause_ns(Clock clock, uint64_t spent_ns) {
-    if (clock != Clock::wall) return uint64_t(double(spent_ns) / cpu_scan_budget);
-    const uint64_t short_part = std::min(spent_ns, wall_short_scan_ns);
-    return uint64_t(double(short_part) / wall_scan_budget + double(spent_ns - short_part) / wall_scan_budget_beyond);
+    return uint64_t(double(spent_ns) / (clock == Clock::wall ? wall_scan_budget : cpu_scan_budget));
 }
 
 // The last component of a qualified name: what the code object names itself (co_name).
@@ -121,10 +118,24 @@ bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
     scan_->scan(t.resolver, cost_);
     if (charge) charge_waits(t, mid, now_ns);
     last_charge_ns_ = now_ns;
-    // The next scan no sooner than the time this one took allows within the budget.
-    uint64_t spent = cost_.ns - spent_before;
-    next_allowed_scan_ns_ = now_ns + std::min<uint64_t>(scan_pause_ns(t.config.clock, spent), max_scan_period_ns);
-    next_scan_ns_ = std::max(next_allowed_scan_ns_, now_ns + min_scan_period_ns);
+    // The next scan no sooner than the scans' typical time allows within the budget: not this
+    // one's own, which grows with the tasks that moved and so with the waits it read (a longer
+    // pause after a scan that saw more of them gave them more than their time: 1.02-1.11 of
+    // the backend waits over five 5 s runs at a 3% budget). This one's counts when it costs far
+    // more than the typical (tasks by thousands now), and then weighs in the typical.
+    // (--clock cpu charges nothing at a scan: each pause is its own scan's.)
+    const bool wall = t.config.clock == Clock::wall;
+    const uint64_t spent = cost_.ns - spent_before;
+    const double basis = wall && typical_scan_ns_ ? std::max(typical_scan_ns_, double(spent) / 4) : double(spent);
+    typical_scan_ns_ = typical_scan_ns_ ? typical_scan_ns_ + (double(spent) - typical_scan_ns_) / 8 : double(spent);
+    // Each pause drawn from half to one and a half of it (the same on average): scans at a fixed
+    // period alias with a service's own (wrk's 8 connections, each a 22 ms request after the
+    // other), so a whole run sees the waits at the same phase. At a 2% budget, 37 ms apart, the
+    // backend waits weighed 0.74-0.87 of their time over 4 runs at a fixed period, 0.95-1.04 drawn.
+    const double draw = wall ? std::uniform_real_distribution<double>(0.5, 1.5)(pause_draws_) : 1.0;
+    const uint64_t pause = std::min<uint64_t>(scan_pause_ns(t.config.clock, uint64_t(basis)), max_scan_period_ns);
+    next_allowed_scan_ns_ = now_ns + uint64_t(double(pause) * draw);
+    next_scan_ns_ = now_ns + uint64_t(double(std::max(pause, min_scan_period_ns)) * draw);
     return true;
 }
 

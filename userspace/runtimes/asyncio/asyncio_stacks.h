@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -84,6 +85,8 @@ private:
     uint64_t last_charge_ns_ = 0;        // the waits are charged up to here
     uint64_t next_scan_ns_ = 0;          // the next periodic scan
     uint64_t next_allowed_scan_ns_ = 0;  // no scan before (the budget)
+    double typical_scan_ns_ = 0;         // the scans' recent time (a moving average)
+    std::minstd_rand pause_draws_{std::random_device{}()};  // how long each pause between scans is
     // Blocking report: recent CPU samples per loop thread (when, stack, the task running: its label).
     struct RecentSample {
         uint64_t ktime_ns;
