@@ -419,8 +419,8 @@ TEST_P(AsyncioOnEachCPython, TenThousandSuspendedTasksEachWeighTheirLifetime) {
     EXPECT_GE(std::stoul(m[2]), 10'000u);
     EXPECT_LE(std::stod(m[3]) / std::stod(m[2]), 0.2) << "ms per task in the first scan\n" << said(r);
     // (The budget is 3% in --clock wall; 5% is the bound this asks.) The budget paces each scan by
-    // the scans before it: the last one's pause reaches past the end,
-    // so the run holds 5% plus up to one later scan (CI, noisy: 6.06% at 121 ms a scan).
+    // the scans before it: the last one's pause reaches past the end, so the run holds 5% plus up
+    // to one later scan (CI, noisy: 6.06% at 121 ms a scan).
     const double one_scan_ms = scans > 1 ? later_ms / (scans - 1) : 0;
     EXPECT_LE(std::stod(m[5]), 5.0 + 100.0 * one_scan_ms / (seconds * 1000) + 0.3)
         << "later scans' share of one CPU\n" << said(r);

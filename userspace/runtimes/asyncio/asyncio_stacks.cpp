@@ -112,7 +112,8 @@ bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
     // (unbiased; all of it at the old wait gave a late scan's whole delay to the wait before:
     // CI saw site_b/site_a 2.31 for 2). With steps, the waits ended by a step are charged already:
     // what remains began at a task's last step, at the chain this scan reads.
-    const bool charge = t.config.clock == Clock::wall && last_charge_ns_ && now_ns > last_charge_ns_;
+    const bool wall = t.config.clock == Clock::wall;
+    const bool charge = wall && last_charge_ns_ && now_ns > last_charge_ns_;
     const uint64_t mid = charge && !steps_ ? last_charge_ns_ + (now_ns - last_charge_ns_) / 2 : last_charge_ns_;
     if (charge && !steps_) charge_waits(t, last_charge_ns_, mid);
     scan_->scan(t.resolver, cost_);
@@ -124,7 +125,6 @@ bool AsyncioStacks::scan_now(TracedProcess& t, uint64_t now_ns) {
     // the backend waits over five 5 s runs at a 3% budget). This one's counts when it costs far
     // more than the typical (tasks by thousands now), and then weighs in the typical.
     // (--clock cpu charges nothing at a scan: each pause is its own scan's.)
-    const bool wall = t.config.clock == Clock::wall;
     const uint64_t spent = cost_.ns - spent_before;
     const double basis = wall && typical_scan_ns_ ? std::max(typical_scan_ns_, double(spent) / 4) : double(spent);
     typical_scan_ns_ = typical_scan_ns_ ? typical_scan_ns_ + (double(spent) - typical_scan_ns_) / 8 : double(spent);
